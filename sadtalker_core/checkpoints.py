@@ -1,0 +1,212 @@
+"""Official SadTalker checkpoint files -> state dicts: the one place that knows file formats.
+
+Every official file is described by a :class:`FileLayout`: its container (safetensors bundle,
+torch pickle dict, flat torch pickle) and where each sub-network's tensors sit in it (a key
+prefix or a top-level entry).  Sub-networks are named by *sections*: ``kp_detector``,
+``generator``, ``he_estimator``, ``mapping``, ``audio2exp``, ``audio2pose``, ``face_3drecon``,
+``retinaface``, ``awing_fan``.
+
+Loading is strict: :func:`load_into` checks keys and shapes against the module before copying,
+treats BatchNorm's ``num_batches_tracked`` as optional, and raises :class:`CheckpointError`
+naming the file, what was expected and what was found.  Torch pickles are read with
+``weights_only=True``; safetensors files are read tensor by tensor (only the requested section),
+so a 725 MB bundle is never held twice in memory.
+"""
+from __future__ import annotations
+
+import os
+import pickle
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+import torch
+from torch import nn
+
+OPTIONAL_SUFFIXES = ("num_batches_tracked",)
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file is missing, unreadable, truncated, or not the file that was expected."""
+
+
+@dataclass(frozen=True)
+class FileLayout:
+    """Container format of one official file and where each section's tensors live in it.
+
+    ``sections`` maps a section name to a key prefix (safetensors / flat torch files) or to a
+    top-level dict entry (torch pickle dicts).  ``strip_prefixes`` are removed from keys that
+    carry them (RetinaFace's DataParallel ``module.``).
+    """
+
+    name: str
+    container: str  # "safetensors" | "torch" | "torch_flat"
+    sections: Mapping[str, str]
+    strip_prefixes: tuple[str, ...] = ()
+
+
+_BUNDLE_SECTIONS = {
+    "kp_detector": "kp_extractor.",
+    "generator": "generator.",
+    "audio2exp": "audio2exp.",
+    "audio2pose": "audio2pose.",
+    "face_3drecon": "face_3drecon.",
+}
+
+OFFICIAL_LAYOUTS: dict[str, FileLayout] = {
+    layout.name: layout
+    for layout in (
+        FileLayout("SadTalker_V0.0.2_256.safetensors", "safetensors", _BUNDLE_SECTIONS),
+        FileLayout("SadTalker_V0.0.2_512.safetensors", "safetensors", _BUNDLE_SECTIONS),
+        FileLayout("mapping_00229-model.pth.tar", "torch", {"mapping": "mapping"}),
+        FileLayout("mapping_00109-model.pth.tar", "torch", {"mapping": "mapping"}),
+        FileLayout("auido2exp_00300-model.pth", "torch", {"audio2exp": "model"}),
+        FileLayout("auido2pose_00140-model.pth", "torch", {"audio2pose": "model"}),
+        FileLayout(
+            "facevid2vid_00189-model.pth.tar",
+            "torch",
+            {"generator": "generator", "kp_detector": "kp_detector", "he_estimator": "he_estimator"},
+        ),
+        FileLayout("epoch_20.pth", "torch", {"face_3drecon": "net_recon"}),
+        FileLayout("detection_Resnet50_Final.pth", "torch_flat", {"retinaface": ""}, ("module.",)),
+        FileLayout("alignment_WFLW_4HG.pth", "torch", {"awing_fan": "state_dict"}),
+    )
+}
+
+
+def layout_for(path: str | os.PathLike) -> FileLayout:
+    """The layout of an official file, chosen by its file name (any file name ending works for
+    the bundle, so renamed copies such as ``SadTalker_V0.0.2_256 (1).safetensors`` still load)."""
+    name = Path(path).name
+    if name in OFFICIAL_LAYOUTS:
+        return OFFICIAL_LAYOUTS[name]
+    if name.endswith(".safetensors"):
+        return OFFICIAL_LAYOUTS["SadTalker_V0.0.2_256.safetensors"]
+    known = ", ".join(sorted(OFFICIAL_LAYOUTS))
+    raise CheckpointError(f"{path}: not an official SadTalker file name; expected one of: {known}")
+
+
+def read_section(path: str | os.PathLike, section: str, layout: FileLayout | None = None) -> dict[str, torch.Tensor]:
+    """Read one section (sub-network) of an official file as a CPU state dict with inner keys."""
+    path = Path(path)
+    layout = layout or layout_for(path)
+    if section not in layout.sections:
+        raise CheckpointError(
+            f"{path}: a {layout.name} file holds no '{section}' weights "
+            f"(it holds: {', '.join(layout.sections)}); pick the file that does"
+        )
+    if not path.is_file():
+        raise CheckpointError(f"{path}: checkpoint file not found (expected the official {layout.name})")
+    where = layout.sections[section]
+    if layout.container == "safetensors":
+        state = _read_safetensors_prefix(path, where)
+    else:
+        obj = _torch_load(path)
+        state = _pick_torch_section(path, obj, layout, where)
+    if not state:
+        raise CheckpointError(
+            f"{path}: no tensors for '{section}' (looked for keys under '{where}'); "
+            f"the file is not a {layout.name} or is damaged"
+        )
+    return _strip(state, layout.strip_prefixes)
+
+
+def _read_safetensors_prefix(path: Path, prefix: str) -> dict[str, torch.Tensor]:
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as f:
+            keys = [k for k in f.keys() if k.startswith(prefix)]
+            return {k[len(prefix):]: f.get_tensor(k) for k in keys}
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(
+            f"{path}: cannot read as safetensors ({exc}); the file is truncated or not a safetensors "
+            "file: download it again"
+        ) from exc
+
+
+def _torch_load(path: Path) -> object:
+    try:
+        mmap = zipfile.is_zipfile(path)
+        return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
+    except pickle.UnpicklingError as exc:
+        raise CheckpointError(
+            f"{path}: refused to load: the pickle holds objects other than plain tensors and numbers "
+            f"(weights_only=True). Only load checkpoint files from a source you trust. Detail: {exc}"
+        ) from exc
+    except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError) as exc:
+        raise CheckpointError(
+            f"{path}: cannot read as a PyTorch checkpoint ({exc}); the file is truncated or damaged: "
+            "download it again"
+        ) from exc
+
+
+def _pick_torch_section(path: Path, obj: object, layout: FileLayout, where: str) -> dict[str, torch.Tensor]:
+    if not isinstance(obj, Mapping):
+        raise CheckpointError(f"{path}: expected a dict of weights, found {type(obj).__name__}")
+    if layout.container == "torch_flat":
+        inner = obj
+    else:
+        if where not in obj:
+            found = ", ".join(map(str, list(obj)[:12]))
+            raise CheckpointError(
+                f"{path}: expected a {layout.name} with a top-level '{where}' entry, found entries: {found}"
+            )
+        inner = obj[where]
+        if not isinstance(inner, Mapping):
+            raise CheckpointError(f"{path}: entry '{where}' is {type(inner).__name__}, expected a state dict")
+    state = {str(k): v for k, v in inner.items() if str(k).startswith(where if layout.container == "torch_flat" else "")}
+    bad = [k for k, v in state.items() if not isinstance(v, torch.Tensor)]
+    if bad:
+        raise CheckpointError(f"{path}: entries that are not tensors in '{where}': {', '.join(bad[:5])}")
+    return state
+
+
+def _strip(state: dict[str, torch.Tensor], prefixes: tuple[str, ...]) -> dict[str, torch.Tensor]:
+    if not prefixes:
+        return state
+    out = {}
+    for key, value in state.items():
+        for prefix in prefixes:
+            if key.startswith(prefix):
+                key = key[len(prefix):]
+                break
+        out[key] = value
+    return out
+
+
+def load_into(module: nn.Module, state: Mapping[str, torch.Tensor], source: str) -> nn.Module:
+    """Copy ``state`` into ``module`` after a strict check of keys and shapes.
+
+    ``source`` names where the weights came from (file and section) for the error message.
+    ``num_batches_tracked`` buffers may be absent from the file; every other key must match.
+    """
+    expected = module.state_dict()
+    missing = [k for k in expected if k not in state and not k.endswith(OPTIONAL_SUFFIXES)]
+    unexpected = [k for k in state if k not in expected]
+    wrong_shape = [
+        f"{k}: expected {tuple(expected[k].shape)}, found {tuple(state[k].shape)}"
+        for k in state
+        if k in expected and tuple(state[k].shape) != tuple(expected[k].shape)
+    ]
+    problems = []
+    if missing:
+        problems.append(f"{len(missing)} missing keys (e.g. {', '.join(missing[:4])})")
+    if unexpected:
+        problems.append(f"{len(unexpected)} unexpected keys (e.g. {', '.join(unexpected[:4])})")
+    if wrong_shape:
+        problems.append(f"{len(wrong_shape)} shape mismatches (e.g. {'; '.join(wrong_shape[:3])})")
+    if problems:
+        raise CheckpointError(
+            f"{source}: weights do not fit {type(module).__name__}: " + "; ".join(problems)
+            + ". Is this the right official file for this network (and not a different version)?"
+        )
+    module.load_state_dict(dict(state), strict=False)
+    return module
+
+
+def load_section_into(module: nn.Module, path: str | os.PathLike, section: str) -> nn.Module:
+    """Read ``section`` of the official file at ``path`` and load it strictly into ``module``."""
+    state = read_section(path, section)
+    return load_into(module, state, f"{path} [{section}]")

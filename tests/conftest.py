@@ -1,0 +1,84 @@
+"""Shared fixtures: where ../shared is, and fake official checkpoints made once per session.
+
+The fake checkpoints are written by ``../shared/reference/fake_weights.py`` (the module the
+goldens were produced with) into a session temp dir, or into ``$SADTALKER_FAKE_WEIGHTS_DIR``
+when set (files already there are reused: handy when running the suite repeatedly).
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("SADTALKER_SHARED", REPO.parent / "shared")).resolve()
+GOLDENS = SHARED / "reference" / "goldens"
+MEDIA = SHARED / "media"
+
+#: official files the core needs (the 512 bundle has exactly the 256 bundle's fake bytes).
+CORE_CHECKPOINTS = (
+    "SadTalker_V0.0.2_256.safetensors",
+    "mapping_00229-model.pth.tar",
+    "mapping_00109-model.pth.tar",
+    "facevid2vid_00189-model.pth.tar",
+    "auido2exp_00300-model.pth",
+    "auido2pose_00140-model.pth",
+    "epoch_20.pth",
+)
+
+
+def _fake_weights_module():
+    path = SHARED / "reference" / "fake_weights.py"
+    if not path.is_file():
+        pytest.fail(f"{path} not found: the tests need ../shared beside the repository (or SADTALKER_SHARED)")
+    spec = importlib.util.spec_from_file_location("sadtalker_shared_fake_weights", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class FakeCheckpoints:
+    """Writes fake official files on first request and remembers where they are."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self._module = None
+
+    def path(self, name: str) -> Path:
+        target = self.folder / name
+        if not target.is_file():
+            self._module = self._module or _fake_weights_module()
+            partial = target.with_suffix(target.suffix + ".partial")
+            self._module.write_checkpoint(name, partial)
+            partial.rename(target)
+        return target
+
+
+@pytest.fixture(scope="session")
+def fake_checkpoints(tmp_path_factory) -> FakeCheckpoints:
+    folder = os.environ.get("SADTALKER_FAKE_WEIGHTS_DIR")
+    path = Path(folder) if folder else tmp_path_factory.mktemp("fake_checkpoints")
+    path.mkdir(parents=True, exist_ok=True)
+    return FakeCheckpoints(path)
+
+
+@pytest.fixture(scope="session")
+def weights_dir(fake_checkpoints) -> Path:
+    """A folder holding every fake official checkpoint the core needs."""
+    for name in CORE_CHECKPOINTS:
+        fake_checkpoints.path(name)
+    return fake_checkpoints.folder
+
+
+@pytest.fixture(scope="session")
+def goldens_dir() -> Path:
+    if not GOLDENS.is_dir():
+        pytest.fail(f"{GOLDENS} not found: the tests need ../shared beside the repository")
+    return GOLDENS
+
+
+@pytest.fixture(scope="session")
+def media_dir() -> Path:
+    return MEDIA
