@@ -156,7 +156,7 @@ def _pick_torch_section(path: Path, obj: object, layout: FileLayout, where: str)
         inner = obj[where]
         if not isinstance(inner, Mapping):
             raise CheckpointError(f"{path}: entry '{where}' is {type(inner).__name__}, expected a state dict")
-    state = {str(k): v for k, v in inner.items() if str(k).startswith(where if layout.container == "torch_flat" else "")}
+    state = {str(k): v for k, v in inner.items()}
     bad = [k for k, v in state.items() if not isinstance(v, torch.Tensor)]
     if bad:
         raise CheckpointError(f"{path}: entries that are not tensors in '{where}': {', '.join(bad[:5])}")
