@@ -125,7 +125,7 @@ def align_img(
 
     moved = np.stack([lm[:, 0] - t[0] + w0 / 2, lm[:, 1] - t[1] + h0 / 2], axis=1) * s
     moved = moved - np.array([[w / 2 - target_size / 2, h / 2 - target_size / 2]])
-    return AlignedFace(np.asarray(crop), moved, TransParams(float(w0), float(h0), float(s), float(t[0]), float(t[1])))
+    return AlignedFace(np.array(crop), moved, TransParams(float(w0), float(h0), float(s), float(t[0]), float(t[1])))
 
 
 def flip_y(lm: np.ndarray, height: int) -> np.ndarray:
