@@ -5,11 +5,11 @@ Two blends, both prepared once per clip and applied frame by frame (memory stays
 * :class:`SeamlessPaste` — the official ``src/utils/paste_pic.py``: the frame gets the aspect of the
   crop (``AnimateFromCoeff.generate``'s resize before writing the video), is resized to the paste
   box and Poisson-blended with ``cv2.seamlessClone(NORMAL_CLONE)`` under an all-255 mask centred on
-  the box. Bit-exact with the reference; ~0.1 s per frame at 800x1200 on one CPU core.
+  the box. Bit-exact with the reference; 0.1-0.3 s per frame at 800x1200 on a CPU.
 * :class:`FeatherPaste` — a soft-mask alpha blend on the box only: the frame is resized straight to
   the box (one resize instead of two) and faded into the image over a feather band, so the box
   border shows no seam. No colour correction (the Poisson blend shifts the face's colours toward
-  the surroundings; this one keeps the rendered colours), but a few ms per frame.
+  the surroundings; this one keeps the rendered colours), but 2-4 ms per frame.
 
 Frames and the full image must share channel order (both RGB or both BGR): the blends treat the
 channels independently. Boxes reaching past the image (the reference clamps ``rx`` / ``ry`` to
@@ -24,7 +24,11 @@ from typing import Iterable, Iterator
 import cv2
 import numpy as np
 
-from .face.crop import Box
+from .face.crop import Box, FaceCrop
+
+
+#: feather band of :class:`FeatherPaste`, as a fraction of the paste box's shorter side
+DEFAULT_FEATHER = 0.1
 
 
 class PasteMethod(str, Enum):
@@ -92,9 +96,11 @@ class SeamlessPaste:
         return Box(x0, y0, x0 + w, y0 + h)
 
 
-def feather_weights(width: int, height: int, feather: float, shape: FeatherShape = FeatherShape.RECT) -> np.ndarray:
+def feather_weights(width: int, height: int, feather: float = DEFAULT_FEATHER,
+                    shape: FeatherShape | str = FeatherShape.RECT) -> np.ndarray:
     """(height, width) float32 weights of the frame: 0 at the box edge (or ellipse), smoothstep up to
     1 over a band of ``feather`` x the box's shorter side."""
+    shape = FeatherShape(shape)
     band = max(feather * min(width, height), 1.0)
     xs = np.arange(width, dtype=np.float32) + 0.5
     ys = np.arange(height, dtype=np.float32) + 0.5
@@ -112,14 +118,15 @@ def feather_weights(width: int, height: int, feather: float, shape: FeatherShape
 class FeatherPaste:
     """Soft-mask alpha blend of frames into ``full_image`` at ``box``; only the box is computed."""
 
-    def __init__(self, full_image: np.ndarray, box: Box, feather: float = 0.1,
+    def __init__(self, full_image: np.ndarray, box: Box, feather: float = DEFAULT_FEATHER,
                  shape: FeatherShape | str = FeatherShape.RECT):
         _check_image(full_image, "full image")
         self.full_image = full_image
         self.box = box
         self._inside, self._in_box = _visible(box, full_image.shape)
         b = self._in_box
-        self._weights = feather_weights(box.width, box.height, feather, FeatherShape(shape))[b.y1:b.y2, b.x1:b.x2].copy()
+        weights = feather_weights(box.width, box.height, feather, shape)
+        self._weights = weights[b.y1:b.y2, b.x1:b.x2].copy()
         self._keep = 1.0 - self._weights
         i = self._inside
         self._background = full_image[i.y1:i.y2, i.x1:i.x2].copy()
@@ -133,17 +140,20 @@ class FeatherPaste:
         return out
 
 
-def paste_frames(frames: Iterable[np.ndarray], full_image: np.ndarray, box: Box, original_size: tuple[int, int],
-                 method: PasteMethod | str = PasteMethod.SEAMLESS, feather: float = 0.1,
+def paste_frames(frames: Iterable[np.ndarray], face: FaceCrop,
+                 method: PasteMethod | str = PasteMethod.SEAMLESS, feather: float = DEFAULT_FEATHER,
                  shape: FeatherShape | str = FeatherShape.RECT) -> Iterator[np.ndarray]:
-    """Full-image frames, one per rendered frame, lazily (the blend is prepared once).
+    """Full-image frames, one per rendered frame of ``face``, lazily (the blend is prepared once, here).
 
-    ``box`` is ``CropInfo.paste_box(mode.extended)`` and ``original_size`` the crop's ``size``
-    (``FaceCrop.original_size``); ``feather`` / ``shape`` only concern the feather method.
+    ``face`` comes from ``crop_face`` in mode ``full`` or ``extfull``; frames are the renders (or
+    their aspect-restored versions) in the channel order of ``face.full_image``. ``feather`` and
+    ``shape`` only concern the feather method.
     """
+    if not face.mode.pastes_back or face.info is None or face.full_image is None:
+        raise ValueError(f"preprocess '{face.mode.value}' does not paste back (only full / extfull do)")
+    box = face.info.paste_box(face.mode.extended)
     if PasteMethod(method) is PasteMethod.SEAMLESS:
-        paste = SeamlessPaste(full_image, box, original_size)
+        paste = SeamlessPaste(face.full_image, box, face.original_size)
     else:
-        paste = FeatherPaste(full_image, box, feather, shape)
-    for frame in frames:
-        yield paste(frame)
+        paste = FeatherPaste(face.full_image, box, feather, shape)
+    return map(paste, frames)

@@ -134,7 +134,8 @@ class CropInfo:
         return box.scaled(self.image_size[0] / self.rsize[0], self.image_size[1] / self.rsize[1])
 
     def cut(self, image: np.ndarray, extended: bool) -> np.ndarray:
-        """``Preprocesser.crop`` for one frame: resize to ``rsize``, take the crop, then (not extended) the quad box."""
+        """``Preprocesser.crop`` for one frame: resize to ``rsize``, take the crop, then (not
+        extended) the quad box."""
         if (image.shape[1], image.shape[0]) != self.image_size:
             raise ValueError(f"frame is {image.shape[1]}x{image.shape[0]}, crop was computed for "
                              f"{self.image_size[0]}x{self.image_size[1]}")
@@ -209,6 +210,7 @@ class FaceCrop:
     mode: PreprocessMode
     info: CropInfo | None  # None in ``resize`` mode
     original_size: tuple[int, int]  # ``crop_info[0]`` (w, h): aspect the rendered video is resized to
+    full_image: np.ndarray | None = None  # the input picture (not copied), kept by the paste-back modes
     face_index: int = 0  # which detected face (the reference always takes the best one, 0)
 
     def render_input(self, frame: np.ndarray) -> np.ndarray:
@@ -231,7 +233,8 @@ def crop_face(image: np.ndarray, mode: PreprocessMode | str, landmarks: np.ndarr
     """Prepare an RGB uint8 picture for rendering at ``size`` (256 or 512) as ``mode`` says.
 
     ``landmarks`` are the 68 landmarks of the chosen face in ``image`` (not needed for ``resize``,
-    which, like the reference, runs no face geometry at all).
+    which, like the reference, runs no face geometry at all). The cut and resize treat channels
+    alike, so a BGR picture gives the same result in BGR.
     """
     mode = PreprocessMode(mode)
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
@@ -244,4 +247,5 @@ def crop_face(image: np.ndarray, mode: PreprocessMode | str, landmarks: np.ndarr
         original_size = info.size
     else:
         info, original_size = None, (width, height)
-    return FaceCrop(prepare_frame(image, mode, info, size), mode, info, original_size, face_index)
+    full_image = image if mode.pastes_back else None
+    return FaceCrop(prepare_frame(image, mode, info, size), mode, info, original_size, full_image, face_index)

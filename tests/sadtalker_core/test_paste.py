@@ -11,7 +11,7 @@ import pytest
 from safetensors import safe_open
 from safetensors.torch import load_file
 
-from sadtalker_core.face.crop import Box, CropInfo
+from sadtalker_core.face.crop import Box, FaceCrop, crop_face
 from sadtalker_core.paste import (FeatherPaste, FeatherShape, PasteMethod, SeamlessPaste, feather_weights,
                                   paste_frames, restore_aspect)
 
@@ -22,6 +22,17 @@ CROP_SIZE = (459, 458)
 @pytest.fixture(scope="module")
 def full_bgr(media_dir) -> np.ndarray:
     return cv2.imread(str(media_dir / "full_body_1.png"))
+
+
+@pytest.fixture(scope="module")
+def landmarks(goldens_dir) -> np.ndarray:
+    """full_body_1's 68 landmarks of the croper golden (its geometry is the paste_pic goldens' crop_info)."""
+    return load_file(goldens_dir / "croper.safetensors")["full_body_1_lm68"].numpy()
+
+
+def _face(full_bgr: np.ndarray, landmarks: np.ndarray, mode: str) -> FaceCrop:
+    """The crop treats channels alike: a BGR picture keeps BGR as the full image, as paste_pic reads it."""
+    return crop_face(full_bgr, mode, landmarks)
 
 
 @pytest.fixture(scope="module")
@@ -54,14 +65,13 @@ def _outside(image: np.ndarray, box: Box) -> np.ndarray:
 
 
 @pytest.mark.parametrize("golden", ["paste_pic", "paste_pic_extfull"])
-def test_seamless_equals_reference_full_frames(goldens_dir, full_bgr, frames_rgb, golden):
-    """Whole output frames hash to the reference's (the goldens store only the changed region)."""
+def test_seamless_equals_reference_full_frames(goldens_dir, full_bgr, landmarks, frames_rgb, golden):
+    """Landmarks -> crop -> paste: whole output frames hash to the reference's (the goldens store
+    only the changed region)."""
     meta = _meta(goldens_dir / f"{golden}.safetensors")
-    info = CropInfo((800, 1200), (800, 1200), Box(135, 0, 671, 508),
-                    (39.47845982431181, 11.103459824311813, 498.0215401756882, 469.6465401756882))
-    box = info.paste_box(meta["extended_crop"])
+    face = _face(full_bgr, landmarks, meta["mode"])
     bgr_frames = (np.ascontiguousarray(f[..., ::-1]) for f in frames_rgb)
-    out = paste_frames(bgr_frames, full_bgr, box, info.size, PasteMethod.SEAMLESS)
+    out = paste_frames(bgr_frames, face, PasteMethod.SEAMLESS)
     assert [hashlib.sha256(o.tobytes()).hexdigest() for o in out] == meta["out_full_frames_bgr_sha256"]
 
 
@@ -100,11 +110,12 @@ def test_feather_weights_rise_smoothly_from_the_edge():
     assert ellipse[:10, :10].max() == 0.0 and ellipse[50, 100] == 1.0
 
 
-@pytest.mark.parametrize("method", list(PasteMethod))
-def test_box_past_the_image_is_clipped(full_bgr, frames_rgb, method):
+@pytest.mark.parametrize("paste_class", [SeamlessPaste, FeatherPaste])
+def test_box_past_the_image_is_clipped(full_bgr, frames_rgb, paste_class):
     """The quad box can reach past the right/bottom edge; the reference's seamlessClone raises there."""
     box = Box(600, 900, 900, 1250)
-    out = next(paste_frames([frames_rgb[0]], full_bgr, box, (300, 350), method))
+    paste = SeamlessPaste(full_bgr, box, (300, 350)) if paste_class is SeamlessPaste else FeatherPaste(full_bgr, box)
+    out = paste(frames_rgb[0])
     assert out.shape == full_bgr.shape
     np.testing.assert_array_equal(_outside(out, box), _outside(full_bgr, box))
     assert not np.array_equal(out[900:1200, 600:800], full_bgr[900:1200, 600:800])
@@ -119,14 +130,14 @@ def test_seamless_changes_only_its_reported_region(full_bgr, frames_rgb):
 
 
 @pytest.mark.parametrize("method", list(PasteMethod))
-def test_paste_frames_is_lazy(full_bgr, frames_rgb, method):
+def test_paste_frames_is_lazy(full_bgr, landmarks, frames_rgb, method):
     """One frame in, one frame out: an endless frame source works."""
-    out = paste_frames(itertools.repeat(frames_rgb[1]), full_bgr, QUAD_BOX, CROP_SIZE, method)
+    out = paste_frames(itertools.repeat(frames_rgb[1]), _face(full_bgr, landmarks, "full"), method)
     first, second = itertools.islice(out, 2)
     np.testing.assert_array_equal(first, second)
 
 
-def test_bad_inputs(full_bgr, frames_rgb):
+def test_bad_inputs(full_bgr, landmarks, frames_rgb):
     with pytest.raises(ValueError, match="outside"):
         FeatherPaste(full_bgr, Box(900, 0, 1000, 100))
     with pytest.raises(ValueError, match="frame must be"):
@@ -134,4 +145,6 @@ def test_bad_inputs(full_bgr, frames_rgb):
     with pytest.raises(ValueError, match="full image must be"):
         FeatherPaste(full_bgr[..., 0], QUAD_BOX)
     with pytest.raises(ValueError, match="'poisson' is not a valid PasteMethod"):
-        next(paste_frames([frames_rgb[0]], full_bgr, QUAD_BOX, CROP_SIZE, "poisson"))
+        paste_frames([frames_rgb[0]], _face(full_bgr, landmarks, "extfull"), "poisson")
+    with pytest.raises(ValueError, match="'extcrop' does not paste back"):
+        paste_frames([frames_rgb[0]], _face(full_bgr, landmarks, "extcrop"), PasteMethod.FEATHER)

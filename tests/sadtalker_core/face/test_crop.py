@@ -63,13 +63,14 @@ def test_crop_modes(croper, full_body, mode, cut_name, paste_box, size):
     np.testing.assert_array_equal(face.image, cv2.resize(croper[cut_name], (size, size)))
     assert face.original_size == (459, 458)  # the quad box's aspect, even for the ext modes (reference)
     assert mode.pastes_back == (paste_box is not None)
+    assert (face.full_image is full_body) == mode.pastes_back  # kept, not copied, for the paste-back
     if paste_box is not None:
         assert face.info.paste_box(mode.extended) == paste_box
 
 
 def test_resize_mode_squashes_the_whole_image_without_landmarks(full_body):
     face = crop_face(full_body, "resize", size=256)
-    assert face.info is None and face.mode is PreprocessMode.RESIZE
+    assert face.info is None and face.full_image is None and face.mode is PreprocessMode.RESIZE
     assert face.original_size == (800, 1200)
     np.testing.assert_array_equal(face.image, cv2.resize(full_body, (256, 256)))
 
