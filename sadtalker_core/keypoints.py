@@ -1,0 +1,102 @@
+"""Head pose -> 3D keypoints: the face-vid2vid keypoint transformation used by SadTalker's renderer.
+
+``kp = R(yaw, pitch, roll) @ kp_canonical + t + exp`` where yaw/pitch/roll come from 66-bin
+logits (3-degree bins from -99 to +96, expected value of the softmax) or from explicit degrees
+(free-view overrides).  Reproduces the official ``make_animation.py`` quirks: pi is taken as 3.14,
+and only the y component of ``t`` is used (the reference zeroes ``t[:, 0]`` and ``t[:, 2]`` in
+place; here the caller's tensors are left untouched).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+#: number of head pose bins and their spacing / offset in degrees
+NUM_BINS = 66
+BIN_DEGREES = 3
+BIN_OFFSET_DEGREES = 99
+#: the reference's value of pi in degree -> radian conversion
+REFERENCE_PI = 3.14
+
+
+@dataclass(frozen=True)
+class HeadPose:
+    """Head pose and expression as predicted by MappingNet / HEEstimator (batch first).
+
+    ``yaw``, ``pitch``, ``roll``: (bs, 66) bin logits; ``t``: (bs, 3) translation;
+    ``exp``: (bs, 3 * num_kp) keypoint expression offsets.
+    """
+
+    yaw: torch.Tensor
+    pitch: torch.Tensor
+    roll: torch.Tensor
+    t: torch.Tensor
+    exp: torch.Tensor
+
+
+@dataclass(frozen=True)
+class PoseOverride:
+    """Free-view head angles in degrees, each (bs,) or None; a given angle replaces the one
+    predicted from the bins (official ``yaw_in`` / ``pitch_in`` / ``roll_in``)."""
+
+    yaw: torch.Tensor | None = None
+    pitch: torch.Tensor | None = None
+    roll: torch.Tensor | None = None
+
+    def select(self, index: torch.Tensor) -> PoseOverride:
+        """The angles of the frames ``index`` when each angle is a per-frame sequence."""
+        return PoseOverride(*(None if a is None else a[index.to(a.device)] for a in (self.yaw, self.pitch, self.roll)))
+
+
+def bins_to_degrees(logits: torch.Tensor) -> torch.Tensor:
+    """(bs, 66) bin logits -> (bs,) degrees: softmax . [0..65] * 3 - 99."""
+    idx = torch.arange(NUM_BINS, device=logits.device).to(logits.dtype)
+    return torch.sum(F.softmax(logits, dim=1) * idx, 1) * BIN_DEGREES - BIN_OFFSET_DEGREES
+
+
+def degrees_to_radians(degrees: torch.Tensor) -> torch.Tensor:
+    """Degrees -> radians with the reference's pi = 3.14."""
+    return degrees / 180 * REFERENCE_PI
+
+
+def rotation_matrix(yaw: torch.Tensor, pitch: torch.Tensor, roll: torch.Tensor) -> torch.Tensor:
+    """(bs,) angles in degrees -> (bs, 3, 3) rotation ``P @ Y @ R``: pitch about x, yaw about y,
+    roll about z."""
+    yaw, pitch, roll = (degrees_to_radians(a).unsqueeze(1) for a in (yaw, pitch, roll))
+    one, zero = torch.ones_like(pitch), torch.zeros_like(pitch)
+    pitch_mat = torch.cat([one, zero, zero,
+                           zero, torch.cos(pitch), -torch.sin(pitch),
+                           zero, torch.sin(pitch), torch.cos(pitch)], dim=1).view(-1, 3, 3)
+    yaw_mat = torch.cat([torch.cos(yaw), zero, torch.sin(yaw),
+                         zero, one, zero,
+                         -torch.sin(yaw), zero, torch.cos(yaw)], dim=1).view(-1, 3, 3)
+    roll_mat = torch.cat([torch.cos(roll), -torch.sin(roll), zero,
+                          torch.sin(roll), torch.cos(roll), zero,
+                          zero, zero, one], dim=1).view(-1, 3, 3)
+    return torch.einsum("bij,bjk,bkm->bim", pitch_mat, yaw_mat, roll_mat)
+
+
+def head_angles(pose: HeadPose, override: PoseOverride | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(yaw, pitch, roll) in degrees: from the bins, unless ``override`` gives an angle."""
+    override = override or PoseOverride()
+    yaw = override.yaw if override.yaw is not None else bins_to_degrees(pose.yaw)
+    pitch = override.pitch if override.pitch is not None else bins_to_degrees(pose.pitch)
+    roll = override.roll if override.roll is not None else bins_to_degrees(pose.roll)
+    return yaw, pitch, roll
+
+
+def keypoint_transformation(kp_canonical: torch.Tensor, pose: HeadPose,
+                            override: PoseOverride | None = None) -> torch.Tensor:
+    """Canonical keypoints (1 or bs, num_kp, 3) posed by ``pose`` -> (bs, num_kp, 3).
+
+    A single canonical set is shared by every pose in the batch.  Only ``t[:, 1]`` is applied
+    (the reference zeroes the x and z translation).
+    """
+    rot = rotation_matrix(*head_angles(pose, override))
+    kp = kp_canonical.expand(rot.shape[0], *kp_canonical.shape[1:])
+    kp_rotated = torch.einsum("bmp,bkp->bkm", rot, kp)
+    t = pose.t
+    t = torch.stack([t[:, 0] * 0, t[:, 1], t[:, 2] * 0], dim=1)
+    return kp_rotated + t.unsqueeze(1) + pose.exp.view(pose.exp.shape[0], -1, 3)
