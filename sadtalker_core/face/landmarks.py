@@ -18,10 +18,11 @@ class NoFaceError(ValueError):
     """No face was found where one was needed, or the requested face does not exist."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class FaceLandmarks:
     """One detected face: box (x1, y1, x2, y2) in pixels (x2, y2 exclusive; may reach past the
-    image), detector score, and the 68 (x, y) iBUG landmarks in image pixels (read-only float32)."""
+    image), detector score, and the 68 (x, y) iBUG landmarks in image pixels (read-only float32).
+    Compared by identity (an array field has no single truth value)."""
 
     box: tuple[float, float, float, float]
     score: float

@@ -214,11 +214,12 @@ def points_in_crop(heatmaps: np.ndarray, crop_height: int, crop_width: int) -> n
     return calculate_points(heatmaps).reshape(-1, 2) * scale
 
 
+@torch.inference_mode()
 def crop_landmarks98(net: AwingFAN, crop_rgb: np.ndarray) -> np.ndarray:
     """``FAN.get_landmarks``: 98 (x, y) float64 points in the pixels of an RGB uint8 face crop."""
     device = next(net.parameters()).device
     heatmaps = net(fan_input(crop_rgb).to(device))[-1][:, :-1]
-    return points_in_crop(heatmaps.detach().float().cpu().numpy(), *crop_rgb.shape[:2])
+    return points_in_crop(heatmaps.float().cpu().numpy(), *crop_rgb.shape[:2])
 
 
 def load_awing_fan(path: str | os.PathLike, device: torch.device | str = "cpu") -> AwingFAN:

@@ -150,6 +150,7 @@ class RetinaFace(nn.Module):
 
         return RawDetections(run(self.BboxHead), run(self.ClassHead), run(self.LandmarkHead))
 
+    @torch.inference_mode()
     def detect(
         self,
         image: np.ndarray,
