@@ -1,0 +1,281 @@
+"""The official model files and a resumable, checksum-verified, atomic downloader for them.
+
+Files come from their public release URLs (the ones the official ``scripts/download_models.sh``
+and ``src/utils/face_enhancer.py`` use).  A download goes to ``<name>.part`` in the destination
+folder, resumes from there with an HTTP Range request after an interruption, and is renamed to
+``<name>`` only once it is verified; a file that fails verification is deleted.
+
+Verification: a file is accepted when its sha256 equals the expected one -- a ``--sha256
+NAME=HEX`` override, else the registry's value, else the value recorded by an earlier run.
+Not every official file has a published sha256, so where the registry has none (``sha256=None``)
+the hash computed on the first download is written to ``<name>.sha256`` (``sha256sum`` format)
+and later runs check the file against it (trust on first use).  With no expected hash at all,
+a first download must at least have the registry's byte size, when known.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import http.client
+import os
+import re
+import sys
+import tempfile
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Mapping, Sequence
+
+from tqdm import tqdm
+
+CHUNK = 1 << 20
+TIMEOUT_S = 60
+_SADTALKER = "https://github.com/OpenTalker/SadTalker/releases/download/v0.0.2-rc/"
+_FACEXLIB = "https://github.com/xinntao/facexlib/releases/download/v0.1.0/"
+_GFPGAN = "https://github.com/TencentARC/GFPGAN/releases/download/"
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+
+
+class DownloadError(RuntimeError):
+    """A model file could not be fetched or verified; the message names the URL or file and the fix."""
+
+
+@dataclass(frozen=True)
+class ModelFile:
+    """One downloadable file.  ``size`` (bytes) and ``sha256`` are None where not published;
+    ``default`` files are fetched by a plain ``download``, the others only when asked for."""
+
+    name: str
+    url: str
+    size: int | None = None
+    sha256: str | None = None
+    default: bool = True
+
+
+# Sizes and hashes are those public manifests list for these exact release assets; the SadTalker
+# files and the alignment net have no published hash (see the module docstring).
+OFFICIAL_FILES: dict[str, ModelFile] = {
+    spec.name: spec
+    for spec in (
+        ModelFile("mapping_00109-model.pth.tar", _SADTALKER + "mapping_00109-model.pth.tar", 155_779_231),
+        ModelFile("mapping_00229-model.pth.tar", _SADTALKER + "mapping_00229-model.pth.tar", 155_521_183),
+        ModelFile("SadTalker_V0.0.2_256.safetensors", _SADTALKER + "SadTalker_V0.0.2_256.safetensors", 725_066_984),
+        ModelFile("SadTalker_V0.0.2_512.safetensors", _SADTALKER + "SadTalker_V0.0.2_512.safetensors", 725_066_984),
+        ModelFile(
+            "detection_Resnet50_Final.pth", _FACEXLIB + "detection_Resnet50_Final.pth", 109_497_761,
+            "6d1de9c2944f2ccddca5f5e010ea5ae64a39845a86311af6fdf30841b0a5a16d",
+        ),
+        ModelFile("alignment_WFLW_4HG.pth", _FACEXLIB + "alignment_WFLW_4HG.pth", 193_670_248),
+        ModelFile(
+            "GFPGANv1.4.pth", _GFPGAN + "v1.3.0/GFPGANv1.4.pth", 348_632_874,
+            "e2cd4703ab14f4d01fd1383a8a8b266f9a5833dacee8e6a79d3bf21a1b6be5ad",
+        ),
+        ModelFile("RestoreFormer.pth", _GFPGAN + "v1.3.4/RestoreFormer.pth", default=False),
+        ModelFile(
+            "codeformer.pth", "https://github.com/sczhou/CodeFormer/releases/download/v0.1.0/codeformer.pth", 376_637_898,
+            "1009e537e0c2a07d4cabce6355f53cb66767cd4b4297ec7a4a64ca4b8a5684b7", default=False,
+        ),
+    )
+}
+
+
+@dataclass(frozen=True)
+class DownloadResult:
+    """Where a file ended up, its sha256, and whether it was ``downloaded``, ``resumed`` or already ``present``."""
+
+    path: Path
+    sha256: str
+    action: str
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(CHUNK):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def record_path(target: Path) -> Path:
+    """Where the trust-on-first-use hash of ``target`` is kept."""
+    return target.with_name(target.name + ".sha256")
+
+
+def partial_path(target: Path) -> Path:
+    """Where an unfinished download of ``target`` is kept for resuming."""
+    return target.with_name(target.name + ".part")
+
+
+def _recorded_sha256(target: Path) -> str | None:
+    record = record_path(target)
+    if not record.is_file():
+        return None
+    fields = record.read_text().split()
+    if not fields or not _HEX64.fullmatch(fields[0].lower()):
+        raise DownloadError(f"{record} does not hold a sha256; delete it so that the next download records a new one")
+    return fields[0].lower()
+
+
+def _check_sha256(value: str, name: str) -> str:
+    value = value.strip().lower()
+    if not _HEX64.fullmatch(value):
+        raise DownloadError(f"the sha256 given for {name} must be 64 hexadecimal digits, got '{value}'")
+    return value
+
+
+def _check_writable(directory: Path) -> None:
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=directory):
+            pass
+    except OSError as err:
+        raise DownloadError(
+            f"cannot write into {directory} ({err.strerror or err}); choose another folder or fix its permissions"
+        ) from err
+
+
+def _content_range_start(header: str | None) -> int | None:
+    match = re.fullmatch(r"bytes (\d+)-\d+/(\d+|\*)", (header or "").strip())
+    return int(match.group(1)) if match else None
+
+
+def _fetch(url: str, partial: Path, size_hint: int | None, progress: bool, desc: str) -> bool:
+    """Fetch ``url`` into ``partial``, continuing an existing partial file; True if it resumed."""
+    offset = partial.stat().st_size if partial.is_file() else 0
+    request = urllib.request.Request(url, headers={"Range": f"bytes={offset}-"} if offset else {})
+    try:
+        response = urllib.request.urlopen(request, timeout=TIMEOUT_S)
+    except urllib.error.HTTPError as err:
+        if err.code == 416 and offset:  # nothing past the end of the partial file: it is complete
+            return True
+        raise DownloadError(f"downloading {url} failed: HTTP {err.code} {err.reason}; check the URL or try again later") from err
+    except (urllib.error.URLError, OSError) as err:
+        reason = getattr(err, "reason", err)
+        raise DownloadError(f"cannot reach {url} ({reason}); check the network connection and run again") from err
+    with response:
+        if offset and response.status == 206:
+            if _content_range_start(response.headers.get("Content-Range")) != offset:
+                raise DownloadError(
+                    f"{url} answered the request to resume at byte {offset} with another range; delete {partial} and run again"
+                )
+        else:
+            offset = 0  # a fresh download, or a server that ignores Range: start over
+        length = int(response.headers.get("Content-Length") or -1)
+        total = offset + length if length >= 0 else size_hint
+        received = 0
+        try:
+            with open(partial, "ab" if offset else "wb") as out, tqdm(
+                total=total, initial=offset, unit="B", unit_scale=True, unit_divisor=1024,
+                desc=desc, disable=not progress,
+            ) as bar:
+                while chunk := response.read(CHUNK):
+                    out.write(chunk)
+                    received += len(chunk)
+                    bar.update(len(chunk))
+        except (OSError, http.client.HTTPException) as err:
+            raise DownloadError(f"the transfer from {url} broke off ({err}); run again to resume from {partial}") from err
+    if length >= 0 and received != length:
+        raise DownloadError(f"the transfer from {url} stopped after {received} of {length} bytes; run again to resume from {partial}")
+    return offset > 0
+
+
+def _mismatch(path: Path, actual: str, expected: str | None, size: int | None) -> str | None:
+    """Why ``path`` is not the expected file, or None when it is."""
+    if expected is not None:
+        return None if actual == expected else f"its sha256 is {actual}, expected {expected}"
+    if size is not None and path.stat().st_size != size:
+        return f"it has {path.stat().st_size} bytes, expected {size}"
+    return None
+
+
+def download_file(
+    spec: ModelFile, directory: str | os.PathLike, sha256: str | None = None, progress: bool = True
+) -> DownloadResult:
+    """Make ``directory/spec.name`` hold the verified file, downloading or resuming it if needed.
+
+    ``sha256`` overrides the registry's hash.  A file already there is checked, not fetched again.
+    """
+    directory = Path(directory)
+    _check_writable(directory)
+    target = directory / spec.name
+    expected = _check_sha256(sha256, spec.name) if sha256 else spec.sha256 or _recorded_sha256(target)
+    fix = f"if the release file really changed, pass --sha256 {spec.name}=HEX" + (
+        f" or delete {record_path(target)}" if record_path(target).is_file() else ""
+    )
+    if target.is_file():
+        actual = file_sha256(target)
+        problem = _mismatch(target, actual, expected, spec.size)
+        if problem:
+            raise DownloadError(f"{target} is not the expected file: {problem}; delete it to download it again ({fix})")
+        action = "present"
+    else:
+        partial = partial_path(target)
+        resumed = _fetch(spec.url, partial, spec.size, progress, spec.name)
+        actual = file_sha256(partial)
+        problem = _mismatch(partial, actual, expected, spec.size)
+        if problem:
+            partial.unlink()
+            raise DownloadError(f"{spec.url} gave a corrupt {spec.name}: {problem}; the download was deleted, run again ({fix})")
+        os.replace(partial, target)
+        action = "resumed" if resumed else "downloaded"
+    if spec.sha256 is None:
+        record_path(target).write_text(f"{actual}  {spec.name}\n")
+    return DownloadResult(target, actual, action)
+
+
+def select_files(names: Iterable[str] | None = None, include_optional: bool = False) -> list[ModelFile]:
+    """The registry entries called ``names`` (all default files when None; with
+    ``include_optional`` the optional enhancers too)."""
+    if names is None:
+        return [spec for spec in OFFICIAL_FILES.values() if spec.default or include_optional]
+    unknown = [name for name in names if name not in OFFICIAL_FILES]
+    if unknown:
+        raise DownloadError(f"unknown model file(s) {', '.join(unknown)}; known: {', '.join(OFFICIAL_FILES)}")
+    return [OFFICIAL_FILES[name] for name in names]
+
+
+def download(
+    directory: str | os.PathLike,
+    files: Sequence[ModelFile] | None = None,
+    sha256: Mapping[str, str] | None = None,
+    progress: bool = True,
+) -> list[DownloadResult]:
+    """Fetch ``files`` (default: :func:`select_files`) into ``directory``; ``sha256`` maps file
+    names to hash overrides.  Stops at the first file that fails."""
+    sha256 = dict(sha256 or {})
+    files = select_files() if files is None else files
+    unknown = sorted(set(sha256) - {spec.name for spec in files})
+    if unknown:
+        raise DownloadError(f"--sha256 given for {', '.join(unknown)}, which is not among the files to download")
+    return [download_file(spec, directory, sha256.get(spec.name), progress) for spec in files]
+
+
+def _parse_override(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep:
+        raise argparse.ArgumentTypeError(f"expected NAME=HEX, got '{text}'")
+    return name.strip(), value
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m sadtalker_core download DIR [options]``: fetch the official files into DIR."""
+    parser = argparse.ArgumentParser(
+        prog="python -m sadtalker_core download",
+        description="Download the official SadTalker, facexlib and GFPGAN model files, verified by sha256, resumable.",
+    )
+    parser.add_argument("directory", type=Path, help="folder to put the files in (created if missing)")
+    parser.add_argument("--only", nargs="+", metavar="NAME", choices=list(OFFICIAL_FILES), help="download just these files")
+    parser.add_argument("--all", action="store_true", help="also the optional enhancers (RestoreFormer.pth, codeformer.pth)")
+    parser.add_argument("--sha256", action="append", type=_parse_override, default=[], metavar="NAME=HEX",
+                        help="expected sha256 of a file, overriding the built-in or recorded one (repeatable)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    args = parser.parse_args(argv)
+    try:
+        results = download(args.directory, select_files(args.only, args.all), dict(args.sha256), not args.no_progress)
+    except DownloadError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    for result in results:
+        print(f"{result.action:>10}  {result.path}  sha256 {result.sha256}")
+    return 0

@@ -1,0 +1,230 @@
+"""Model downloads against a local HTTP server (127.0.0.1, Range-capable): no test touches the internet."""
+from __future__ import annotations
+
+import hashlib
+import re
+import socket
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from sadtalker_core import download as dl
+from sadtalker_core.download import DownloadError, ModelFile, download_file, partial_path, record_path
+
+PAYLOAD = bytes(range(256)) * 4096  # 1 MiB
+
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@dataclass
+class FileServer:
+    """Serves ``files`` by URL path, honours ``Range: bytes=N-``, and logs every request's Range header."""
+
+    base: str
+    files: dict[str, bytes] = field(default_factory=dict)
+    requests: list[tuple[str, str | None]] = field(default_factory=list)
+    cut_next: set[str] = field(default_factory=set)  # paths whose next answer stops halfway
+    status: dict[str, int] = field(default_factory=dict)  # paths answered with this error status
+
+    def spec(self, name: str, sha256: str | None = None, size: int | None = None) -> ModelFile:
+        return ModelFile(name, f"{self.base}/{name}", size, sha256)
+
+
+@pytest.fixture()
+def server():
+    state = FileServer(base="")
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            name = self.path.lstrip("/")
+            requested = self.headers.get("Range")
+            state.requests.append((name, requested))
+            if name in state.status:
+                self.send_error(state.status[name])
+                return
+            if name not in state.files:
+                self.send_error(404)
+                return
+            data = state.files[name]
+            start = int(re.fullmatch(r"bytes=(\d+)-", requested).group(1)) if requested else 0
+            if start >= len(data) and requested:
+                self.send_response(416)
+                self.send_header("Content-Range", f"bytes */{len(data)}")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            body = data[start:]
+            self.send_response(206 if requested else 200)
+            self.send_header("Content-Length", str(len(body)))
+            if requested:
+                self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
+            self.end_headers()
+            if name in state.cut_next:
+                state.cut_next.discard(name)
+                body = body[: len(body) // 2]
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    state.base = f"http://127.0.0.1:{httpd.server_address[1]}"
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    yield state
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def names(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir())
+
+
+def test_full_download_with_matching_checksum(server, tmp_path):
+    server.files["weights.pth"] = PAYLOAD
+    result = download_file(server.spec("weights.pth", sha256=sha(PAYLOAD)), tmp_path, progress=False)
+
+    assert (result.action, result.sha256) == ("downloaded", sha(PAYLOAD))
+    assert result.path.read_bytes() == PAYLOAD
+    assert names(tmp_path) == ["weights.pth"]  # no partial file; no record when the hash is known
+
+
+def test_checksum_mismatch_deletes_the_download_and_says_so(server, tmp_path):
+    server.files["weights.pth"] = PAYLOAD
+    expected = sha(b"the real file")
+    with pytest.raises(DownloadError, match=f"corrupt weights.pth: its sha256 is {sha(PAYLOAD)}, expected {expected}; the download was deleted"):
+        download_file(server.spec("weights.pth", sha256=expected), tmp_path, progress=False)
+    assert names(tmp_path) == []
+
+
+def test_an_interrupted_download_resumes_with_a_range_request(server, tmp_path):
+    server.files["weights.pth"] = PAYLOAD
+    server.cut_next.add("weights.pth")
+    spec = server.spec("weights.pth", sha256=sha(PAYLOAD))
+    half = len(PAYLOAD) // 2
+    with pytest.raises(DownloadError, match=f"stopped after {half} of {len(PAYLOAD)} bytes; run again to resume"):
+        download_file(spec, tmp_path, progress=False)
+    assert names(tmp_path) == ["weights.pth.part"] and partial_path(tmp_path / "weights.pth").stat().st_size == half
+
+    result = download_file(spec, tmp_path, progress=False)
+    assert server.requests[-1] == ("weights.pth", f"bytes={half}-")
+    assert result.action == "resumed" and result.path.read_bytes() == PAYLOAD
+    assert names(tmp_path) == ["weights.pth"]
+
+
+def test_a_partial_file_already_complete_is_verified_and_kept(server, tmp_path):
+    server.files["weights.pth"] = PAYLOAD
+    partial_path(tmp_path / "weights.pth").write_bytes(PAYLOAD)  # e.g. interrupted just before the rename
+    result = download_file(server.spec("weights.pth", sha256=sha(PAYLOAD)), tmp_path, progress=False)
+    assert server.requests == [("weights.pth", f"bytes={len(PAYLOAD)}-")]  # answered 416: nothing left to send
+    assert result.action == "resumed" and result.path.read_bytes() == PAYLOAD
+
+
+def test_a_complete_file_is_not_downloaded_again(server, tmp_path):
+    server.files["weights.pth"] = PAYLOAD
+    spec = server.spec("weights.pth", sha256=sha(PAYLOAD))
+    download_file(spec, tmp_path, progress=False)
+    requests = len(server.requests)
+
+    result = download_file(spec, tmp_path, progress=False)
+    assert result.action == "present" and len(server.requests) == requests
+
+
+def test_server_error_names_the_url(server, tmp_path):
+    server.status["weights.pth"] = 500
+    spec = server.spec("weights.pth")
+    with pytest.raises(DownloadError, match=f"downloading {re.escape(spec.url)} failed: HTTP 500"):
+        download_file(spec, tmp_path, progress=False)
+    assert names(tmp_path) == []
+
+
+def test_unreachable_server_names_the_url(tmp_path):
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"http://127.0.0.1:{port}/weights.pth"
+    with pytest.raises(DownloadError, match=f"cannot reach {re.escape(url)} .*check the network connection"):
+        download_file(ModelFile("weights.pth", url), tmp_path, progress=False)
+
+
+def test_without_a_known_hash_the_first_download_is_recorded_and_later_runs_check_it(server, tmp_path):
+    server.files["weights.pth"] = PAYLOAD
+    spec = server.spec("weights.pth", sha256=None)
+    download_file(spec, tmp_path, progress=False)
+    record = record_path(tmp_path / "weights.pth")
+    assert record.read_text() == f"{sha(PAYLOAD)}  weights.pth\n"
+
+    (tmp_path / "weights.pth").write_bytes(PAYLOAD[:-1] + b"x")  # later damaged on disk
+    with pytest.raises(DownloadError, match="weights.pth is not the expected file: its sha256 is .*delete it to download it again"):
+        download_file(spec, tmp_path, progress=False)
+
+    (tmp_path / "weights.pth").unlink()
+    server.files["weights.pth"] = b"a different file"  # the server now hands out something else
+    with pytest.raises(DownloadError, match="download was deleted.*--sha256 weights.pth=HEX or delete .*weights.pth.sha256"):
+        download_file(spec, tmp_path, progress=False)
+    assert names(tmp_path) == ["weights.pth.sha256"]
+
+
+def test_a_file_put_there_by_hand_is_accepted_and_recorded(server, tmp_path):
+    (tmp_path / "weights.pth").write_bytes(PAYLOAD)
+    result = download_file(server.spec("weights.pth", sha256=None, size=len(PAYLOAD)), tmp_path, progress=False)
+    assert result.action == "present" and server.requests == []
+    assert record_path(result.path).read_text().startswith(sha(PAYLOAD))
+
+
+def test_without_any_hash_the_size_must_match(server, tmp_path):
+    server.files["weights.pth"] = PAYLOAD
+    with pytest.raises(DownloadError, match=f"it has {len(PAYLOAD)} bytes, expected 123"):
+        download_file(server.spec("weights.pth", size=123), tmp_path, progress=False)
+    assert names(tmp_path) == []
+
+
+def test_sha256_override_replaces_the_registry_value(server, tmp_path):
+    server.files["weights.pth"] = PAYLOAD
+    spec = server.spec("weights.pth", sha256=sha(b"an older release"), size=1)
+    result = download_file(spec, tmp_path, sha256=sha(PAYLOAD).upper(), progress=False)
+    assert result.action == "downloaded"
+    with pytest.raises(DownloadError, match="must be 64 hexadecimal digits, got 'abc'"):
+        download_file(spec, tmp_path, sha256="abc", progress=False)
+
+
+def test_unwritable_destination_fails_before_any_request(server, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(DownloadError, match=f"cannot write into {blocker / 'models'}.*choose another folder"):
+        download_file(server.spec("weights.pth"), blocker / "models", progress=False)
+    assert server.requests == []
+
+
+def test_command_line_downloads_the_selection_with_overrides(server, tmp_path, monkeypatch, capsys):
+    server.files.update({"a.pth": PAYLOAD, "b.pth": b"bee"})
+    registry = {spec.name: spec for spec in (server.spec("a.pth"), server.spec("b.pth"))}
+    monkeypatch.setattr(dl, "OFFICIAL_FILES", registry)
+
+    assert dl.main([str(tmp_path), "--only", "a.pth", "--sha256", f"a.pth={sha(PAYLOAD)}", "--no-progress"]) == 0
+    assert "downloaded" in capsys.readouterr().out and names(tmp_path) == ["a.pth", "a.pth.sha256"]
+
+    assert dl.main([str(tmp_path), "--only", "b.pth", "--sha256", f"b.pth={sha(b'wasp')}", "--no-progress"]) == 1
+    assert f"error: {server.base}/b.pth gave a corrupt b.pth" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        dl.main([str(tmp_path), "--sha256", "no-equals-sign"])
+
+
+def test_registry_holds_the_official_release_assets():
+    defaults = {spec.name for spec in dl.select_files()}
+    assert defaults == {
+        "mapping_00109-model.pth.tar", "mapping_00229-model.pth.tar", "SadTalker_V0.0.2_256.safetensors",
+        "SadTalker_V0.0.2_512.safetensors", "detection_Resnet50_Final.pth", "alignment_WFLW_4HG.pth", "GFPGANv1.4.pth",
+    }
+    assert {spec.name for spec in dl.select_files(include_optional=True)} - defaults == {"RestoreFormer.pth", "codeformer.pth"}
+    for spec in dl.OFFICIAL_FILES.values():
+        assert spec.url.startswith("https://github.com/") and "/releases/download/" in spec.url
+        assert spec.url.rsplit("/", 1)[1] == spec.name
+        assert spec.sha256 is None or re.fullmatch(r"[0-9a-f]{64}", spec.sha256)
+    with pytest.raises(DownloadError, match="unknown model file"):
+        dl.select_files(["GFPGANv1.3.pth"])
