@@ -73,8 +73,8 @@ OFFICIAL_FILES: dict[str, ModelFile] = {
         ),
         ModelFile("RestoreFormer.pth", _GFPGAN + "v1.3.4/RestoreFormer.pth", default=False),
         ModelFile(
-            "codeformer.pth", "https://github.com/sczhou/CodeFormer/releases/download/v0.1.0/codeformer.pth", 376_637_898,
-            "1009e537e0c2a07d4cabce6355f53cb66767cd4b4297ec7a4a64ca4b8a5684b7", default=False,
+            "codeformer.pth", "https://github.com/sczhou/CodeFormer/releases/download/v0.1.0/codeformer.pth",
+            376_637_898, "1009e537e0c2a07d4cabce6355f53cb66767cd4b4297ec7a4a64ca4b8a5684b7", default=False,
         ),
     )
 }
@@ -149,7 +149,9 @@ def _fetch(url: str, partial: Path, size_hint: int | None, progress: bool, desc:
     except urllib.error.HTTPError as err:
         if err.code == 416 and offset:  # nothing past the end of the partial file: it is complete
             return True
-        raise DownloadError(f"downloading {url} failed: HTTP {err.code} {err.reason}; check the URL or try again later") from err
+        raise DownloadError(
+            f"downloading {url} failed: HTTP {err.code} {err.reason}; check the URL or try again later"
+        ) from err
     except (urllib.error.URLError, OSError) as err:
         reason = getattr(err, "reason", err)
         raise DownloadError(f"cannot reach {url} ({reason}); check the network connection and run again") from err
@@ -157,7 +159,8 @@ def _fetch(url: str, partial: Path, size_hint: int | None, progress: bool, desc:
         if offset and response.status == 206:
             if _content_range_start(response.headers.get("Content-Range")) != offset:
                 raise DownloadError(
-                    f"{url} answered the request to resume at byte {offset} with another range; delete {partial} and run again"
+                    f"{url} answered the request to resume at byte {offset} with another range; "
+                    f"delete {partial} and run again"
                 )
         else:
             offset = 0  # a fresh download, or a server that ignores Range: start over
@@ -174,9 +177,13 @@ def _fetch(url: str, partial: Path, size_hint: int | None, progress: bool, desc:
                     received += len(chunk)
                     bar.update(len(chunk))
         except (OSError, http.client.HTTPException) as err:
-            raise DownloadError(f"the transfer from {url} broke off ({err}); run again to resume from {partial}") from err
+            raise DownloadError(
+                f"the transfer from {url} broke off ({err}); run again to resume from {partial}"
+            ) from err
     if length >= 0 and received != length:
-        raise DownloadError(f"the transfer from {url} stopped after {received} of {length} bytes; run again to resume from {partial}")
+        raise DownloadError(
+            f"the transfer from {url} stopped after {received} of {length} bytes; run again to resume from {partial}"
+        )
     return offset > 0
 
 
@@ -216,7 +223,9 @@ def download_file(
         problem = _mismatch(partial, actual, expected, spec.size)
         if problem:
             partial.unlink()
-            raise DownloadError(f"{spec.url} gave a corrupt {spec.name}: {problem}; the download was deleted, run again ({fix})")
+            raise DownloadError(
+                f"{spec.url} gave a corrupt {spec.name}: {problem}; the download was deleted, run again ({fix})"
+            )
         os.replace(partial, target)
         action = "resumed" if resumed else "downloaded"
     if spec.sha256 is None:
@@ -265,8 +274,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         description="Download the official SadTalker, facexlib and GFPGAN model files, verified by sha256, resumable.",
     )
     parser.add_argument("directory", type=Path, help="folder to put the files in (created if missing)")
-    parser.add_argument("--only", nargs="+", metavar="NAME", choices=list(OFFICIAL_FILES), help="download just these files")
-    parser.add_argument("--all", action="store_true", help="also the optional enhancers (RestoreFormer.pth, codeformer.pth)")
+    parser.add_argument("--only", nargs="+", metavar="NAME", choices=list(OFFICIAL_FILES),
+                        help="download just these files")
+    parser.add_argument("--all", action="store_true",
+                        help="also the optional enhancers (RestoreFormer.pth, codeformer.pth)")
     parser.add_argument("--sha256", action="append", type=_parse_override, default=[], metavar="NAME=HEX",
                         help="expected sha256 of a file, overriding the built-in or recorded one (repeatable)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")

@@ -59,20 +59,16 @@ class FaceEnhancer:
 
     path: Path
     architecture: FaceArchitecture
-    model: nn.Module
-    supports_half: bool = False
-    supports_bfloat16: bool = False
+    model: nn.Module  # its dtype is fixed at load time; it follows the crops' device
 
     @property
     def size(self) -> int:
         """The square side the network works at; crops are resized to it and back."""
         return self.architecture.size
 
-    def compute_dtype(self, dtype: torch.dtype) -> torch.dtype:
-        """The caller's dtype when the network supports it, float32 otherwise."""
-        if (dtype == torch.float16 and self.supports_half) or (dtype == torch.bfloat16 and self.supports_bfloat16):
-            return dtype
-        return torch.float32
+    @property
+    def dtype(self) -> torch.dtype:
+        return next(self.model.parameters()).dtype
 
     @torch.inference_mode()
     def enhance(self, crops: torch.Tensor, strength: float = 1.0, fidelity: float = 0.5) -> torch.Tensor:
@@ -82,23 +78,30 @@ class FaceEnhancer:
         blended with the input: ``strength`` 1 keeps only the restored face, 0 returns the input.
         ``fidelity`` is CodeFormer's weight (0: strongest restoration, 1: closest to the input);
         GFPGAN and RestoreFormer have no such knob and ignore it.  The network runs on the
-        crops' device, in their dtype where supported (float32 otherwise).
+        crops' device, in the dtype it was loaded with.
         """
-        if not isinstance(crops, torch.Tensor) or not crops.is_floating_point() or crops.ndim != 4 or crops.shape[1] != 3:
-            desc = f"{crops.dtype} tensor of shape {tuple(crops.shape)}" if isinstance(crops, torch.Tensor) else type(crops).__name__
-            raise ValueError(f"face crops must be a float tensor (N, 3, H, W) in [0, 1], got a {desc}")
+        _check_crops(crops)
         for name, value in (("strength", strength), ("fidelity", fidelity)):
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must be between 0 and 1, got {value}")
         if strength == 0.0 or crops.shape[0] == 0:
             return crops.clone()
-        dtype = self.compute_dtype(crops.dtype)
-        model = self.model.to(device=crops.device, dtype=dtype)
+        model = self.model.to(crops.device)
         height, width = crops.shape[-2:]
         native = _resize(crops, (self.size, self.size))
-        restored = self.architecture.forward(model, (native * 2 - 1).to(dtype), fidelity)
+        restored = self.architecture.forward(model, (native * 2 - 1).to(self.dtype), fidelity)
         restored = _resize((restored.clamp(-1, 1) + 1) / 2, (height, width))
         return torch.lerp(crops.float(), restored, strength).clamp_(0, 1).to(crops.dtype)
+
+
+def _check_crops(crops: torch.Tensor) -> None:
+    if isinstance(crops, torch.Tensor) and crops.is_floating_point() and crops.ndim == 4 and crops.shape[1] == 3:
+        return
+    if isinstance(crops, torch.Tensor):
+        desc = f"{crops.dtype} tensor of shape {tuple(crops.shape)}"
+    else:
+        desc = type(crops).__name__
+    raise ValueError(f"face crops must be a float tensor (N, 3, H, W) in [0, 1], got a {desc}")
 
 
 def _resize(images: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
@@ -120,15 +123,20 @@ def _install_extra_architectures() -> bool:
     return True
 
 
-def load_face_enhancer(path: str | os.PathLike, device: torch.device | str = "cpu") -> FaceEnhancer:
-    """Load a GFPGAN v1.4 / RestoreFormer / CodeFormer file into a :class:`FaceEnhancer` on ``device``.
+def load_face_enhancer(
+    path: str | os.PathLike, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32
+) -> FaceEnhancer:
+    """Load a GFPGAN v1.4 / RestoreFormer / CodeFormer file into a :class:`FaceEnhancer` on ``device``,
+    in ``dtype`` where the network supports it (float32 otherwise: none of them runs in float16).
 
     Raises :class:`EnhancerError` naming the file when it is missing, unreadable (e.g. a
     truncated download) or holds some other kind of model.
     """
     path = Path(path)
     if not path.is_file():
-        raise EnhancerError(f"face enhancer file {path} not found; download GFPGANv1.4.pth (or RestoreFormer.pth / codeformer.pth) there")
+        raise EnhancerError(
+            f"face enhancer file {path} not found; download GFPGANv1.4.pth, RestoreFormer.pth or codeformer.pth there"
+        )
     if path.suffix.lower() not in MODEL_SUFFIXES:
         raise EnhancerError(f"{path}: a face enhancer must be a {' / '.join(MODEL_SUFFIXES)} file, got '{path.suffix}'")
     has_extra = _install_extra_architectures()
@@ -161,7 +169,11 @@ def load_face_enhancer(path: str | os.PathLike, device: torch.device | str = "cp
     if arch is None or descriptor.purpose != "FaceSR":
         raise EnhancerError(
             f"{path} holds a {descriptor.architecture.name} model (purpose: {descriptor.purpose}), not a face "
-            f"restoration model; use one of {', '.join(FACE_ARCHITECTURES)} (GFPGANv1.4.pth, RestoreFormer.pth, codeformer.pth)"
+            f"restoration model; use one of {', '.join(FACE_ARCHITECTURES)} "
+            "(GFPGANv1.4.pth, RestoreFormer.pth, codeformer.pth)"
         )
-    descriptor.model.eval().requires_grad_(False)
-    return FaceEnhancer(path, arch, descriptor.model, descriptor.supports_half, descriptor.supports_bfloat16)
+    supported = (dtype == torch.float16 and descriptor.supports_half) or (
+        dtype == torch.bfloat16 and descriptor.supports_bfloat16
+    )
+    model = descriptor.model.eval().requires_grad_(False).to(dtype if supported else torch.float32)
+    return FaceEnhancer(path, arch, model)

@@ -94,7 +94,9 @@ def _temp_file(path: Path) -> Path:
     """
     folder = path.parent
     if path.is_dir():
-        raise VideoError(f"cannot write the video {path}: that path is a folder; give a file name such as {path / 'out.mp4'}")
+        raise VideoError(
+            f"cannot write the video {path}: that path is a folder; give a file name such as {path / 'out.mp4'}"
+        )
     try:
         folder.mkdir(parents=True, exist_ok=True)
         handle, name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".partial{path.suffix}", dir=folder)
@@ -160,7 +162,8 @@ class VideoWriter:
         self._temp = _temp_file(self.path)
         try:
             self._container = av.open(str(self._temp), mode="w")
-            self._video = self._container.add_stream("libx264", rate=self.fps, options={"crf": str(crf), "preset": preset})
+            options = {"crf": str(crf), "preset": preset}
+            self._video = self._container.add_stream("libx264", rate=self.fps, options=options)
             self._video.pix_fmt = "yuv420p"
             self._audio_stream = None
             if audio is not None:
@@ -219,7 +222,8 @@ class VideoWriter:
         chunk = self._audio.samples[:, self._audio_fed:until]
         if chunk.shape[1] < until - self._audio_fed:
             chunk = np.pad(chunk, ((0, 0), (0, until - self._audio_fed - chunk.shape[1])))
-        frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(chunk), format="fltp", layout=_LAYOUTS[self._audio.channels])
+        layout = _LAYOUTS[self._audio.channels]
+        frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(chunk), format="fltp", layout=layout)
         frame.sample_rate = self._audio.sample_rate
         frame.pts = self._audio_fed
         self._container.mux(self._audio_stream.encode(frame))
