@@ -184,7 +184,10 @@ class VideoWriter:
             self.abort()
 
     def write(self, frames: np.ndarray) -> None:
-        """Encode one (H, W, 3) frame or an (N, H, W, 3) chunk of RGB uint8 frames."""
+        """Encode one (H, W, 3) frame or an (N, H, W, 3) chunk of RGB uint8 frames (all of one size).
+
+        Any error here (a bad frame, an encoder failure, an interrupt) discards the whole file.
+        """
         try:
             self._write(_frame_batch(frames))
         except BaseException:
