@@ -130,4 +130,4 @@ def load_generator(path: str | os.PathLike, device: torch.device | str = "cpu", 
     official file (``SadTalker_V0.0.2_*.safetensors`` or ``facevid2vid_00189-model.pth.tar``), on ``device``."""
     net = OcclusionAwareSPADEGenerator(config)
     load_section_into(net, path, "generator")
-    return net.eval().to(device)
+    return net.eval().requires_grad_(False).to(device)

@@ -97,4 +97,4 @@ def load_he_estimator(path: str | os.PathLike, device: torch.device | str = "cpu
     ``facevid2vid_00189-model.pth.tar`` (the safetensors bundles hold none), on ``device``."""
     net = HEEstimator(config)
     load_section_into(net, path, "he_estimator")
-    return net.eval().to(device)
+    return net.eval().requires_grad_(False).to(device)

@@ -79,4 +79,4 @@ def load_kp_detector(path: str | os.PathLike, device: torch.device | str = "cpu"
     (``SadTalker_V0.0.2_*.safetensors`` or ``facevid2vid_00189-model.pth.tar``), on ``device``."""
     net = KPDetector(config)
     load_section_into(net, path, "kp_detector")
-    return net.eval().to(device)
+    return net.eval().requires_grad_(False).to(device)

@@ -50,4 +50,4 @@ def load_mapping(path: str | os.PathLike, device: torch.device | str = "cpu", co
     (``coeff_nc`` 70) or ``mapping_00109-model.pth.tar`` (73); ``config`` must match the file, on ``device``."""
     net = MappingNet(config)
     load_section_into(net, path, "mapping")
-    return net.eval().to(device)
+    return net.eval().requires_grad_(False).to(device)
