@@ -205,7 +205,8 @@ def audio_to_motion(
     if ref.shape[-1] < COEFF_DIM or ref.shape[0] not in (1, frames):
         raise ValueError(f"ref_coeff must be (70,) or ({frames}, 70), got {tuple(ref_coeff.shape)}")
     ref = ref[:, :COEFF_DIM].expand(frames, -1)[None]
-    ratio = torch.zeros(frames, device=device, dtype=mels.dtype) if blink is None else blink.to(device=device, dtype=mels.dtype)
+    ratio = torch.zeros(frames) if blink is None else blink
+    ratio = ratio.to(device=device, dtype=mels.dtype)
     if ratio.shape != (frames,):
         raise ValueError(f"blink must be ({frames},), got {tuple(ratio.shape)}")
 
