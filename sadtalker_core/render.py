@@ -91,7 +91,9 @@ def frame_batches(frame_num: int, batch_size: int) -> Iterator[FrameBatch]:
 def render_frames(models: FaceRenderModels, source_image: torch.Tensor, windows: CoeffWindows,
                   batch_size: int = 2, free_view: PoseOverride | None = None) -> Iterator[torch.Tensor]:
     """Yield the clip's frames in order, ``batch_size`` at a time (fewer at the end): float32
-    (n, 3, H, W) in [0, 1] on the models' device, ``windows.frame_num`` frames in all.
+    (n, 3, H, W) in [0, 1] on the models' device (inference tensors: read them, do not modify
+    them in place), ``windows.frame_num`` frames in all.  Nothing is rendered before the first
+    frame is asked for, and each batch is rendered only when the previous one has been taken.
 
     ``free_view`` holds per-frame (frame_num,) yaw / pitch / roll degrees overriding the driving
     head pose (the reference's ``yaw_c_seq`` etc.).
