@@ -1,0 +1,147 @@
+"""Find the official model files in a folder and load every network the pipeline needs, once.
+
+Official layouts accepted (as users have them after SadTalker's download script):
+
+* new: ``SadTalker_V0.0.2_256.safetensors`` / ``SadTalker_V0.0.2_512.safetensors`` (recon net,
+  ExpNet, PoseVAE, keypoint detector, generator) + ``mapping_00229-model.pth.tar`` (preprocess
+  crop / extcrop / resize) and / or ``mapping_00109-model.pth.tar`` (full / extfull);
+* legacy: ``epoch_20.pth``, ``auido2exp_00300-model.pth``, ``auido2pose_00140-model.pth``,
+  ``facevid2vid_00189-model.pth.tar`` + the same mapping files.
+
+Face detection uses the official RetinaFace + AWing-FAN files when both are present
+(``detection_Resnet50_Final.pth``, ``alignment_WFLW_4HG.pth``), else dlib (no download needed).
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from .checkpoints import CheckpointError
+from .config import FACERENDER, FACERENDER_STILL, FaceRenderConfig
+from .face.crop import PreprocessMode
+from .face.landmarks import LandmarkDetector
+from .motion import MotionNets, load_motion_nets
+from .networks.generator import OcclusionAwareSPADEGenerator, load_generator
+from .networks.keypoint_detector import KPDetector, load_kp_detector
+from .networks.mapping import MappingNet, load_mapping
+from .networks.recon_net import ReconNet, load_recon_net
+from .render import FaceRenderModels
+
+RENDER_SIZES = (256, 512)
+MAPPING_FILES = {False: "mapping_00229-model.pth.tar", True: "mapping_00109-model.pth.tar"}
+LEGACY_FILES = {
+    "recon": "epoch_20.pth",
+    "expnet": "auido2exp_00300-model.pth",
+    "posevae": "auido2pose_00140-model.pth",
+    "render": "facevid2vid_00189-model.pth.tar",
+}
+DETECTOR_FILES = ("detection_Resnet50_Final.pth", "alignment_WFLW_4HG.pth")
+
+
+def bundle_name(size: int) -> str:
+    return f"SadTalker_V0.0.2_{size}.safetensors"
+
+
+@dataclass(frozen=True)
+class ModelFiles:
+    """Which official file serves each network (paths), for one render size."""
+
+    size: int
+    recon: Path
+    expnet: Path
+    posevae: Path
+    render: Path
+    mappings: dict[bool, Path]  # still (full / extfull) family -> mapping file
+    detector: tuple[Path, Path] | None
+
+    def mapping_for(self, mode: PreprocessMode) -> Path:
+        still = mode in (PreprocessMode.FULL, PreprocessMode.EXTFULL)
+        if still not in self.mappings:
+            raise CheckpointError(
+                f"preprocess '{mode.value}' needs {MAPPING_FILES[still]}, which is not in "
+                f"{self.render.parent}; put the official file there (python -m sadtalker_core download DIR)"
+            )
+        return self.mappings[still]
+
+
+def find_model_files(folder: str | os.PathLike, size: int = 256) -> ModelFiles:
+    """Locate the official files for render ``size`` (256 or 512) in ``folder``."""
+    folder = Path(folder)
+    if size not in RENDER_SIZES:
+        raise ValueError(f"render size must be one of {RENDER_SIZES}, got {size}")
+    if not folder.is_dir():
+        raise CheckpointError(f"model folder {folder} does not exist")
+    bundle = folder / bundle_name(size)
+    if bundle.is_file():
+        recon = expnet = posevae = render = bundle
+    elif size == 256 and all((folder / name).is_file() for name in LEGACY_FILES.values()):
+        recon, expnet, posevae, render = (folder / LEGACY_FILES[k] for k in ("recon", "expnet", "posevae", "render"))
+    else:
+        legacy = " + ".join(LEGACY_FILES.values())
+        raise CheckpointError(
+            f"{folder}: no {bundle_name(size)}"
+            + (f" (nor the legacy files {legacy})" if size == 256 else "")
+            + ". Download the official SadTalker files into that folder: python -m sadtalker_core download "
+            + str(folder)
+        )
+    mappings = {still: folder / name for still, name in MAPPING_FILES.items() if (folder / name).is_file()}
+    if not mappings:
+        raise CheckpointError(f"{folder}: neither {MAPPING_FILES[False]} nor {MAPPING_FILES[True]} found")
+    detector = tuple(folder / name for name in DETECTOR_FILES)
+    return ModelFiles(size, recon, expnet, posevae, render, mappings,
+                      detector if all(p.is_file() for p in detector) else None)
+
+
+@dataclass(frozen=True)
+class SadTalkerModels:
+    """Every network of the pipeline, loaded once, in eval mode, on one device."""
+
+    files: ModelFiles
+    recon: ReconNet
+    motion: MotionNets
+    kp_detector: KPDetector
+    generator: OcclusionAwareSPADEGenerator
+    mappings: dict[bool, MappingNet]
+    device: torch.device
+
+    @property
+    def size(self) -> int:
+        return self.files.size
+
+    def render_models(self, mode: PreprocessMode) -> FaceRenderModels:
+        """Keypoint detector + generator + the mapping variant ``mode`` uses."""
+        self.files.mapping_for(mode)  # clear error when the file is missing
+        still = mode in (PreprocessMode.FULL, PreprocessMode.EXTFULL)
+        return FaceRenderModels(self.kp_detector, self.generator, self.mappings[still])
+
+    def detector(self) -> LandmarkDetector:
+        """The official RetinaFace + FAN detector when its files are there, else dlib's."""
+        if self.files.detector is not None:
+            from .face.official_detector import OfficialDetector
+
+            return OfficialDetector.from_files(*self.files.detector, device=self.device)
+        from .face.dlib_detector import DlibDetector
+
+        return DlibDetector()
+
+
+def render_config(still: bool) -> FaceRenderConfig:
+    return FACERENDER_STILL if still else FACERENDER
+
+
+def load_models(folder: str | os.PathLike, size: int = 256, device: torch.device | str | None = None) -> SadTalkerModels:
+    """Find and load every network for render ``size`` from ``folder`` (on CUDA when available)."""
+    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    files = find_model_files(folder, size)
+    return SadTalkerModels(
+        files=files,
+        recon=load_recon_net(files.recon, device),
+        motion=load_motion_nets(files.expnet, files.posevae, device),
+        kp_detector=load_kp_detector(files.render, device, FACERENDER.kp_detector),
+        generator=load_generator(files.render, device, FACERENDER.generator),
+        mappings={still: load_mapping(path, device, render_config(still).mapping) for still, path in files.mappings.items()},
+        device=device,
+    )
