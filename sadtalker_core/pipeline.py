@@ -23,12 +23,14 @@ from .blink import random_blink_ratio
 from .enhance import FaceEnhancer
 from .face.crop import PreprocessMode
 from .facerender_inputs import coefficient_windows, source_image_tensor
-from .keypoints import PoseOverride
+from .face.landmarks import LandmarkDetector
 from .models import SadTalkerModels
 from .motion import COEFF_DIM, Motion, audio_to_motion
+from .motion_io import motion_from_coeffs
+from .motion_sources import free_view, reference_coeff, reference_pose_motion, scale_head_motion
 from .paste import PasteMethod, paste_frames, restore_aspect
 from .render import frames_to_uint8, render_frames
-from .source import SourceFace
+from .source import SourceFace, extract_sequence
 
 
 class BlinkMode(str, Enum):
@@ -42,7 +44,8 @@ class MotionOptions:
 
     pose_style: int = 0  # PoseVAE style, 0..45
     blink: BlinkMode = BlinkMode.RANDOM
-    seed: int | None = None  # seeds the blink schedule and PoseVAE's noise; None: global RNGs (official)
+    seed: int | None = None  # seeds the blink schedule and PoseVAE's noise; None: torch's global RNG (official)
+    head_motion_scale: float = 1.0  # 0: no head motion, 1: as generated, >1: livelier
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "blink", BlinkMode(self.blink))
@@ -55,7 +58,9 @@ class RenderOptions:
     expression_scale: float = 1.0
     still: bool = False  # keep the source's head pose (the official --still)
     batch_size: int = 2
-    free_view: PoseOverride | None = None  # per-frame yaw/pitch/roll degrees (official --input_yaw ...)
+    yaw: tuple[float, ...] | None = None  # free-view keyframes in degrees (official --input_yaw ...)
+    pitch: tuple[float, ...] | None = None
+    roll: tuple[float, ...] | None = None
     paste: PasteMethod = PasteMethod.FEATHER
     enhancer_strength: float = 1.0
 
@@ -66,17 +71,19 @@ class RenderOptions:
 
 
 def make_motion(models: SadTalkerModels, source: SourceFace, audio: AudioFeatures,
-                options: MotionOptions = MotionOptions(), ref_expression: torch.Tensor | None = None,
-                z: torch.Tensor | None = None) -> Motion:
+                options: MotionOptions = MotionOptions(), reference: Motion | None = None,
+                reference_pose: Motion | None = None, z: torch.Tensor | None = None) -> Motion:
     """Audio -> expression + head pose for ``source`` (ExpNet + PoseVAE + smoothing).
 
-    ``ref_expression`` (T, 64) replaces β0 per frame (blinks then come from it, and the random
-    schedule is off, as in the official ``--ref_eyeblink``); ``z`` injects PoseVAE's draws.
+    ``reference`` (e.g. :func:`video_motion` of a reference video) gives per-frame β0, so blinks
+    come from it and the random schedule is off (the official ``--ref_eyeblink``);
+    ``reference_pose`` gives the head motion relative to its first frame (``--ref_pose``);
+    ``z`` injects PoseVAE's draws.
     """
     frames = audio.num_frames
     ref = source.source_coeff[0, :COEFF_DIM].to(torch.float32)
-    if ref_expression is not None:
-        ref = torch.cat([ref_expression.to(torch.float32), ref[None, 64:].expand(frames, -1)], dim=1)
+    if reference is not None:
+        ref = reference_coeff(ref, reference.expression, frames)
         blink = None
     elif options.blink is BlinkMode.RANDOM:
         blink = torch.from_numpy(random_blink_ratio(frames, options.seed))
@@ -86,8 +93,26 @@ def make_motion(models: SadTalkerModels, source: SourceFace, audio: AudioFeature
     if options.seed is not None and z is None:
         generator = torch.Generator(device="cpu").manual_seed(options.seed)
     device = models.device
-    return audio_to_motion(models.motion, audio.mel_batch(device), ref.to(device),
-                           None if blink is None else blink.to(device), options.pose_style, z=z, generator=generator)
+    motion = audio_to_motion(models.motion, audio.mel_batch(device), ref.to(device),
+                             None if blink is None else blink.to(device), options.pose_style, z=z, generator=generator)
+    if reference_pose is not None:
+        motion = reference_pose_motion(motion, reference_pose.pose.to(motion.pose))
+    return scale_head_motion(motion, options.head_motion_scale)
+
+
+def video_motion(models: SadTalkerModels, frames: Iterable[np.ndarray], mode: PreprocessMode | str = "crop",
+                 detector: LandmarkDetector | None = None, on_frame: Callable[[int], None] | None = None) -> Motion:
+    """The 3DMM motion of a video (expression + pose per frame), e.g. a reference video for
+    blinks or head pose; frames are RGB uint8 at 25 fps (:func:`~sadtalker_core.video.iter_frames`)."""
+    detector = detector or models.detector()
+    coeffs = []
+    for index, face in enumerate(extract_sequence(frames, models.recon, detector, mode, models.size)):
+        coeffs.append(face.source_coeff)
+        if on_frame is not None:
+            on_frame(index + 1)
+    if not coeffs:
+        raise ValueError("the reference video has no frames")
+    return motion_from_coeffs(torch.cat(coeffs))
 
 
 def render_face_frames(models: SadTalkerModels, source: SourceFace, motion: Motion,
@@ -99,7 +124,8 @@ def render_face_frames(models: SadTalkerModels, source: SourceFace, motion: Moti
     windows = coefficient_windows(source.source_coeff, motion.coeff_70(), render.mapping.first[0].in_channels,
                                   options.expression_scale, options.still)
     image = source_image_tensor(source.crop.image, source.size)
-    for batch in render_frames(render, image, windows, options.batch_size, options.free_view):
+    view = free_view(options.yaw, options.pitch, options.roll, motion.num_frames)
+    for batch in render_frames(render, image, windows, options.batch_size, view):
         if enhancer is not None:
             batch = enhancer.enhance(batch, options.enhancer_strength)
         frames = frames_to_uint8(batch).cpu().numpy()
