@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
+from .landmarks import check_rgb_image
+
 #: ``load_lm3d(similarity_Lm3D_all.mat)``: left eye, right eye, nose tip, left / right mouth
 #: corner of the standard BFM face (float32 values, as the .mat stores them).
 LM3D_STD = np.array(
@@ -108,7 +110,7 @@ def align_img(
     moved into the crop.  The resize is PIL bicubic, as in the official code (parts of the crop
     outside the scaled image are black).
     """
-    pil = image if isinstance(image, Image.Image) else Image.fromarray(_check_rgb(image))
+    pil = image if isinstance(image, Image.Image) else Image.fromarray(check_rgb_image(image, "face alignment"))
     lm = np.asarray(lm)
     if lm.ndim != 2 or lm.shape[1] != 2 or lm.shape[0] not in (5, 68):
         raise ValueError(f"align_img needs (5, 2) or (68, 2) landmarks, got shape {lm.shape}")
@@ -145,16 +147,9 @@ def standard_landmarks(width: int, height: int) -> np.ndarray:
 def align_face(frame: np.ndarray, landmarks: np.ndarray | None) -> AlignedFace:
     """``CropAndExtract.generate``'s alignment of one RGB uint8 frame with its image-coordinate
     landmarks ((68, 2) or (5, 2)); ``None`` or the detector's all ``-1`` marker means no face."""
-    height, width = _check_rgb(frame).shape[:2]
+    height, width = check_rgb_image(frame, "face alignment").shape[:2]
     if landmarks is None or np.mean(landmarks) == -1:
         lm = standard_landmarks(width, height)
     else:
         lm = flip_y(np.asarray(landmarks).reshape(-1, 2), height)
     return align_img(frame, lm)
-
-
-def _check_rgb(image: np.ndarray) -> np.ndarray:
-    if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
-        desc = f"{image.dtype} array of shape {image.shape}" if isinstance(image, np.ndarray) else type(image).__name__
-        raise ValueError(f"expected an RGB uint8 image of shape (H, W, 3), got a {desc}")
-    return image

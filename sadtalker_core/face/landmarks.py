@@ -52,11 +52,11 @@ class LandmarkDetector(Protocol):
         ...
 
 
-def check_rgb_image(image: np.ndarray) -> np.ndarray:
+def check_rgb_image(image: np.ndarray, needed_by: str = "face detection") -> np.ndarray:
     """``image`` as a C-contiguous (H, W, 3) uint8 array, or a ValueError saying what it is instead."""
     if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
         desc = f"{image.dtype} array of shape {image.shape}" if isinstance(image, np.ndarray) else type(image).__name__
-        raise ValueError(f"face detection needs an RGB uint8 image of shape (H, W, 3), got a {desc}")
+        raise ValueError(f"{needed_by} needs an RGB uint8 image of shape (H, W, 3), got a {desc}")
     return np.ascontiguousarray(image)
 
 
