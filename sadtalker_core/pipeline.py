@@ -151,14 +151,24 @@ class Clip:
     size: tuple[int, int]  # (width, height) of the video frames
 
 
+#: what makes the face frames of a clip: :func:`render_face_frames`'s signature and output
+FaceFrameRenderer = Callable[[SadTalkerModels, SourceFace, Motion, RenderOptions, FaceEnhancer | None],
+                             Iterable[np.ndarray]]
+
+
 def generate(models: SadTalkerModels, source: SourceFace, audio: AudioFeatures, out_path: str | os.PathLike,
              motion: Motion | None = None, motion_options: MotionOptions = MotionOptions(),
              render_options: RenderOptions = RenderOptions(), enhancer: FaceEnhancer | None = None,
-             on_frame: Callable[[int, int], None] | None = None) -> Clip:
+             on_frame: Callable[[int, int], None] | None = None,
+             renderer: FaceFrameRenderer = render_face_frames) -> Clip:
     """Render ``source`` talking with ``audio`` to an mp4 at ``out_path`` (H.264 + AAC, 25 fps).
 
-    ``motion`` defaults to :func:`make_motion` of the audio.  ``on_frame(done, total)`` is called
-    after each frame (progress bars).  The file appears only when complete.
+    ``motion`` defaults to :func:`make_motion` of the audio; the video has one frame per motion
+    frame, and the audio is cut or padded with silence to that length.  ``on_frame(done, total)``
+    is called after each frame (progress bars).  ``renderer`` makes the face frames (default
+    :func:`render_face_frames`; any function of the same signature, e.g. one reading frames
+    rendered elsewhere).  An unwritable ``out_path`` fails before any work; the file appears
+    only when complete.
     """
     from .video import AudioTrack, VideoWriter, check_writable
 
@@ -169,7 +179,7 @@ def generate(models: SadTalkerModels, source: SourceFace, audio: AudioFeatures, 
     track = AudioTrack(audio.wav, 16000)
     size = (0, 0)
     with VideoWriter(out_path, fps=motion.fps, audio=track) as writer:
-        batches = render_face_frames(models, source, motion, render_options, enhancer)
+        batches = renderer(models, source, motion, render_options, enhancer)
         for done, frame in enumerate(compose_frames(batches, source, render_options), start=1):
             writer.write(frame)
             size = (frame.shape[1], frame.shape[0])

@@ -11,10 +11,12 @@ This is the official ``CropAndExtract.generate`` for one picture (or one video f
 """
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 import torch
 
@@ -23,6 +25,15 @@ from .face.crop import FaceCrop, PreprocessMode, crop_face
 from .face.extract import Face3DMM, extract_3dmm
 from .face.landmarks import LandmarkDetector, NoFaceError, pick_face
 from .networks.recon_net import ReconNet
+
+#: the smallest face worth animating: the shorter side, in input pixels, of the region the render
+#: input is cut from (the crop's ``original_size``); a smaller one is blown up more than four
+#: times to the 256 px render and comes out as a blur with misplaced features
+MIN_FACE_PIXELS = 64
+
+
+class FaceTooSmallError(ValueError):
+    """The face (or, in ``resize`` mode, the whole picture) is too small to animate."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -77,6 +88,30 @@ def to_rgb_uint8(image: np.ndarray, name: str = "the image") -> np.ndarray:
     raise ValueError(f"{name}: unsupported pixel type {array.dtype} (use 8-bit, 16-bit or float 0..1 pictures)")
 
 
+def read_image(path: str | os.PathLike) -> np.ndarray:
+    """A picture file as (H, W, 3) uint8 RGB, read as the official ``cv2.imread`` does (EXIF
+    orientation applied, alpha dropped, gray made RGB) except that 16-bit and float pictures keep
+    their depth until :func:`to_rgb_uint8` rounds them to 8 bits."""
+    image = cv2.imread(os.fspath(path), cv2.IMREAD_COLOR | cv2.IMREAD_ANYDEPTH)
+    if image is None:
+        raise ValueError(f"cannot read the picture {path}: the file is missing or not an image OpenCV reads "
+                         "(use a PNG, JPEG, WebP, BMP or TIFF file)")
+    return to_rgb_uint8(cv2.cvtColor(image, cv2.COLOR_BGR2RGB), str(path))
+
+
+def check_face_size(crop: FaceCrop, name: str = "the image") -> None:
+    """Raise :class:`FaceTooSmallError` when the region the render input was cut from is smaller
+    than :data:`MIN_FACE_PIXELS` on its shorter side."""
+    width, height = crop.original_size
+    if min(width, height) >= MIN_FACE_PIXELS:
+        return
+    what = f"{name} is only" if crop.mode is PreprocessMode.RESIZE else f"the face in {name} covers only"
+    raise FaceTooSmallError(
+        f"{what} {width}x{height} px; SadTalker needs at least {MIN_FACE_PIXELS} px (it renders at "
+        f"{crop.image.shape[0]} px). Use a larger picture, one where the face is closer, or upscale it first."
+    )
+
+
 def find_landmarks(image: np.ndarray, detector: LandmarkDetector, mode: PreprocessMode,
                    face_index: int | None = None, name: str = "the image") -> np.ndarray | None:
     """68 landmarks of the chosen face (largest by default).  No face is an error, except in
@@ -96,6 +131,7 @@ def extract_source(image: np.ndarray, recon: ReconNet, mode: PreprocessMode | st
     """Crop the face of ``image`` for rendering at ``size`` and regress its 3DMM coefficients.
 
     Give ``landmarks`` (68, 2) of the face in ``image`` to skip detection, or a ``detector``.
+    A face too small to animate raises :class:`FaceTooSmallError`.
     """
     mode = PreprocessMode(mode)
     rgb = to_rgb_uint8(image, name)
@@ -104,6 +140,7 @@ def extract_source(image: np.ndarray, recon: ReconNet, mode: PreprocessMode | st
             raise ValueError("extract_source needs a landmark detector or the face's landmarks")
         landmarks = find_landmarks(rgb, detector, mode, face_index, name)
     crop = crop_face(rgb, mode, landmarks, size, face_index or 0)
+    check_face_size(crop, name)
     crop_landmarks = None if landmarks is None else landmarks_in_crop(landmarks, crop)
     coeffs = extract_3dmm(recon, align_face(crop.image, crop_landmarks))
     return SourceFace(crop, crop_landmarks, coeffs)
