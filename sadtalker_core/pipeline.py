@@ -101,17 +101,19 @@ def make_motion(models: SadTalkerModels, source: SourceFace, audio: AudioFeature
 
 
 def video_motion(models: SadTalkerModels, frames: Iterable[np.ndarray], mode: PreprocessMode | str = "crop",
-                 detector: LandmarkDetector | None = None, on_frame: Callable[[int], None] | None = None) -> Motion:
+                 detector: LandmarkDetector | None = None, on_frame: Callable[[int], None] | None = None,
+                 name: str = "the reference video") -> Motion:
     """The 3DMM motion of a video (expression + pose per frame), e.g. a reference video for
-    blinks or head pose; frames are RGB uint8 at 25 fps (:func:`~sadtalker_core.video.iter_frames`)."""
+    blinks or head pose; frames are RGB uint8 at 25 fps (:func:`~sadtalker_core.video.iter_frames`).
+    Errors name ``name``."""
     detector = detector or models.detector()
     coeffs = []
-    for index, face in enumerate(extract_sequence(frames, models.recon, detector, mode, models.size)):
+    for index, face in enumerate(extract_sequence(frames, models.recon, detector, mode, models.size, name=name)):
         coeffs.append(face.source_coeff)
         if on_frame is not None:
             on_frame(index + 1)
     if not coeffs:
-        raise ValueError("the reference video has no frames")
+        raise ValueError(f"{name} has no frames")
     return motion_from_coeffs(torch.cat(coeffs))
 
 

@@ -148,19 +148,21 @@ def extract_source(image: np.ndarray, recon: ReconNet, mode: PreprocessMode | st
 
 def extract_sequence(frames: Iterable[np.ndarray], recon: ReconNet, detector: LandmarkDetector,
                      mode: PreprocessMode | str = "crop", size: int = 256,
-                     face_index: int | None = None) -> Iterator[SourceFace]:
+                     face_index: int | None = None, name: str = "the video") -> Iterator[SourceFace]:
     """3DMM coefficients of every frame of a video (e.g. a reference video for pose or blinks).
 
     As in the official code, the crop is fixed by the first frame; landmarks are detected on every
-    frame (a frame without a face reuses the previous frame's landmarks).
+    frame (a frame without a face reuses the previous frame's landmarks).  Errors name ``name``
+    and the frame.
     """
     mode = PreprocessMode(mode)
     first: FaceCrop | None = None
     previous: np.ndarray | None = None
     for index, frame in enumerate(frames):
-        rgb = to_rgb_uint8(frame, f"video frame {index}")
+        frame_name = f"frame {index} of {name}"
+        rgb = to_rgb_uint8(frame, frame_name)
         if first is None:
-            source = extract_source(rgb, recon, mode, size, detector, face_index=face_index, name=f"video frame {index}")
+            source = extract_source(rgb, recon, mode, size, detector, face_index=face_index, name=frame_name)
             first, previous = source.crop, source.landmarks
             yield source
             continue
