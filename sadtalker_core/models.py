@@ -73,7 +73,8 @@ def find_model_files(folder: str | os.PathLike, size: int = 256) -> ModelFiles:
     if size not in RENDER_SIZES:
         raise ValueError(f"render size must be one of {RENDER_SIZES}, got {size}")
     if not folder.is_dir():
-        raise CheckpointError(f"model folder {folder} does not exist")
+        raise CheckpointError(f"model folder {folder} does not exist; download the official SadTalker files into it: "
+                              f"python -m sadtalker_core download {folder}")
     bundle = folder / bundle_name(size)
     if bundle.is_file():
         recon = expnet = posevae = render = bundle

@@ -105,10 +105,11 @@ def check_face_size(crop: FaceCrop, name: str = "the image") -> None:
     width, height = crop.original_size
     if min(width, height) >= MIN_FACE_PIXELS:
         return
-    what = f"{name} is only" if crop.mode is PreprocessMode.RESIZE else f"the face in {name} covers only"
+    what = name if crop.mode is PreprocessMode.RESIZE else f"the face in {name}"
     raise FaceTooSmallError(
-        f"{what} {width}x{height} px; SadTalker needs at least {MIN_FACE_PIXELS} px (it renders at "
-        f"{crop.image.shape[0]} px). Use a larger picture, one where the face is closer, or upscale it first."
+        f"{what} is too small to animate: {width}x{height} px, SadTalker needs at least {MIN_FACE_PIXELS} px "
+        f"(it renders at {crop.image.shape[0]} px). Use a larger picture, one where the face is closer, "
+        "or upscale it first."
     )
 
 
