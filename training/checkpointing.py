@@ -1,0 +1,87 @@
+"""Training checkpoints: networks + optimizers + gradient scaler + step, written atomically.
+
+A checkpoint is ``<run>/checkpoints/step_<step>.pt``: a torch pickle of plain tensors and numbers
+(it loads with ``weights_only=True``) holding
+
+* ``step``: optimizer steps taken;
+* ``modules``: ``{name: state_dict}`` of every network the task saves (official key names);
+* ``optimizers``: ``{name: optimizer state_dict}``; ``scaler``: the AMP gradient scaler's state;
+* ``config``: the run's config as plain data (for reference; resuming uses the current config).
+
+Since the data order and every random draw depend only on the seed and the step (see
+``datasets.py``), loading one and training on reproduces the run that never stopped.
+"""
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+_STEP_FILE = re.compile(r"step_(\d+)\.pt$")
+
+
+def checkpoint_path(folder: Path, step: int) -> Path:
+    return folder / f"step_{step:08d}.pt"
+
+
+def list_checkpoints(folder: Path) -> list[tuple[int, Path]]:
+    """(step, path) of every step checkpoint in ``folder``, oldest first."""
+    if not folder.is_dir():
+        return []
+    found = [(int(m.group(1)), p) for p in folder.iterdir() if (m := _STEP_FILE.search(p.name))]
+    return sorted(found)
+
+
+def save_checkpoint(path: Path, step: int, modules: Mapping[str, nn.Module],
+                    optimizers: Mapping[str, torch.optim.Optimizer], scaler_state: dict[str, Any],
+                    config: dict[str, Any]) -> Path:
+    """Write the checkpoint under a temporary name and rename it into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "step": step,
+        "modules": {name: module.state_dict() for name, module in modules.items()},
+        "optimizers": {name: opt.state_dict() for name, opt in optimizers.items()},
+        "scaler": scaler_state,
+        "config": config,
+    }
+    partial = path.with_suffix(".pt.partial")
+    torch.save(payload, partial)
+    os.replace(partial, path)
+    return path
+
+
+def prune_checkpoints(folder: Path, keep: int) -> None:
+    """Delete all but the newest ``keep`` step checkpoints (``keep`` 0 keeps all)."""
+    if keep > 0:
+        for _, path in list_checkpoints(folder)[:-keep]:
+            path.unlink(missing_ok=True)
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    """A checkpoint written by :func:`save_checkpoint`, on the CPU."""
+    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    missing = {"step", "modules", "optimizers"} - set(checkpoint)
+    if missing:
+        raise ValueError(f"{path}: not a training checkpoint (missing {sorted(missing)})")
+    return checkpoint
+
+
+def restore(checkpoint: dict[str, Any], modules: Mapping[str, nn.Module],
+            optimizers: Mapping[str, torch.optim.Optimizer], source: Path) -> int:
+    """Load networks and optimizers from ``checkpoint``; returns its step.  Every saved network
+    and optimizer must be there, with the same keys and shapes."""
+    for kind, have, saved in (("networks", modules, checkpoint["modules"]),
+                              ("optimizers", optimizers, checkpoint["optimizers"])):
+        if set(have) != set(saved):
+            raise ValueError(f"{source}: holds {kind} {sorted(saved)}, this trainer has {sorted(have)}; "
+                             "resume with the trainer (and config) that wrote it")
+    for name, module in modules.items():
+        module.load_state_dict(checkpoint["modules"][name])
+    for name, optimizer in optimizers.items():
+        optimizer.load_state_dict(checkpoint["optimizers"][name])
+    return int(checkpoint["step"])

@@ -1,0 +1,249 @@
+"""The training loop every ``python -m training.train_*`` shares.
+
+A trainer is a :class:`Task`: it builds its networks and dataset from its config, says which
+networks are trained, does one optimisation step on a batch, renders samples and exports the
+official files.  :func:`train` does the rest, identically for every network:
+
+* joins the ``torchrun`` process group (NCCL on GPU, gloo on CPU) or runs as a world of one;
+* seeds torch so every process builds identical networks; all sampling randomness lives in
+  the dataset (``datasets.py``), keyed by the global sample position;
+* turns the trained networks' BatchNorms into global-batch ones (``sync_batchnorm.py``) and
+  wraps them in DistributedDataParallel when there are several processes;
+* feeds each process its share of the global batch, steps the optimizers under autocast
+  (bf16 or fp16 with a gradient scaler, GPU only), applies the step learning-rate milestones;
+* logs loss terms averaged over processes to CSV / TensorBoard, renders samples, writes
+  checkpoints (networks + optimizers + scaler + step) and resumes from them;
+* exports the official-format file(s) at the end.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import ClassVar, Generic, TypeVar
+
+import torch
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, Dataset, default_collate
+from tqdm import tqdm
+
+from .checkpointing import checkpoint_path, list_checkpoints, load_checkpoint, prune_checkpoints, restore, save_checkpoint
+from .config import RunConfig, load_config, save_config, to_dict
+from .datasets import StepBatchSampler
+from .distributed import DistContext, barrier, init_distributed, mean_over_processes, shutdown
+from .logs import MetricLogger
+from .sync_batchnorm import convert_batchnorm
+
+C = TypeVar("C")
+SAMPLE_COUNT = 4  # samples rendered at each sample step
+
+
+class Optimization:
+    """What a task's step uses to update networks: autocast and scaled backward + step."""
+
+    def __init__(self, optimizers: Mapping[str, torch.optim.Optimizer], device: torch.device, run: RunConfig) -> None:
+        self.optimizers = dict(optimizers)
+        self.enabled = run.amp and device.type == "cuda"
+        self.dtype = torch.float16 if run.amp_dtype == "float16" else torch.bfloat16
+        self.device = device
+        self.scaler = torch.amp.GradScaler(device.type, enabled=self.enabled and self.dtype == torch.float16)
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        return torch.autocast(self.device.type, dtype=self.dtype, enabled=self.enabled)
+
+    def step(self, loss: torch.Tensor, *names: str) -> None:
+        """Backpropagate ``loss`` and step the named optimizers (their gradients are cleared first)."""
+        for name in names:
+            self.optimizers[name].zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        for name in names:
+            self.scaler.step(self.optimizers[name])
+
+
+@contextlib.contextmanager
+def frozen(module: nn.Module) -> Iterator[None]:
+    """Parameters of ``module`` take no gradient inside the block (a GAN's adversary during the
+    generator's step); their previous flags come back afterwards."""
+    flags = [(p, p.requires_grad) for p in module.parameters()]
+    module.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for parameter, flag in flags:
+            parameter.requires_grad_(flag)
+
+
+class Task(ABC, Generic[C]):
+    """One network's training.  Subclasses set, in ``__init__``:
+
+    * ``modules``: every network saved in checkpoints (whole networks, official key names);
+    * ``trainable``: the (sub)networks that are optimised: each one is wrapped for DDP and found
+      again, wrapped, in ``self.ddp`` once the runner has prepared it;
+    * ``dataset``: a position-addressed dataset (``datasets.ClipSampleDataset``).
+    """
+
+    name: ClassVar[str]
+
+    def __init__(self, config: C, ctx: DistContext) -> None:
+        self.config, self.ctx = config, ctx
+        self.modules: dict[str, nn.Module] = {}
+        self.trainable: dict[str, nn.Module] = {}
+        self.ddp: dict[str, nn.Module] = {}
+        self.dataset: Dataset
+
+    @property
+    def run(self) -> RunConfig:
+        return self.config.run
+
+    @abstractmethod
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        """Optimizers over ``trainable`` (called after BatchNorm conversion)."""
+
+    @abstractmethod
+    def training_step(self, batch: dict[str, torch.Tensor], opt: Optimization) -> dict[str, torch.Tensor]:
+        """One update on this process's share of a global batch; returns the loss terms (scalars)."""
+
+    @abstractmethod
+    def sample(self, batch: dict[str, torch.Tensor], folder: Path, step: int) -> None:
+        """Write sample outputs for ``batch`` (fixed over the run) into ``folder`` (eval mode)."""
+
+    @abstractmethod
+    def export(self, folder: Path) -> list[Path]:
+        """Write the official-format file(s) of the trained networks into ``folder``."""
+
+
+def to_device(batch: Mapping[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
+    return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+
+
+def set_learning_rates(optimizers: Mapping[str, torch.optim.Optimizer], milestones: tuple[int, ...], step: int) -> None:
+    """Every learning rate is its initial value divided by 10 per milestone reached."""
+    factor = 0.1 ** sum(step >= m for m in milestones)
+    for optimizer in optimizers.values():
+        for group in optimizer.param_groups:
+            group["lr"] = group.setdefault("initial_lr", group["lr"]) * factor
+
+
+def resume_source(run: RunConfig) -> Path | None:
+    if run.resume == "never":
+        return None
+    if run.resume == "auto":
+        found = list_checkpoints(Path(run.out) / "checkpoints")
+        return found[-1][1] if found else None
+    path = Path(run.resume)
+    if not path.is_file():
+        raise FileNotFoundError(f"run.resume: checkpoint {path} not found")
+    return path
+
+
+def prepare_networks(task: Task, ctx: DistContext) -> None:
+    """Global-batch BatchNorm in the trained networks, DDP around them on several processes."""
+    for name, module in task.trainable.items():
+        convert_batchnorm(module, ctx.device)
+        module.train()
+        if ctx.distributed:
+            ids = [ctx.device.index] if ctx.device.type == "cuda" else None
+            task.ddp[name] = DistributedDataParallel(module, device_ids=ids)
+        else:
+            task.ddp[name] = module
+
+
+def _sample_batch(task: Task, device: torch.device) -> dict[str, torch.Tensor]:
+    count = min(SAMPLE_COUNT, task.run.batch_size)
+    return to_device(default_collate([task.dataset[p] for p in range(count)]), device)
+
+
+def _render_samples(task: Task, batch: dict[str, torch.Tensor], step: int) -> None:
+    for module in task.trainable.values():
+        module.eval()
+    try:
+        with torch.no_grad():
+            task.sample(batch, Path(task.run.out) / "samples", step)
+    finally:
+        for module in task.trainable.values():
+            module.train()
+
+
+def train(task_cls: type[Task[C]], config: C) -> Path:
+    """Train ``task_cls`` as ``config`` says (resuming when a checkpoint is there); returns the run folder."""
+    run: RunConfig = config.run
+    ctx = init_distributed(run.device)
+    try:
+        torch.manual_seed(run.seed)
+        task = task_cls(config, ctx)
+        prepare_networks(task, ctx)
+        optimizers = task.optimizers()
+        opt = Optimization(optimizers, ctx.device, run)
+        out = Path(run.out)
+        start = 0
+        source = resume_source(run)
+        if source is not None:
+            checkpoint = load_checkpoint(source)
+            start = restore(checkpoint, task.modules, optimizers, source)
+            opt.scaler.load_state_dict(checkpoint.get("scaler") or {})
+        logger = None
+        if ctx.is_main:
+            save_config(config, out / "config.yaml")
+            logger = MetricLogger(out / "logs", start, run.tensorboard)
+            samples = _sample_batch(task, ctx.device)
+        loader = DataLoader(task.dataset, batch_sampler=StepBatchSampler(run.batch_size, ctx.rank, ctx.world_size,
+                                                                         start, run.steps),
+                            num_workers=run.num_workers, pin_memory=ctx.device.type == "cuda")
+        sums: dict[str, torch.Tensor] = {}
+        count = 0
+        bar = tqdm(initial=start, total=run.steps, desc=task.name, unit="step", disable=not ctx.is_main)
+        for step, batch in enumerate(loader, start=start + 1):
+            set_learning_rates(optimizers, run.lr_milestones, step - 1)
+            losses = task.training_step(to_device(batch, ctx.device), opt)
+            opt.scaler.update()
+            for name, value in losses.items():
+                sums[name] = sums.get(name, 0) + value.detach().float()
+            count += 1
+            if step % run.log_every == 0 or step == run.steps:
+                values = mean_over_processes({k: v / count for k, v in sums.items()}, ctx)
+                sums, count = {}, 0
+                if logger is not None:
+                    logger.log(step, values)
+                    bar.set_postfix({k: f"{v:.4g}" for k, v in values.items()})
+            if ctx.is_main and run.sample_every and step % run.sample_every == 0:
+                _render_samples(task, samples, step)
+            if step % run.checkpoint_every == 0 or step == run.steps:
+                if ctx.is_main:
+                    folder = out / "checkpoints"
+                    save_checkpoint(checkpoint_path(folder, step), step, task.modules, optimizers,
+                                    opt.scaler.state_dict(), to_dict(config))
+                    prune_checkpoints(folder, run.keep_checkpoints)
+                barrier(ctx)
+            bar.update()
+        bar.close()
+        if ctx.is_main:
+            logger.close()
+            task.export(out / "export")
+        barrier(ctx)
+        return out
+    finally:
+        shutdown(ctx)
+
+
+def main(task_cls: type[Task[C]], config_cls: type[C], argv: list[str] | None = None,
+         description: str | None = None) -> int:
+    """The command line of a trainer: ``--config FILE`` and any number of ``--set key=value``."""
+    parser = argparse.ArgumentParser(prog=f"python -m training.train_{task_cls.name}", description=description)
+    parser.add_argument("--config", help="YAML file (only what differs from the paper's defaults)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override one config value, e.g. --set run.steps=1000 (repeatable)")
+    args = parser.parse_args(argv)
+    out = train(task_cls, load_config(config_cls, args.config, args.set))
+    print(f"done: {out}")
+    return 0
+
+
+def adam_per_network(modules: Mapping[str, nn.Module], rates: Mapping[str, float],
+                     betas: tuple[float, float] = (0.9, 0.999)) -> dict[str, torch.optim.Optimizer]:
+    """One Adam per trained network (``rates``: name -> learning rate) over its parameters that
+    require gradients."""
+    return {name: torch.optim.Adam([p for p in modules[name].parameters() if p.requires_grad], lr=rate, betas=betas)
+            for name, rate in rates.items()}
