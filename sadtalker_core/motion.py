@@ -178,6 +178,46 @@ def smooth_pose(pose: torch.Tensor) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(smoothed)).to(device=pose.device, dtype=pose.dtype)
 
 
+def _driving_inputs(mels: torch.Tensor, ref_coeff: torch.Tensor) -> torch.Tensor:
+    """Check ``mels`` (1, T, 1, 80, 16) and ``ref_coeff`` ((70,) or (T, 70)); the reference as (1, T, 70)."""
+    if mels.ndim != 5 or mels.shape[0] != 1:
+        raise ValueError(f"mels must be (1, T, 1, 80, 16) windows of one video, got {tuple(mels.shape)}")
+    frames = mels.shape[1]
+    ref = ref_coeff.to(device=mels.device, dtype=mels.dtype).reshape(-1, ref_coeff.shape[-1])
+    if ref.shape[-1] < COEFF_DIM or ref.shape[0] not in (1, frames):
+        raise ValueError(f"ref_coeff must be (70,) or ({frames}, 70), got {tuple(ref_coeff.shape)}")
+    return ref[:, :COEFF_DIM].expand(frames, -1)[None]
+
+
+def audio_to_expression(expnet: ExpNet, mels: torch.Tensor, ref_coeff: torch.Tensor,
+                        blink: torch.Tensor | None = None) -> torch.Tensor:
+    """The expression half of :func:`audio_to_motion`: (T, 64) expressions from ExpNet (no noise).
+
+    ``ref_coeff``: (70,) or per frame (T, 70), the per-frame expressions replacing β0;
+    ``blink``: (T,) ratio, zeros when None.
+    """
+    ref = _driving_inputs(mels, ref_coeff)
+    frames = mels.shape[1]
+    ratio = torch.zeros(frames) if blink is None else blink
+    ratio = ratio.to(device=mels.device, dtype=mels.dtype)
+    if ratio.shape != (frames,):
+        raise ValueError(f"blink must be ({frames},), got {tuple(ratio.shape)}")
+    return predict_expression(expnet, mels, ref[..., :EXP_DIM], ratio[None, :, None])[0]
+
+
+def audio_to_pose(posevae: PoseVAE, mels: torch.Tensor, ref_coeff: torch.Tensor, pose_style: int = 0,
+                  z: torch.Tensor | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
+    """The head-pose half of :func:`audio_to_motion`: (T, 6) poses, PoseVAE's motion added to
+    the reference pose (frame 0's of ``ref_coeff``) and smoothed."""
+    num_styles = posevae.cfg.num_classes
+    if not 0 <= int(pose_style) < num_styles:
+        raise ValueError(f"pose_style must be in 0..{num_styles - 1}, got {pose_style}")
+    ref_pose = _driving_inputs(mels, ref_coeff)[:, 0, EXP_DIM:]
+    style = torch.tensor([int(pose_style)], device=mels.device)
+    motion = sample_pose_motion(posevae, mels, ref_pose, style, z=z, generator=generator)
+    return smooth_pose(ref_pose[:, None] + motion)[0]
+
+
 def audio_to_motion(
     nets: MotionNets,
     mels: torch.Tensor,
@@ -188,31 +228,14 @@ def audio_to_motion(
     generator: torch.Generator | None = None,
 ) -> Motion:
     """One video's motion (the official ``Audio2Coeff.generate`` without the optional reference
-    pose video).
+    pose video): :func:`audio_to_expression` + :func:`audio_to_pose`.
 
     ``mels``: (1, T, 1, 80, 16) windows (:meth:`AudioFeatures.mel_batch`); ``ref_coeff``: the
     source face's 70 coefficients, (70,) or per frame (T, 70) (per-frame expressions replace β0,
     e.g. from a reference blink video; the pose reference is frame 0's); ``blink``: (T,) ratio,
     zeros when None; ``pose_style``: 0..45; ``z`` / ``generator``: see :func:`sample_pose_motion`.
     """
-    if mels.ndim != 5 or mels.shape[0] != 1:
-        raise ValueError(f"mels must be (1, T, 1, 80, 16) windows of one video, got {tuple(mels.shape)}")
-    frames, device = mels.shape[1], mels.device
-    num_styles = nets.posevae.cfg.num_classes
-    if not 0 <= int(pose_style) < num_styles:
-        raise ValueError(f"pose_style must be in 0..{num_styles - 1}, got {pose_style}")
-    ref = ref_coeff.to(device=device, dtype=mels.dtype).reshape(-1, ref_coeff.shape[-1])
-    if ref.shape[-1] < COEFF_DIM or ref.shape[0] not in (1, frames):
-        raise ValueError(f"ref_coeff must be (70,) or ({frames}, 70), got {tuple(ref_coeff.shape)}")
-    ref = ref[:, :COEFF_DIM].expand(frames, -1)[None]
-    ratio = torch.zeros(frames) if blink is None else blink
-    ratio = ratio.to(device=device, dtype=mels.dtype)
-    if ratio.shape != (frames,):
-        raise ValueError(f"blink must be ({frames},), got {tuple(ratio.shape)}")
-
-    expression = predict_expression(nets.expnet, mels, ref[..., :EXP_DIM], ratio[None, :, None])
-    ref_pose = ref[:, 0, EXP_DIM:]
-    style = torch.tensor([int(pose_style)], device=device)
-    motion = sample_pose_motion(nets.posevae, mels, ref_pose, style, z=z, generator=generator)
-    pose = smooth_pose(ref_pose[:, None] + motion)
-    return Motion(expression=expression[0], pose=pose[0], blink=None if blink is None else ratio)
+    pose = audio_to_pose(nets.posevae, mels, ref_coeff, pose_style, z, generator)
+    expression = audio_to_expression(nets.expnet, mels, ref_coeff, blink)
+    ratio = None if blink is None else blink.to(device=mels.device, dtype=mels.dtype)
+    return Motion(expression=expression, pose=pose, blink=ratio)

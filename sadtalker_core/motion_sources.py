@@ -44,16 +44,24 @@ def _sequence_of(values: torch.Tensor, width: int, name: str) -> torch.Tensor:
     return values
 
 
-def reference_pose_motion(motion: Motion, ref_pose: torch.Tensor) -> Motion:
-    """``motion`` with a reference video's head movement added (official ``using_refpose``).
+def add_reference_pose(pose: torch.Tensor, ref_pose: torch.Tensor) -> torch.Tensor:
+    """Poses (T, 6) with a reference video's head movement added (official ``using_refpose``).
 
     ``ref_pose``: (N, 6) poses of the reference video (coefficients 64:70 of its frames).  Frame
-    ``t`` gets ``ref[t % N] - ref[0]`` added, so frame 0 keeps the generated pose and the video's
-    movement follows.  Expression, blink and fps are kept.
+    ``t`` gets ``ref[t % N] - ref[0]`` added, so frame 0 keeps its pose and the video's movement
+    follows.
     """
-    ref = _sequence_of(ref_pose, POSE_DIM, "ref_pose").to(device=motion.pose.device, dtype=motion.pose.dtype)
-    ref = resample_sequence(ref, motion.num_frames)
-    return dataclasses.replace(motion, pose=motion.pose + (ref - ref[:1]))
+    if pose.ndim != 2 or pose.shape[1] != POSE_DIM or pose.shape[0] < 1:
+        raise ValueError(f"pose must be (T, {POSE_DIM}) with T >= 1 frames, got {tuple(pose.shape)}")
+    ref = _sequence_of(ref_pose, POSE_DIM, "ref_pose").to(device=pose.device, dtype=pose.dtype)
+    ref = resample_sequence(ref, pose.shape[0])
+    return pose + (ref - ref[:1])
+
+
+def reference_pose_motion(motion: Motion, ref_pose: torch.Tensor) -> Motion:
+    """``motion`` with a reference video's head movement added (:func:`add_reference_pose`);
+    expression, blink and fps are kept."""
+    return dataclasses.replace(motion, pose=add_reference_pose(motion.pose, ref_pose))
 
 
 def reference_expression(ref_expression: torch.Tensor, num_frames: int) -> torch.Tensor:
@@ -92,18 +100,23 @@ def still_pose(motion: Motion, source_pose: torch.Tensor) -> Motion:
     return dataclasses.replace(motion, pose=pose.expand(motion.num_frames, POSE_DIM).clone())
 
 
-def scale_head_motion(motion: Motion, scale: float) -> Motion:
-    """Head-motion strength: ``pose[0] + scale * (pose - pose[0])`` for angles and translation.
-
-    Separate from the expression scale: 1 keeps the motion as it is (the same object is returned),
-    0 holds the first frame's pose, values above 1 exaggerate the movement.
-    """
+def scale_pose(pose: torch.Tensor, scale: float) -> torch.Tensor:
+    """Head-motion strength of (T, 6) poses: ``pose[0] + scale * (pose - pose[0])`` for angles and
+    translation; 1 returns ``pose`` itself, 0 holds the first frame's pose, above 1 exaggerates."""
     if not math.isfinite(scale):
         raise ValueError(f"head motion scale must be a finite number, got {scale}")
     if scale == 1:
+        return pose
+    first = pose[:1]
+    return first + scale * (pose - first)
+
+
+def scale_head_motion(motion: Motion, scale: float) -> Motion:
+    """``motion`` with its head-motion strength scaled (:func:`scale_pose`), separate from the
+    expression scale; 1 returns the same object."""
+    if scale == 1:
         return motion
-    first = motion.pose[:1]
-    return dataclasses.replace(motion, pose=first + scale * (motion.pose - first))
+    return dataclasses.replace(motion, pose=scale_pose(motion.pose, scale))
 
 
 def camera_keyframes(keyframes: Sequence[float], frame_num: int) -> torch.Tensor:

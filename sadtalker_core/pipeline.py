@@ -1,6 +1,7 @@
 """The whole SadTalker path as a few functions over the stages (used by the CLI, nodes and tests).
 
     picture --extract_source--> SourceFace --make_motion(audio)--> Motion
+                                             (= make_expression + make_pose, combine_motion)
             --render_face_frames--> face crops (uint8, streamed) --compose_frames--> output frames
             --write_video--> mp4 with the audio
 
@@ -25,11 +26,13 @@ from .face.crop import PreprocessMode
 from .facerender_inputs import coefficient_windows, source_image_tensor
 from .face.landmarks import LandmarkDetector
 from .models import SadTalkerModels
-from .motion import COEFF_DIM, Motion, audio_to_motion
+from .motion import COEFF_DIM, Motion, audio_to_expression, audio_to_pose
 from .motion_io import motion_from_coeffs
-from .motion_sources import free_view, reference_coeff, reference_pose_motion, scale_head_motion
+from .motion_sources import free_view, reference_coeff
 from .paste import PasteMethod, paste_frames, restore_aspect
 from .render import frames_to_uint8, render_frames
+from .sequences import (ExpressionSequence, PoseSequence, combine_motion, with_head_motion_scale,
+                        with_reference_motion)
 from .source import SourceFace, extract_sequence
 
 
@@ -70,51 +73,86 @@ class RenderOptions:
             raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
 
 
-def make_motion(models: SadTalkerModels, source: SourceFace, audio: AudioFeatures,
-                options: MotionOptions = MotionOptions(), reference: Motion | None = None,
-                reference_pose: Motion | None = None, z: torch.Tensor | None = None) -> Motion:
-    """Audio -> expression + head pose for ``source`` (ExpNet + PoseVAE + smoothing).
+def make_expression(models: SadTalkerModels, source: SourceFace, audio: AudioFeatures,
+                    blink: BlinkMode | str = BlinkMode.RANDOM, seed: int | None = None,
+                    reference: Motion | None = None) -> ExpressionSequence:
+    """Audio -> ExpNet's expression of ``source`` for every video frame (no noise).
 
-    ``reference`` (e.g. :func:`video_motion` of a reference video) gives per-frame β0, so blinks
-    come from it and the random schedule is off (the official ``--ref_eyeblink``);
-    ``reference_pose`` gives the head motion relative to its first frame (``--ref_pose``);
-    ``z`` injects PoseVAE's draws.
+    ``blink``: the official random blink schedule (seeded by ``seed``) or none; a ``reference``
+    (e.g. :func:`extract_frames` of a video) gives per-frame β0 instead, so the eyes follow it
+    and the blink ratio is zero (the official ``--ref_eyeblink``).
     """
     frames = audio.num_frames
     ref = source.source_coeff[0, :COEFF_DIM].to(torch.float32)
+    ratio = None
     if reference is not None:
         ref = reference_coeff(ref, reference.expression, frames)
-        blink = None
-    elif options.blink is BlinkMode.RANDOM:
-        blink = torch.from_numpy(random_blink_ratio(frames, options.seed))
-    else:
-        blink = None
+    elif BlinkMode(blink) is BlinkMode.RANDOM:
+        ratio = torch.from_numpy(random_blink_ratio(frames, seed)).to(models.device)
+    expression = audio_to_expression(models.motion.expnet, audio.mel_batch(models.device), ref.to(models.device), ratio)
+    return ExpressionSequence(expression, ratio, audio.fps)
+
+
+def make_pose(models: SadTalkerModels, source: SourceFace, audio: AudioFeatures, pose_style: int = 0,
+              seed: int | None = None, z: torch.Tensor | None = None) -> PoseSequence:
+    """Audio -> PoseVAE's head pose of ``source`` for every video frame (smoothed).
+
+    ``pose_style``: 0..45; ``seed`` seeds PoseVAE's noise (None: torch's global RNG, as the
+    official code); ``z`` injects the draws themselves.
+    """
     generator = None
-    if options.seed is not None and z is None:
-        generator = torch.Generator(device="cpu").manual_seed(options.seed)
-    device = models.device
-    motion = audio_to_motion(models.motion, audio.mel_batch(device), ref.to(device),
-                             None if blink is None else blink.to(device), options.pose_style, z=z, generator=generator)
+    if seed is not None and z is None:
+        generator = torch.Generator(device="cpu").manual_seed(seed)
+    ref = source.source_coeff[0, :COEFF_DIM].to(device=models.device, dtype=torch.float32)
+    pose = audio_to_pose(models.motion.posevae, audio.mel_batch(models.device), ref, pose_style, z, generator)
+    return PoseSequence(pose, audio.fps)
+
+
+def make_motion(models: SadTalkerModels, source: SourceFace, audio: AudioFeatures,
+                options: MotionOptions = MotionOptions(), reference: Motion | None = None,
+                reference_pose: Motion | None = None, z: torch.Tensor | None = None) -> Motion:
+    """Audio -> expression + head pose for ``source``: :func:`make_expression` + :func:`make_pose`.
+
+    ``reference`` (e.g. :func:`video_motion` of a reference video) gives per-frame β0, so blinks
+    come from it and the random schedule is off (the official ``--ref_eyeblink``);
+    ``reference_pose`` adds its head motion relative to its first frame (``--ref_pose``);
+    ``z`` injects PoseVAE's draws.
+    """
+    expression = make_expression(models, source, audio, options.blink, options.seed, reference)
+    pose = make_pose(models, source, audio, options.pose_style, options.seed, z)
     if reference_pose is not None:
-        motion = reference_pose_motion(motion, reference_pose.pose.to(motion.pose))
-    return scale_head_motion(motion, options.head_motion_scale)
+        pose = with_reference_motion(pose, reference_pose.pose)
+    return combine_motion(expression, with_head_motion_scale(pose, options.head_motion_scale))
+
+
+def extract_frames(models: SadTalkerModels, frames: Iterable[np.ndarray], mode: PreprocessMode | str = "crop",
+                   detector: LandmarkDetector | None = None, face_index: int | None = None,
+                   on_frame: Callable[[int], None] | None = None,
+                   name: str = "the video") -> tuple[SourceFace, Motion]:
+    """The face of the first frame and the 3DMM motion of every frame (expression + pose) of a
+    picture sequence: one picture, or a video at 25 fps (:func:`~sadtalker_core.video.iter_frames`),
+    e.g. a reference video for blinks or head pose.  Frames are RGB (uint8, or float in 0..1).
+    Errors name ``name``."""
+    detector = detector or models.detector()
+    first: SourceFace | None = None
+    coeffs = []
+    for index, face in enumerate(extract_sequence(frames, models.recon, detector, mode, models.size, face_index,
+                                                  name=name)):
+        first = face if first is None else first
+        coeffs.append(face.source_coeff)
+        if on_frame is not None:
+            on_frame(index + 1)
+    if first is None:
+        raise ValueError(f"{name} has no frames")
+    return first, motion_from_coeffs(torch.cat(coeffs))
 
 
 def video_motion(models: SadTalkerModels, frames: Iterable[np.ndarray], mode: PreprocessMode | str = "crop",
                  detector: LandmarkDetector | None = None, on_frame: Callable[[int], None] | None = None,
                  name: str = "the reference video") -> Motion:
     """The 3DMM motion of a video (expression + pose per frame), e.g. a reference video for
-    blinks or head pose; frames are RGB uint8 at 25 fps (:func:`~sadtalker_core.video.iter_frames`).
-    Errors name ``name``."""
-    detector = detector or models.detector()
-    coeffs = []
-    for index, face in enumerate(extract_sequence(frames, models.recon, detector, mode, models.size, name=name)):
-        coeffs.append(face.source_coeff)
-        if on_frame is not None:
-            on_frame(index + 1)
-    if not coeffs:
-        raise ValueError(f"{name} has no frames")
-    return motion_from_coeffs(torch.cat(coeffs))
+    blinks or head pose (:func:`extract_frames`).  Errors name ``name``."""
+    return extract_frames(models, frames, mode, detector, on_frame=on_frame, name=name)[1]
 
 
 def render_face_frames(models: SadTalkerModels, source: SourceFace, motion: Motion,

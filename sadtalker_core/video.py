@@ -13,6 +13,7 @@ frame shown nearest to it.
 """
 from __future__ import annotations
 
+import math
 import os
 import tempfile
 from dataclasses import dataclass
@@ -336,6 +337,18 @@ def iter_frames(path: str | os.PathLike, fps: float | Fraction = DEFAULT_FPS) ->
         while emitted / rate < end:
             yield image
             emitted += 1
+
+
+def resample_indices(num_frames: int, source_fps: float | Fraction, fps: float | Fraction = DEFAULT_FPS) -> list[int]:
+    """Which of ``num_frames`` decoded frames at a constant ``source_fps`` each output frame at
+    ``fps`` shows: the nearest-frame rule of :func:`iter_frames`, for frames already in memory
+    (e.g. a video decoded by another program).  The same rate gives every frame once."""
+    if num_frames < 1:
+        raise VideoError(f"need at least one frame to resample, got {num_frames}")
+    source, rate = _as_fraction(source_fps), _as_fraction(fps)
+    half = Fraction(1, 2)
+    count = math.ceil((num_frames - half) * rate / source)
+    return [min(num_frames - 1, math.floor(k * source / rate - half) + 1) for k in range(count)]
 
 
 def read_audio(path: str | os.PathLike, sample_rate: int | None = None, mono: bool = False) -> AudioTrack:
