@@ -78,8 +78,11 @@ def _convert(value: Any, kind: Any, where: str) -> Any:
         args = typing.get_args(kind)
         item = args[0] if args else Any
         return tuple(_convert(v, item, f"{where}[{i}]") for i, v in enumerate(value))
-    if kind is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
+    if kind is float and not isinstance(value, bool) and isinstance(value, (int, str)):
+        try:  # YAML reads 1e-3 (no dot) as a string
+            return float(value)
+        except ValueError:
+            raise ConfigError(f"{where}: expected a number, got {value!r}") from None
     if kind in (int, float, str, bool) and not isinstance(value, kind):
         raise ConfigError(f"{where}: expected {kind.__name__}, got {value!r}")
     return value

@@ -6,6 +6,7 @@ least squares); the perceptual loss is the image-pyramid VGG-19 L1 of face-vid2v
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -52,16 +53,24 @@ class ImagePyramid(nn.Module):
         return {scale: down(image) for scale, down in zip(self.scales, self.down)}
 
 
+@dataclass(frozen=True)
+class PerceptualWeights:
+    """Pyramid scales and per-layer weights of the perceptual loss (face-vid2vid's vox-256.yaml)."""
+
+    scales: tuple[float, ...] = (1.0, 0.5, 0.25, 0.125)
+    layers: tuple[float, ...] = (10.0, 10.0, 10.0, 10.0, 10.0)
+
+
 class PerceptualLoss(nn.Module):
     """Σ over pyramid scales and VGG layers of ``weight * |vgg(pred) - vgg(target)|``, targets
     detached (face-vid2vid's perceptual term).  ``features`` maps a [0, 1] image to a list of
     feature maps (``vgg.VGG19Features``); it is frozen here."""
 
-    def __init__(self, features: nn.Module, scales: Sequence[float], weights: Sequence[float]) -> None:
+    def __init__(self, features: nn.Module, weights: PerceptualWeights) -> None:
         super().__init__()
         self.features = features.eval().requires_grad_(False)
-        self.pyramid = ImagePyramid(scales)
-        self.weights = tuple(weights)
+        self.pyramid = ImagePyramid(weights.scales)
+        self.weights = weights.layers
 
     def train(self, mode: bool = True) -> PerceptualLoss:
         super().train(mode)

@@ -4,8 +4,8 @@ Every SadTalker network normalises with BatchNorm, and the official trainings (f
 ``SynchronizedBatchNorm``) compute the statistics over the whole batch.  torch's
 ``SyncBatchNorm`` does that on GPUs only; :class:`AllReduceBatchNorm` does it on any backend
 (gloo on CPU included) by summing per-channel sums, squared sums and counts over processes with
-the differentiable all-reduce of ``torch.distributed.nn``, so gradients flow through the global
-statistics exactly as in a single process holding the whole batch.
+a differentiable all-reduce, so gradients flow through the global statistics exactly as in a
+single process holding the whole batch.
 
 In a world of one it normalises with the same formula (no communication), so a one-process run
 and an N-process run of the same global batch compute the same numbers up to summation order.
@@ -15,9 +15,25 @@ from __future__ import annotations
 
 import torch
 import torch.distributed as dist
-import torch.distributed.nn.functional as dist_nn
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
+
+
+class _SumOverProcesses(torch.autograd.Function):
+    """Sum of a tensor over all processes; the gradient is summed the same way (each process's
+    input feeds every process's output)."""
+
+    @staticmethod
+    def forward(ctx, tensor: torch.Tensor) -> torch.Tensor:
+        total = tensor.clone()
+        dist.all_reduce(total)
+        return total
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        total = grad.clone()
+        dist.all_reduce(total)
+        return total
 
 
 class AllReduceBatchNorm(_BatchNorm):
@@ -40,7 +56,7 @@ class AllReduceBatchNorm(_BatchNorm):
         count = centred.new_full((1,), centred.numel() / channels)
         stats = torch.cat([centred.sum(dims), (centred * centred).sum(dims), count])
         if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
-            stats = dist_nn.all_reduce(stats)
+            stats = _SumOverProcesses.apply(stats)
         total = stats[-1]
         offset = stats[:channels] / total
         var = (stats[channels:2 * channels] / total - offset * offset).clamp_min(0)

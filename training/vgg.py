@@ -52,6 +52,9 @@ class VGG19Features(nn.Module):
 
 def load_vgg19(path: str | os.PathLike, device: torch.device | str = "cpu") -> VGG19Features:
     """The feature extractor with the ``features.*`` weights of a torchvision VGG-19 state dict file."""
+    if not path:
+        raise ValueError("the perceptual loss needs VGG-19 weights: set vgg19 to torchvision's vgg19-dcbb9e9d.pth "
+                         "(https://download.pytorch.org/models/vgg19-dcbb9e9d.pth)")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except (OSError, RuntimeError) as exc:
