@@ -1,0 +1,124 @@
+"""The few ComfyUI services the nodes use, with stand-ins when ComfyUI is not installed (tests,
+scripts): model folders, input / output folders, the compute device and its memory, progress
+bars and the user's "cancel" button.
+
+Inside ComfyUI, models are found through ``folder_paths`` (so ``extra_model_paths.yaml`` entries
+work): official SadTalker files in ``models/sadtalker``, face restoration models in
+``models/facerestore_models``, face detector weights in ``models/facedetection`` (or
+``models/sadtalker``).  Without ComfyUI the same sub-folders are looked up under
+``$SADTALKER_COMFY_ROOT`` (default: the plugin folder), with ``input`` and ``output`` beside
+``models``.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+try:
+    import comfy.model_management as model_management
+    import comfy.utils as comfy_utils
+    import folder_paths
+except ImportError:
+    model_management = comfy_utils = folder_paths = None
+
+PLUGIN_ROOT = Path(__file__).resolve().parents[1]
+#: model folder names, as ComfyUI's ``folder_paths`` knows them
+SADTALKER, FACE_RESTORE, FACE_DETECTION = "sadtalker", "facerestore_models", "facedetection"
+MODEL_SUFFIXES = {".pth", ".pt", ".ckpt", ".safetensors"}
+
+
+def _local_root() -> Path:
+    return Path(os.environ.get("SADTALKER_COMFY_ROOT", PLUGIN_ROOT))
+
+
+def register_model_folders() -> None:
+    """Make ComfyUI list ``models/sadtalker``, ``models/facerestore_models`` and ``models/facedetection``
+    (kept when the user's ``extra_model_paths.yaml`` already names them)."""
+    if folder_paths is None:
+        return
+    for kind in (SADTALKER, FACE_RESTORE, FACE_DETECTION):
+        folder_paths.add_model_folder_path(kind, os.path.join(folder_paths.models_dir, kind))
+        paths, suffixes = folder_paths.folder_names_and_paths[kind]
+        folder_paths.folder_names_and_paths[kind] = (paths, set(suffixes) | MODEL_SUFFIXES)
+
+
+def model_folders(kind: str) -> list[Path]:
+    """Every folder where models of ``kind`` may be (ComfyUI's, or the local stand-in)."""
+    if folder_paths is not None:
+        return [Path(p) for p in folder_paths.get_folder_paths(kind)]
+    return [_local_root() / "models" / kind]
+
+
+def model_names(kind: str) -> list[str]:
+    """File names (relative to their folder) of the models of ``kind``, sorted."""
+    if folder_paths is not None:
+        return sorted(folder_paths.get_filename_list(kind))
+    names = {str(path.relative_to(folder)) for folder in model_folders(kind) if folder.is_dir()
+             for path in folder.rglob("*") if path.suffix.lower() in MODEL_SUFFIXES}
+    return sorted(names)
+
+
+def model_path(kind: str, name: str) -> Path:
+    """The file of model ``name`` of ``kind``; an error naming the folders when it is not there."""
+    for folder in model_folders(kind):
+        if (folder / name).is_file():
+            return folder / name
+    folders = ", ".join(str(f) for f in model_folders(kind))
+    raise FileNotFoundError(f"{name} is not in the {kind} model folder ({folders}); put the file there")
+
+
+def input_dir() -> Path:
+    return Path(folder_paths.get_input_directory()) if folder_paths is not None else _local_root() / "input"
+
+
+def output_dir() -> Path:
+    return Path(folder_paths.get_output_directory()) if folder_paths is not None else _local_root() / "output"
+
+
+def save_path(filename_prefix: str, suffix: str) -> Path:
+    """A new file in the output folder for ``filename_prefix`` (which may hold sub-folders), numbered
+    like ComfyUI's own saves: ``prefix_00001_.suffix``."""
+    root = output_dir()
+    if folder_paths is not None:
+        folder, name, counter, _, _ = folder_paths.get_save_image_path(filename_prefix, str(root))
+        folder = Path(folder)
+    else:
+        target = (root / filename_prefix).resolve()
+        if root.resolve() not in target.parents:
+            raise ValueError(f"filename_prefix '{filename_prefix}' points outside the output folder {root}")
+        folder, name, counter = target.parent, target.name, 1
+        while any(folder.glob(f"{name}_{counter:05}_.*")):
+            counter += 1
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"{name}_{counter:05}_{suffix}"
+
+
+def torch_device() -> torch.device:
+    """ComfyUI's compute device (the GPU unless ComfyUI runs with --cpu); without ComfyUI, CUDA when there is one."""
+    if model_management is not None:
+        return model_management.get_torch_device()
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def free_memory(num_bytes: int, device: torch.device) -> None:
+    """Ask ComfyUI to unload its own models until ``num_bytes`` are free on ``device`` (a GPU)."""
+    if model_management is not None and device.type != "cpu":
+        model_management.free_memory(num_bytes, device)
+        model_management.soft_empty_cache()
+
+
+def check_interrupted() -> None:
+    """Raise ComfyUI's interruption when the user pressed cancel (frame loops call this)."""
+    if model_management is not None:
+        model_management.throw_exception_if_processing_interrupted()
+
+
+def progress_bar(total: int) -> Callable[[int], None]:
+    """A progress bar of ``total`` steps in ComfyUI's UI: call the result with the steps done so far."""
+    if comfy_utils is None:
+        return lambda done: None
+    bar = comfy_utils.ProgressBar(total)
+    return lambda done: bar.update_absolute(done, total)

@@ -1,0 +1,238 @@
+"""Each node run as ComfyUI runs it (its FUNCTION with its inputs), on the fake-weight models and
+real pictures, speech and video from ../shared/media.  Renders are kept to two frames."""
+from __future__ import annotations
+
+import shutil
+
+import pytest
+import torch
+from spandrel.architectures.GFPGAN import GFPGAN
+
+from nodes.face import Extract3DMM
+from nodes.models import LoadFaceEnhancer, LoadSadTalkerModels
+from nodes.motion import ExpNet, FreeView, LoadMotion, PoseFromReference, PoseVAENode, SaveMotion, StillPose
+from nodes.post import FaceEnhance, PasteBack
+from nodes.render import Render
+from sadtalker_core.sequences import PoseSequence
+
+
+def run(node_class, **inputs):
+    node = node_class()
+    return getattr(node, node_class.FUNCTION)(**inputs)
+
+
+@pytest.fixture(scope="module")
+def portrait_face(bundle, portrait):
+    return run(Extract3DMM, models=bundle, image=portrait, preprocess="crop", face_index=0)
+
+
+@pytest.fixture(scope="module")
+def reference(bundle, video_frames):
+    return run(Extract3DMM, models=bundle, image=video_frames, preprocess="crop", face_index=0)[1]
+
+
+# --- loading ------------------------------------------------------------------------------------
+
+
+def test_models_load_once_from_the_model_folder(bundle):
+    assert bundle.models.size == 256 and bundle.models.device.type == "cpu"
+    assert bundle.detector_name == "dlib"  # no RetinaFace / FAN files in models/sadtalker
+    assert run(LoadSadTalkerModels, size="256", device="cpu", precision="fp32", face_detector="auto")[0] is bundle
+
+
+def test_missing_models_and_detector_files_are_named(bundle):
+    with pytest.raises(FileNotFoundError, match="detection_Resnet50_Final.pth"):
+        run(LoadSadTalkerModels, size="256", device="cpu", precision="auto", face_detector="retinaface")
+    with pytest.raises(ValueError, match="SadTalker_V0.0.2_512.safetensors"):
+        run(LoadSadTalkerModels, size="512", device="cpu", precision="auto", face_detector="dlib")
+
+
+# --- Extract 3DMM -------------------------------------------------------------------------------
+
+
+def test_a_portrait_gives_the_face_its_coefficients_and_the_crop(portrait_face):
+    face, coefficients, crop = portrait_face
+    assert face.crop.mode.value == "crop" and face.source_coeff.shape == (1, 73)
+    assert coefficients.num_frames == 1
+    torch.testing.assert_close(coefficients.expression, face.source_coeff[:, :64])
+    assert crop.shape == (1, 256, 256, 3) and crop.dtype == torch.float32 and 0 <= crop.min() <= crop.max() <= 1
+
+
+def test_video_frames_give_a_coefficient_sequence_with_progress(bundle, video_frames, progress):
+    face, coefficients, _ = run(Extract3DMM, models=bundle, image=video_frames, preprocess="crop", face_index=0)
+    assert coefficients.num_frames == 4 and coefficients.pose.shape == (4, 6)
+    assert progress == [(1, 4), (2, 4), (3, 4), (4, 4)]
+
+
+def test_frames_at_another_rate_are_put_on_25_fps(bundle, video_frames):
+    """Four frames at 50 fps last 0.08 s: two frames at 25 fps (the 1st and the 3rd)."""
+    _, all_four, _ = run(Extract3DMM, models=bundle, image=video_frames, preprocess="crop", face_index=0)
+    _, halved, _ = run(Extract3DMM, models=bundle, image=video_frames, preprocess="crop", face_index=0, fps=50.0)
+    assert halved.num_frames == 2
+    torch.testing.assert_close(halved.expression[1], all_four.expression[2])
+
+
+def test_a_picture_without_a_face_is_refused(bundle):
+    with pytest.raises(ValueError, match="no face found"):
+        run(Extract3DMM, models=bundle, image=torch.full((1, 128, 128, 3), 0.5), preprocess="crop", face_index=0)
+
+
+# --- ExpNet and PoseVAE -------------------------------------------------------------------------
+
+
+def test_expnet_makes_one_expression_per_video_frame(bundle, portrait_face, speech):
+    face = portrait_face[0]
+    inputs = dict(models=bundle, face=face, audio=speech, blink="auto", seed=3)
+    (expression,) = run(ExpNet, expression_scale=1.0, **inputs)
+    assert expression.num_frames == 5 and expression.blink.shape == (5,)
+    (doubled,) = run(ExpNet, expression_scale=2.0, **inputs)
+    torch.testing.assert_close(doubled.expression, expression.expression * 2)
+
+
+def test_expnet_follows_a_blink_reference_and_refuses_it_when_blinks_are_off(bundle, portrait_face, speech, reference):
+    inputs = dict(models=bundle, face=portrait_face[0], audio=speech, expression_scale=1.0, seed=0)
+    (plain,) = run(ExpNet, blink="off", **inputs)
+    (driven,) = run(ExpNet, blink="auto", blink_reference=reference, **inputs)
+    assert plain.blink is None and driven.blink is None
+    assert not torch.allclose(plain.expression, driven.expression)
+    with pytest.raises(ValueError, match="blink_reference is connected"):
+        run(ExpNet, blink="off", blink_reference=reference, **inputs)
+
+
+def test_posevae_is_seeded_and_scaled(bundle, portrait_face, speech):
+    inputs = dict(models=bundle, face=portrait_face[0], audio=speech, pose_style=12)
+    (pose,) = run(PoseVAENode, head_motion_scale=1.0, seed=5, **inputs)
+    assert pose.num_frames == 5
+    assert torch.equal(run(PoseVAENode, head_motion_scale=1.0, seed=5, **inputs)[0].pose, pose.pose)
+    (still,) = run(PoseVAENode, head_motion_scale=0.0, seed=5, **inputs)
+    torch.testing.assert_close(still.pose, pose.pose[:1].expand(5, 6))
+
+
+def test_audio_batches_are_refused_with_the_input_named(bundle, portrait_face, speech):
+    two_clips = {"waveform": speech["waveform"].repeat(2, 1, 1), "sample_rate": speech["sample_rate"]}
+    with pytest.raises(ValueError, match="audio: expected one clip"):
+        run(PoseVAENode, models=bundle, face=portrait_face[0], audio=two_clips, pose_style=0,
+            head_motion_scale=1.0, seed=0)
+
+
+# --- pose sources -------------------------------------------------------------------------------
+
+
+def test_still_pose_holds_the_source_pose(portrait_face):
+    (pose,) = run(StillPose, face=portrait_face[0])
+    torch.testing.assert_close(pose.pose, portrait_face[0].source_coeff[:, 64:70])
+
+
+def test_pose_from_reference_follows_the_video_from_the_face_pose_or_a_given_pose(portrait_face, reference):
+    face = portrait_face[0]
+    (held,) = run(PoseFromReference, face=face, coefficients=reference)
+    expected = face.source_coeff[:, 64:70] + reference.pose - reference.pose[:1]
+    torch.testing.assert_close(held.pose, expected)
+    generated = PoseSequence(torch.zeros(6, 6))
+    (added,) = run(PoseFromReference, face=face, coefficients=reference, pose=generated)
+    torch.testing.assert_close(added.pose, reference.pose[[0, 1, 2, 3, 0, 1]] - reference.pose[:1])
+
+
+def test_free_view_reads_comma_separated_degrees(portrait_face):
+    (still,) = run(StillPose, face=portrait_face[0])
+    (turned,) = run(FreeView, pose=still, yaw="0, 30,-30", pitch="", roll=" 5 ")
+    assert turned.yaw == (0.0, 30.0, -30.0) and turned.pitch is None and turned.roll == (5.0,)
+    with pytest.raises(ValueError, match="pitch: '1o' is not a list of degrees"):
+        run(FreeView, pose=still, yaw="", pitch="1o", roll="")
+
+
+# --- motion files -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("file_format", ["safetensors", "npz", "mat"])
+def test_motion_saved_to_output_loads_back_from_input(bundle, portrait_face, speech, comfy_root, file_format):
+    face = portrait_face[0]
+    (expression,) = run(ExpNet, models=bundle, face=face, audio=speech, expression_scale=1.0, blink="auto", seed=1)
+    (pose,) = run(StillPose, face=face)
+    result = run(SaveMotion, expression=expression, pose=pose, filename_prefix="sadtalker/motion", format=file_format)
+    saved = comfy_root / "output" / result["ui"]["text"][0]
+    assert saved.suffix == f".{file_format}" and saved.parent.name == "sadtalker"
+    shutil.copy(saved, comfy_root / "input" / saved.name)
+
+    assert saved.name in LoadMotion.INPUT_TYPES()["required"]["motion_file"][0]
+    loaded_expression, loaded_pose, coefficients = run(LoadMotion, motion_file=saved.name)
+    torch.testing.assert_close(loaded_expression.expression, expression.expression)
+    torch.testing.assert_close(loaded_pose.pose, pose.pose.expand(5, 6))
+    assert coefficients.num_frames == 5
+
+
+# --- rendering and after --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def full_body_render(bundle, full_body, short_speech):
+    face, _, _ = run(Extract3DMM, models=bundle, image=full_body, preprocess="full", face_index=0)
+    (expression,) = run(ExpNet, models=bundle, face=face, audio=short_speech, expression_scale=1.0, blink="auto",
+                        seed=0)
+    (pose,) = run(PoseVAENode, models=bundle, face=face, audio=short_speech, pose_style=0, head_motion_scale=1.0,
+                  seed=0)
+    return face, run(Render, models=bundle, face=face, expression=expression, pose=pose, batch_size=2,
+                     audio=short_speech)
+
+
+def test_render_gives_frames_at_the_crop_aspect_the_audio_and_25_fps(full_body_render, short_speech):
+    face, (frames, audio, fps) = full_body_render
+    width, height = face.crop.original_size
+    assert frames.shape == (2, int(256 * height / width), 256, 3) and frames.dtype == torch.float32
+    assert 0 <= frames.min() and frames.max() <= 1
+    assert audio is short_speech and fps == 25.0
+
+
+def test_paste_back_puts_the_frames_into_the_whole_picture(full_body_render, full_body, progress):
+    face, (frames, _, _) = full_body_render
+    (pasted,) = run(PasteBack, frames=frames, face=face, original=full_body, method="feather")
+    assert pasted.shape == (2, *full_body.shape[1:])
+    box = face.crop.info.paste_box(face.crop.mode.extended)
+    outside = pasted[:, : box.y1 - 1]  # above the face box: the picture itself, up to uint8 rounding
+    torch.testing.assert_close(outside, full_body[:, : box.y1 - 1].expand_as(outside), atol=1 / 255, rtol=0)
+    assert progress[-1] == (2, 2)
+
+
+def test_paste_back_refuses_a_crop_mode_face_or_another_picture(full_body_render, portrait_face, portrait, full_body):
+    face, (frames, _, _) = full_body_render
+    with pytest.raises(ValueError, match="set Extract 3DMM's preprocess to full or extfull"):
+        run(PasteBack, frames=frames, face=portrait_face[0], original=portrait, method="feather")
+    with pytest.raises(ValueError, match="connect the picture given to Extract 3DMM"):
+        run(PasteBack, frames=frames, face=face, original=full_body[:, :100], method="seamless")
+
+
+def test_free_view_keyframes_reach_the_renderer(bundle, portrait_face, short_speech):
+    face = portrait_face[0]
+    (expression,) = run(ExpNet, models=bundle, face=face, audio=short_speech, expression_scale=1.0, blink="off",
+                        seed=0)
+    (still,) = run(StillPose, face=face)
+    (turned,) = run(FreeView, pose=still, yaw="40", pitch="", roll="")
+    one_frame = type(expression)(expression.expression[:1])
+    plain = run(Render, models=bundle, face=face, expression=one_frame, pose=still, batch_size=1)[0]
+    looking_aside = run(Render, models=bundle, face=face, expression=one_frame, pose=turned, batch_size=1)[0]
+    assert plain.shape == looking_aside.shape == (1, 256, 256, 3)
+    assert (plain - looking_aside).abs().mean() > 1e-3
+
+
+@pytest.fixture(scope="module")
+def gfpgan_name(comfy_root) -> str:
+    """A GFPGAN v1.4 with random weights, saved as the official file is, in models/facerestore_models."""
+    torch.manual_seed(0)
+    model = GFPGAN(out_size=512, num_style_feat=512, channel_multiplier=2, decoder_load_path=None,
+                   fix_decoder=False, num_mlp=8, input_is_latent=True, different_w=True, narrow=1, sft_half=True)
+    torch.save({"params_ema": model.state_dict()}, comfy_root / "models" / "facerestore_models" / "GFPGANv1.4.pth")
+    return "GFPGANv1.4.pth"
+
+
+def test_face_enhance_restores_frames_batch_by_batch(gfpgan_name, progress):
+    assert gfpgan_name in LoadFaceEnhancer.INPUT_TYPES()["required"]["model_name"][0]
+    (enhancer,) = run(LoadFaceEnhancer, model_name=gfpgan_name, device="cpu", precision="bf16")
+    frames = torch.rand(3, 64, 48, 3)
+    (restored,) = run(FaceEnhance, frames=frames, enhancer=enhancer, strength=1.0, codeformer_fidelity=0.5,
+                      batch_size=2)
+    assert restored.shape == frames.shape and restored.dtype == torch.float32 and restored.device.type == "cpu"
+    assert (restored - frames).abs().mean() > 0.01
+    assert progress == [(2, 3), (3, 3)]
+    (unchanged,) = run(FaceEnhance, frames=frames, enhancer=enhancer, strength=0.0, codeformer_fidelity=0.5,
+                       batch_size=4)
+    assert torch.equal(unchanged, frames)

@@ -1,0 +1,1 @@
+"""Example workflows (JSON, both ComfyUI formats) and the script that writes them (``build.py``)."""

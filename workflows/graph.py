@@ -1,0 +1,201 @@
+"""Node definitions (ours and ComfyUI's core ones) and a small graph builder that writes a workflow
+in both of ComfyUI's formats from one description:
+
+* API format (what ``POST /prompt`` takes): ``{id: {"class_type", "inputs", "_meta"}}``, an input
+  is a widget value or a link ``[source id, output slot]``;
+* the front end's UI format (what the browser saves / loads): nodes with positions, socket
+  inputs, outputs with link ids, ``widgets_values`` in widget order, and a ``links`` table
+  ``[link id, source id, source slot, target id, target slot, type]``.
+
+The front end gives some widgets extra values: an INT ``seed`` / ``noise_seed`` (or any input
+with ``control_after_generate``) is followed by its control ("fixed", "randomize", ...), and
+upload widgets add their button's value (:data:`UPLOAD_EXTRAS`).  Core definitions come from
+``object_info_core.json`` (what ComfyUI 0.3.64 reports at ``/object_info``).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+WIDGET_TYPES = {"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"}
+#: values the front end stores after an upload widget's own value
+UPLOAD_EXTRAS = {"image_upload": ["image"], "video_upload": ["image"], "audio_upload": [None, None]}
+CONTROL_NAMES = ("seed", "noise_seed")
+
+
+@dataclass(frozen=True)
+class InputDef:
+    """One input of a node: ``kind`` is the socket type, or ``COMBO`` with its ``choices``."""
+
+    name: str
+    kind: str
+    options: dict
+    required: bool
+    choices: tuple = ()
+
+    @property
+    def is_widget(self) -> bool:
+        return self.kind in WIDGET_TYPES and not self.options.get("forceInput")
+
+    @property
+    def has_control(self) -> bool:
+        named_seed = self.kind == "INT" and self.name in CONTROL_NAMES
+        return bool(self.options.get("control_after_generate")) or named_seed
+
+    def extras(self) -> list:
+        """The values the front end stores after this widget's own (control, upload button)."""
+        extras = ["fixed"] if self.has_control else []
+        for key, values in UPLOAD_EXTRAS.items():
+            if self.options.get(key):
+                extras += values
+        return extras
+
+    def default(self) -> Any:
+        if "default" in self.options:
+            return self.options["default"]
+        return self.choices[0] if self.choices else None
+
+
+@dataclass(frozen=True)
+class NodeDef:
+    type: str
+    inputs: tuple[InputDef, ...]
+    outputs: tuple[tuple[str, str], ...]  # (name, type)
+
+    def input(self, name: str) -> InputDef:
+        for definition in self.inputs:
+            if definition.name == name:
+                return definition
+        raise KeyError(f"{self.type} has no input '{name}' (inputs: {', '.join(i.name for i in self.inputs)})")
+
+
+def _input_def(name: str, declaration: list | tuple, required: bool) -> InputDef:
+    kind = declaration[0]
+    options = dict(declaration[1]) if len(declaration) > 1 and isinstance(declaration[1], dict) else {}
+    if isinstance(kind, list):
+        return InputDef(name, "COMBO", options, required, tuple(kind))
+    return InputDef(name, kind, options, required, tuple(options.get("options", ())))
+
+
+def from_object_info(name: str, info: dict) -> NodeDef:
+    """A node definition from ComfyUI's ``/object_info`` entry."""
+    order = info.get("input_order") or {group: list(info["input"].get(group, {})) for group in ("required", "optional")}
+    inputs = tuple(_input_def(n, info["input"][group][n], group == "required")
+                   for group in ("required", "optional") for n in order.get(group, []))
+    return NodeDef(name, inputs, tuple(zip(info["output_name"], info["output"])))
+
+
+def from_node_class(name: str, node: type) -> NodeDef:
+    """A node definition from a V1 node class (``INPUT_TYPES``, ``RETURN_TYPES``, ``RETURN_NAMES``)."""
+    spec = node.INPUT_TYPES()
+    inputs = tuple(_input_def(n, declaration, group == "required")
+                   for group in ("required", "optional") for n, declaration in spec.get(group, {}).items())
+    names = getattr(node, "RETURN_NAMES", None) or node.RETURN_TYPES
+    return NodeDef(name, inputs, tuple(zip(names, node.RETURN_TYPES)))
+
+
+def catalog(object_info_path: Path) -> dict[str, NodeDef]:
+    """Every node a workflow may use: ComfyUI's core nodes and this plugin's."""
+    import nodes
+
+    core = json.loads(object_info_path.read_text())
+    defs = {name: from_object_info(name, info) for name, info in core.items()}
+    defs.update({name: from_node_class(name, cls) for name, cls in nodes.NODE_CLASS_MAPPINGS.items()})
+    return defs
+
+
+@dataclass(frozen=True)
+class Output:
+    node: Node
+    slot: int
+
+    @property
+    def kind(self) -> str:
+        return self.node.definition.outputs[self.slot][1]
+
+
+@dataclass(eq=False)
+class Node:
+    id: int
+    definition: NodeDef
+    pos: tuple[int, int]
+    values: dict[str, Any] = field(default_factory=dict)
+
+    def __getitem__(self, output: str | int) -> Output:
+        if isinstance(output, int):
+            return Output(self, output)
+        names = [name for name, _ in self.definition.outputs]
+        return Output(self, names.index(output))
+
+
+class Graph:
+    """Nodes added in running order; a value that is an :class:`Output` is a link."""
+
+    def __init__(self, definitions: dict[str, NodeDef]):
+        self.definitions = definitions
+        self.nodes: list[Node] = []
+
+    def add(self, node_type: str, column: int, row: int, **values: Any) -> Node:
+        definition = self.definitions[node_type]
+        for name, value in values.items():
+            expected = definition.input(name).kind
+            if isinstance(value, Output) and value.kind != expected:
+                raise TypeError(f"{node_type}.{name} takes {expected}, got {value.kind}")
+        node = Node(len(self.nodes) + 1, definition, (column * 380, row * 300), values)
+        self.nodes.append(node)
+        return node
+
+    def _value(self, node: Node, definition: InputDef) -> Any:
+        return node.values.get(definition.name, definition.default())
+
+    def api(self) -> dict:
+        prompt = {}
+        for node in self.nodes:
+            inputs = {}
+            for definition in node.definition.inputs:
+                value = self._value(node, definition)
+                if isinstance(value, Output):
+                    inputs[definition.name] = [str(value.node.id), value.slot]
+                elif definition.is_widget and value is not None:
+                    inputs[definition.name] = value
+            prompt[str(node.id)] = {"inputs": inputs, "class_type": node.definition.type,
+                                    "_meta": {"title": node.definition.type}}
+        return prompt
+
+    def ui(self) -> dict:
+        links: list[list] = []
+        outputs_links: dict[tuple[int, int], list[int]] = {}
+        ui_nodes = []
+        for order, node in enumerate(self.nodes):
+            inputs, widgets = [], []
+            for definition in node.definition.inputs:
+                value = node.values.get(definition.name)
+                linked = isinstance(value, Output)
+                if definition.is_widget:
+                    widgets += [definition.default() if linked else self._value(node, definition), *definition.extras()]
+                if definition.is_widget and not linked:
+                    continue
+                slot = {"name": definition.name, "type": definition.kind, "link": None}
+                if definition.is_widget:
+                    slot["widget"] = {"name": definition.name}
+                if not definition.required:
+                    slot["shape"] = 7
+                if linked:
+                    slot["link"] = len(links) + 1
+                    links.append([slot["link"], value.node.id, value.slot, node.id, len(inputs), value.kind])
+                    outputs_links.setdefault((value.node.id, value.slot), []).append(slot["link"])
+                inputs.append(slot)
+            ui_nodes.append({
+                "id": node.id, "type": node.definition.type, "pos": list(node.pos),
+                "size": [340, 80 + 26 * len(widgets) + 22 * max(len(inputs), len(node.definition.outputs))],
+                "flags": {}, "order": order, "mode": 0, "inputs": inputs, "outputs": [],
+                "properties": {"Node name for S&R": node.definition.type}, "widgets_values": widgets,
+            })
+        for ui_node, node in zip(ui_nodes, self.nodes):
+            ui_node["outputs"] = [{"name": name, "type": kind, "slot_index": slot,
+                                   "links": outputs_links.get((node.id, slot))}
+                                  for slot, (name, kind) in enumerate(node.definition.outputs)]
+        return {"last_node_id": len(self.nodes), "last_link_id": len(links), "nodes": ui_nodes, "links": links,
+                "groups": [], "config": {}, "extra": {}, "version": 0.4}
