@@ -40,6 +40,7 @@ class RunConfig:
     amp: bool = True  # mixed precision on GPU (ignored on CPU)
     amp_dtype: str = "bfloat16"  # or "float16" (uses a gradient scaler)
     tensorboard: bool = True  # also log to TensorBoard when the package is installed
+    progress: bool = True  # progress bar on the terminal
     device: str = "auto"  # "auto" (CUDA when available), "cpu" or "cuda"
     lr_milestones: tuple[int, ...] = ()  # steps at which every learning rate is divided by 10
 

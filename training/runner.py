@@ -194,7 +194,7 @@ def train(task_cls: type[Task[C]], config: C) -> Path:
                             num_workers=run.num_workers, pin_memory=ctx.device.type == "cuda")
         sums: dict[str, torch.Tensor] = {}
         count = 0
-        bar = tqdm(initial=start, total=run.steps, desc=task.name, unit="step", disable=not ctx.is_main)
+        bar = tqdm(initial=start, total=run.steps, desc=task.name, unit="step", disable=not (ctx.is_main and run.progress))
         for step, batch in enumerate(loader, start=start + 1):
             set_learning_rates(optimizers, run.lr_milestones, step - 1)
             losses = task.training_step(to_device(batch, ctx.device), opt)

@@ -1,0 +1,267 @@
+"""Fixtures of the training tests: a tiny talking-head dataset built from ../shared media, fake
+weights for what users supply (VGG-19, BFM, Wav2Lip), tiny renderer configs, and the overfit runs
+of every trainer (made once per session and read by several tests).
+
+The dataset: two 34-frame clips of two "speakers" (a portrait with synthetic head motion and
+real speech), plus three videos prepare must skip (no audio, no face, too short).  Everything
+runs on one CPU thread, the renderer at 32x32 with a few channels.
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from scipy.io import savemat
+
+from sadtalker_core.audio import load_wav
+from sadtalker_core.config import (DenseMotionConfig, FaceRenderConfig, GeneratorConfig, KPDetectorConfig)
+from sadtalker_core.video import AudioTrack, VideoWriter
+from training.checkpointing import checkpoint_path, load_checkpoint
+from training.config import RunConfig
+from training.discriminator import DiscriminatorConfig
+from training.export import FACEVID2VID_FILE, write_official
+from training.logs import read_curve
+from training.losses import PerceptualWeights
+from training.prepare import PrepareConfig, prepare
+from training.runner import train
+from training.shards import TARGETS_DIR, PreparedData
+from training.teacher import write_targets
+from training.train_expnet import ExpNetTask, ExpNetTrainConfig
+from training.train_facevid2vid import FaceVid2VidLossWeights, FaceVid2VidTask, FaceVid2VidTrainConfig
+from training.train_mapping import MappingLossWeights, MappingTask, MappingTrainConfig
+from training.train_posevae import PoseVAETask, PoseVAETrainConfig
+from training.vgg import VGG19Features
+
+CLIP_FRAMES = 34
+VIDEO_SIZE = 160
+IMAGE_SIZE = 32
+#: overfit runs: steps, and the checkpoint every RESUME_EVERY steps that the resume tests restart from
+OVERFIT_STEPS = {"posevae": 30, "expnet": 30, "mapping": 24, "facevid2vid": 16}
+RESUME_EVERY = 4
+
+TINY_RENDER = FaceRenderConfig(
+    kp_detector=KPDetectorConfig(block_expansion=8, max_features=32, num_blocks=2, reshape_channel=256, reshape_depth=8),
+    generator=GeneratorConfig(block_expansion=8, max_features=64, reshape_channel=8, reshape_depth=8, feature_channel=8,
+                              num_resblocks=1,
+                              dense_motion=DenseMotionConfig(block_expansion=8, max_features=32, num_blocks=2,
+                                                             reshape_depth=8)),
+)
+TINY_DISCRIMINATOR = DiscriminatorConfig(block_expansion=8, max_features=32, num_blocks=3)
+TINY_PERCEPTUAL = PerceptualWeights(scales=(1.0, 0.5))
+
+
+@contextlib.contextmanager
+def one_thread() -> Iterator[None]:
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+@pytest.fixture(autouse=True)
+def _one_thread() -> Iterator[None]:
+    with one_thread():
+        yield
+
+
+def synthetic_clip(image: Path, wav: Path, path: Path, frames: int, audio: bool = True, size: int = VIDEO_SIZE) -> Path:
+    """A ``frames``-long 25 fps video of ``image`` swaying (rotation, zoom, shift) with the first
+    seconds of ``wav`` as its sound track."""
+    picture = np.array(Image.open(image).convert("RGB"))
+    height, width = picture.shape[:2]
+    track = AudioTrack(load_wav(wav)[:round(frames / 25 * 16000)], 16000) if audio else None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with VideoWriter(path, fps=25, audio=track, preset="ultrafast") as writer:
+        for t in range(frames):
+            matrix = cv2.getRotationMatrix2D((width / 2, height / 2), 3 * np.sin(t / 6), 1 + 0.04 * np.sin(t / 9))
+            matrix[0, 2] += 6 * np.sin(t / 5)
+            moved = cv2.warpAffine(picture, matrix, (width, height), borderMode=cv2.BORDER_REFLECT)
+            writer.write(cv2.resize(moved, (size, size), interpolation=cv2.INTER_AREA))
+    return path
+
+
+@pytest.fixture(scope="session")
+def video_folder(tmp_path_factory, media_dir) -> Path:
+    folder = tmp_path_factory.mktemp("videos")
+    synthetic_clip(media_dir / "people_0.png", media_dir / "RD_Radio31_000.wav", folder / "spk_a" / "clip.mp4", CLIP_FRAMES)
+    synthetic_clip(media_dir / "art_0.png", media_dir / "chinese_poem1.wav", folder / "spk_b" / "clip.mp4", CLIP_FRAMES)
+    synthetic_clip(media_dir / "people_0.png", media_dir / "RD_Radio31_000.wav", folder / "bad" / "no_audio.mp4",
+                   CLIP_FRAMES, audio=False)
+    synthetic_clip(media_dir / "people_0.png", media_dir / "RD_Radio31_000.wav", folder / "bad" / "too_short.mp4", 8)
+    blank = folder / "blank.png"
+    Image.fromarray(np.full((64, 64, 3), 128, np.uint8)).save(blank)
+    synthetic_clip(blank, media_dir / "chinese_poem1.wav", folder / "bad" / "no_face.mp4", CLIP_FRAMES, size=64)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def recon_checkpoint(fake_checkpoints) -> Path:
+    return fake_checkpoints.path("epoch_20.pth")
+
+
+@pytest.fixture(scope="session")
+def prepared(tmp_path_factory, video_folder, recon_checkpoint) -> Path:
+    """The prepared dataset (two worker processes), with precomputed lip-only targets: the
+    clips' own recon expressions."""
+    out = tmp_path_factory.mktemp("prepared")
+    with one_thread():
+        prepare(video_folder, out, PrepareConfig(recon=str(recon_checkpoint)), workers=2, progress=False)
+    data = PreparedData(out)
+    for clip, shard in zip(data.manifest.clips, data.shards):
+        write_targets(out / TARGETS_DIR, clip.clip_id, shard.array("coeffs")[:, :64])
+    return out
+
+
+@pytest.fixture(scope="session")
+def fake_vgg19(tmp_path_factory) -> Path:
+    """A randomly initialised VGG-19 in torchvision's key layout (features.<i>.*)."""
+    path = tmp_path_factory.mktemp("vgg") / "vgg19-random.pth"
+    torch.manual_seed(19)
+    torch.save(VGG19Features().state_dict(), path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def fake_bfm(tmp_path_factory) -> Path:
+    """A BFM_model_front.mat of 300 random vertices with face-like scale (decimetres)."""
+    path = tmp_path_factory.mktemp("bfm") / "BFM_model_front.mat"
+    rng = np.random.default_rng(3)
+    vertices = 300
+    savemat(path, {"meanshape": rng.normal(0, 0.6, (1, 3 * vertices)).astype(np.float32),
+                   "idBase": rng.normal(0, 0.01, (3 * vertices, 80)).astype(np.float32),
+                   "exBase": rng.normal(0, 0.01, (3 * vertices, 64)).astype(np.float32),
+                   "keypoints": (np.arange(68) * 4 + 1).astype(np.float64)[None]})
+    return path
+
+
+def run_config(data: Path, out: Path, steps: int, batch_size: int = 2, **overrides) -> RunConfig:
+    return RunConfig(data=str(data), out=str(out), steps=steps, batch_size=batch_size, log_every=1,
+                     checkpoint_every=RESUME_EVERY, sample_every=steps, keep_checkpoints=0, num_workers=0,
+                     tensorboard=False, progress=False, **overrides)
+
+
+@pytest.fixture(scope="session")
+def tiny_facevid2vid_file(tmp_path_factory) -> Path:
+    """Randomly initialised tiny face-vid2vid networks in the official facevid2vid file layout
+    (the frozen renderer of the MappingNet runs)."""
+    from sadtalker_core.networks.generator import OcclusionAwareSPADEGenerator
+    from sadtalker_core.networks.he_estimator import HEEstimator
+    from sadtalker_core.networks.keypoint_detector import KPDetector
+
+    torch.manual_seed(7)
+    nets = {"kp_detector": KPDetector(TINY_RENDER.kp_detector), "generator": OcclusionAwareSPADEGenerator(TINY_RENDER.generator),
+            "he_estimator": HEEstimator(TINY_RENDER.he_estimator)}
+    return write_official(tmp_path_factory.mktemp("tiny_fv2v") / FACEVID2VID_FILE,
+                          {name: net.state_dict() for name, net in nets.items()})
+
+
+@pytest.fixture(scope="session")
+def configs(prepared, fake_vgg19, fake_bfm, tiny_facevid2vid_file):
+    """``configs.<network>(out, steps, **run_overrides)``: the test config of each trainer."""
+    def posevae(out: Path, steps: int, **run) -> PoseVAETrainConfig:
+        return PoseVAETrainConfig(run=run_config(prepared, out, steps, **run), lr=1e-3, lr_discriminator=1e-4)
+
+    def expnet(out: Path, steps: int, **run) -> ExpNetTrainConfig:
+        return ExpNetTrainConfig(run=run_config(prepared, out, steps, **run), lr=1e-3, bfm=str(fake_bfm))
+
+    def mapping(out: Path, steps: int, **run) -> MappingTrainConfig:
+        return MappingTrainConfig(run=run_config(prepared, out, steps, **run), render=TINY_RENDER, image_size=IMAGE_SIZE,
+                                  loss=MappingLossWeights(perceptual=TINY_PERCEPTUAL), lr=1e-4,
+                                  facevid2vid=str(tiny_facevid2vid_file), vgg19=str(fake_vgg19))
+
+    def facevid2vid(out: Path, steps: int, **run) -> FaceVid2VidTrainConfig:
+        return FaceVid2VidTrainConfig(run=run_config(prepared, out, steps, **run), render=TINY_RENDER,
+                                      discriminator=TINY_DISCRIMINATOR, image_size=IMAGE_SIZE, lr=1e-3,
+                                      loss=FaceVid2VidLossWeights(feature_matching=(10.0, 10.0, 10.0),
+                                                                  perceptual=TINY_PERCEPTUAL),
+                                      vgg19=str(fake_vgg19))
+
+    return SimpleNamespace(posevae=posevae, expnet=expnet, mapping=mapping, facevid2vid=facevid2vid)
+
+
+TASKS = {"posevae": PoseVAETask, "expnet": ExpNetTask, "mapping": MappingTask, "facevid2vid": FaceVid2VidTask}
+
+
+@dataclasses.dataclass(frozen=True)
+class Run:
+    """A finished training run: its config, folder and loss curve."""
+
+    name: str
+    config: object
+    out: Path
+
+    @property
+    def steps(self) -> int:
+        return self.config.run.steps
+
+    @property
+    def curve(self) -> list[dict[str, float]]:
+        return read_curve(self.out / "logs" / "train.csv")
+
+    def losses(self) -> dict[int, dict[str, float]]:
+        """step -> logged loss terms (the CSV without its timing column)."""
+        return {int(row["step"]): {k: v for k, v in row.items() if k not in ("step", "seconds")} for row in self.curve}
+
+    def summary(self, key: str = "total", rows: int = 3) -> tuple[float, float]:
+        """Mean of ``key`` over the first and over the last ``rows`` logged steps."""
+        values = [row[key] for row in self.curve]
+        return float(np.mean(values[:rows])), float(np.mean(values[-rows:]))
+
+    def parameters(self, step: int) -> dict[str, torch.Tensor]:
+        """Every saved tensor of the checkpoint at ``step``, keyed ``network.name``."""
+        modules = load_checkpoint(checkpoint_path(self.out / "checkpoints", step))["modules"]
+        return {f"{net}.{key}": value for net, state in modules.items() for key, value in state.items()}
+
+
+def overfit_run(name: str, configs, tmp_path_factory) -> Run:
+    out = tmp_path_factory.mktemp(f"run_{name}")
+    config = getattr(configs, name)(out, OVERFIT_STEPS[name])
+    with one_thread():
+        train(TASKS[name], config)
+    return Run(name, config, out)
+
+
+@pytest.fixture(scope="session")
+def posevae_run(configs, tmp_path_factory) -> Run:
+    return overfit_run("posevae", configs, tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def expnet_run(configs, tmp_path_factory) -> Run:
+    return overfit_run("expnet", configs, tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def mapping_run(configs, tmp_path_factory) -> Run:
+    return overfit_run("mapping", configs, tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def facevid2vid_run(configs, tmp_path_factory) -> Run:
+    return overfit_run("facevid2vid", configs, tmp_path_factory)
+
+
+def resumed(run: Run, start: int, stop: int, folder: Path) -> Run:
+    """Restart ``run`` from its checkpoint at ``start`` in a fresh folder and train to ``stop``."""
+    (folder / "checkpoints").mkdir(parents=True)
+    shutil.copy(checkpoint_path(run.out / "checkpoints", start), folder / "checkpoints")
+    config = dataclasses.replace(run.config, run=dataclasses.replace(run.config.run, out=str(folder), steps=stop))
+    with one_thread():
+        train(TASKS[run.name], config)
+    return Run(run.name, config, folder)
+
+
+@pytest.fixture
+def resume():
+    return resumed

@@ -1,0 +1,73 @@
+"""ExpNet training: distillation + landmark losses fall on the tiny dataset, a resumed run
+continues the same curve, the lip-reading hook joins the objective, and the exported
+``auido2exp_00300-model.pth`` drives the inference path."""
+from __future__ import annotations
+
+import os
+
+import pytest
+import torch
+
+from sadtalker_core.audio import load_audio_features
+from sadtalker_core.motion import MotionNets, audio_to_motion, load_expnet, load_posevae
+from training.distributed import DistContext
+from training.export import EXPNET_FILE
+from training.runner import Optimization, prepare_networks
+from training.train_expnet import ExpNetTask, load_hook
+
+
+def test_training_loss_falls(expnet_run):
+    losses = expnet_run.losses()
+    assert set(losses[1]) == {"total", "distill", "landmark", "eye_blink"}
+    (first, last), (distill_first, distill_last) = expnet_run.summary("total"), expnet_run.summary("distill")
+    print(f"ExpNet total {first:.4f} -> {last:.4f} (distill {distill_first:.5f} -> {distill_last:.5f})")
+    assert last < 0.5 * first
+    assert distill_last < 0.5 * distill_first
+
+
+def test_resumed_run_continues_the_same_curve(expnet_run, resume, tmp_path):
+    again = resume(expnet_run, 12, 16, tmp_path)
+    assert again.losses() == {step: expnet_run.losses()[step] for step in range(13, 17)}
+    original, restarted = expnet_run.parameters(16), again.parameters(16)
+    assert all(torch.equal(original[k], restarted[k]) for k in original)
+
+
+def test_lip_reading_hook_is_weighted_into_the_objective(configs, tmp_path):
+    config = configs.expnet(tmp_path, 1)
+    task = ExpNetTask(config, DistContext(0, 1, 0, torch.device("cpu")))
+    prepare_networks(task, task.ctx)
+    seen = []
+
+    def hook(expression, batch):
+        seen.append(expression.shape)
+        return expression.pow(2).mean()
+
+    task.lip_reading = hook
+    batch = torch.utils.data.default_collate([task.dataset[0], task.dataset[1]])
+    losses = task.training_step(batch, Optimization(task.optimizers(), torch.device("cpu"), config.run))
+    assert seen == [(2, config.frames, 64)]
+    weights = config.loss
+    expected = (weights.distill * losses["distill"] + weights.landmark * losses["landmark"]
+                + weights.eye_blink * losses["eye_blink"] + weights.lip_reading * losses["lip_reading"])
+    assert torch.allclose(losses["total"], expected)
+    assert load_hook("os.path:join") is os.path.join
+    with pytest.raises(ValueError, match="package.module:function"):
+        load_hook("os.path.join")
+
+
+def test_training_without_targets_says_how_to_make_them(configs, tmp_path):
+    config = configs.expnet(tmp_path, 1)
+    config = type(config)(run=config.run, targets=str(tmp_path / "none"))
+    with pytest.raises(ValueError, match="python -m training.teacher"):
+        ExpNetTask(config, DistContext(0, 1, 0, torch.device("cpu")))
+
+
+def test_exported_file_drives_inference(expnet_run, fake_checkpoints, media_dir):
+    expnet = load_expnet(expnet_run.out / "export" / EXPNET_FILE)
+    trained = expnet_run.parameters(expnet_run.steps)
+    assert all(torch.equal(value, trained[f"audio2exp.{key}"]) for key, value in expnet.state_dict().items())
+
+    nets = MotionNets(expnet, load_posevae(fake_checkpoints.path("auido2pose_00140-model.pth")))
+    mels = load_audio_features(media_dir / "RD_Radio31_000_first640ms.wav").mel_batch()
+    motion = audio_to_motion(nets, mels, torch.zeros(70), generator=torch.Generator().manual_seed(0))
+    assert motion.expression.shape == (mels.shape[1], 64) and torch.isfinite(motion.expression).all()
