@@ -236,3 +236,24 @@ def test_face_enhance_restores_frames_batch_by_batch(gfpgan_name, progress):
     (unchanged,) = run(FaceEnhance, frames=frames, enhancer=enhancer, strength=0.0, codeformer_fidelity=0.5,
                        batch_size=4)
     assert torch.equal(unchanged, frames)
+
+
+def test_cancel_stops_the_render_after_the_batch_in_progress(bundle, portrait_face, short_speech, monkeypatch,
+                                                             progress):
+    from nodes import comfy
+
+    class Interrupted(Exception):
+        pass
+
+    def cancel() -> None:
+        raise Interrupted
+
+    monkeypatch.setattr(comfy, "check_interrupted", cancel)
+    face = portrait_face[0]
+    (expression,) = run(ExpNet, models=bundle, face=face, audio=short_speech, expression_scale=1.0, blink="off",
+                        seed=0)
+    (still,) = run(StillPose, face=face)
+    assert expression.num_frames == 2
+    with pytest.raises(Interrupted):
+        run(Render, models=bundle, face=face, expression=expression, pose=still, batch_size=1)
+    assert progress == [(1, 2)]  # the second frame was never rendered
