@@ -79,12 +79,14 @@ def rotation_matrix(yaw: torch.Tensor, pitch: torch.Tensor, roll: torch.Tensor) 
 
 
 def head_angles(pose: HeadPose, override: PoseOverride | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(yaw, pitch, roll) in degrees: from the bins, unless ``override`` gives an angle."""
+    """(yaw, pitch, roll) in degrees: from the bins, unless ``override`` gives an angle (moved to
+    the pose's device and dtype: free-view keyframes are made on the CPU)."""
     override = override or PoseOverride()
-    yaw = override.yaw if override.yaw is not None else bins_to_degrees(pose.yaw)
-    pitch = override.pitch if override.pitch is not None else bins_to_degrees(pose.pitch)
-    roll = override.roll if override.roll is not None else bins_to_degrees(pose.roll)
-    return yaw, pitch, roll
+
+    def angle(given: torch.Tensor | None, logits: torch.Tensor) -> torch.Tensor:
+        return bins_to_degrees(logits) if given is None else given.to(logits)
+
+    return angle(override.yaw, pose.yaw), angle(override.pitch, pose.pitch), angle(override.roll, pose.roll)
 
 
 def keypoint_transformation(kp_canonical: torch.Tensor, pose: HeadPose,

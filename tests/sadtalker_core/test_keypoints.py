@@ -102,3 +102,12 @@ def test_override_selects_per_frame_angles():
     assert picked.pitch is None
     assert torch.equal(picked.yaw, torch.tensor([20.0, 20.0, 0.0]))
     assert torch.equal(picked.roll, torch.tensor([3.0, 3.0, 1.0]))
+
+
+def test_override_angles_follow_the_pose_device_and_dtype():
+    """Free-view keyframes are made on the CPU in float32; the pose may live elsewhere (a GPU)."""
+    pose = _pose(2)
+    pose = HeadPose(*(t.double() for t in (pose.yaw, pose.pitch, pose.roll, pose.t, pose.exp)))
+    yaw, pitch, roll = head_angles(pose, PoseOverride(yaw=torch.tensor([20.0, -35.0])))
+    assert yaw.dtype == pitch.dtype == roll.dtype == torch.float64
+    assert torch.equal(yaw, torch.tensor([20.0, -35.0], dtype=torch.float64))
