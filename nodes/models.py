@@ -36,10 +36,11 @@ def _model_folder(size: int) -> Path:
     problems = []
     for folder in comfy.model_folders(comfy.SADTALKER):
         try:
-            return find_model_files(folder, size).recon.parent
+            find_model_files(folder, size)
+            return folder
         except CheckpointError as err:
             problems.append(str(err))
-    raise CheckpointError("no SadTalker models found for size %d: %s" % (size, " | ".join(problems)))
+    raise CheckpointError(f"no SadTalker models for size {size}: {' | '.join(problems)}")
 
 
 def _detector_files() -> tuple[Path, Path] | None:

@@ -35,7 +35,7 @@ COMMON = {
 FACE_INPUT = {"face": COMMON["face"]}
 
 
-class ExpNet:
+class ExpNetNode:
     """Node: speech -> facial expression of every video frame (lips, face, blinks)."""
 
     DESCRIPTION = ("ExpNet: the face's expression for every 25 fps video frame of the speech, lip motion "
@@ -252,7 +252,7 @@ class LoadMotion:
 
 
 NODES = {
-    "SadTalkerExpNet": (ExpNet, "ExpNet: speech to expression (SadTalker)"),
+    "SadTalkerExpNet": (ExpNetNode, "ExpNet: speech to expression (SadTalker)"),
     "SadTalkerPoseVAE": (PoseVAENode, "PoseVAE: speech to head pose (SadTalker)"),
     "SadTalkerStillPose": (StillPose, "Still pose (SadTalker)"),
     "SadTalkerPoseFromReference": (PoseFromReference, "Pose from reference video (SadTalker)"),

@@ -10,10 +10,10 @@ from spandrel.architectures.GFPGAN import GFPGAN
 
 from nodes.face import Extract3DMM
 from nodes.models import LoadFaceEnhancer, LoadSadTalkerModels
-from nodes.motion import ExpNet, FreeView, LoadMotion, PoseFromReference, PoseVAENode, SaveMotion, StillPose
+from nodes.motion import ExpNetNode, FreeView, LoadMotion, PoseFromReference, PoseVAENode, SaveMotion, StillPose
 from nodes.post import FaceEnhance, PasteBack
 from nodes.render import Render
-from sadtalker_core.sequences import PoseSequence
+from sadtalker_core.sequences import ExpressionSequence, PoseSequence
 
 
 def run(node_class, **inputs):
@@ -83,20 +83,20 @@ def test_a_picture_without_a_face_is_refused(bundle):
 def test_expnet_makes_one_expression_per_video_frame(bundle, portrait_face, speech):
     face = portrait_face[0]
     inputs = dict(models=bundle, face=face, audio=speech, blink="auto", seed=3)
-    (expression,) = run(ExpNet, expression_scale=1.0, **inputs)
+    (expression,) = run(ExpNetNode, expression_scale=1.0, **inputs)
     assert expression.num_frames == 5 and expression.blink.shape == (5,)
-    (doubled,) = run(ExpNet, expression_scale=2.0, **inputs)
+    (doubled,) = run(ExpNetNode, expression_scale=2.0, **inputs)
     torch.testing.assert_close(doubled.expression, expression.expression * 2)
 
 
 def test_expnet_follows_a_blink_reference_and_refuses_it_when_blinks_are_off(bundle, portrait_face, speech, reference):
     inputs = dict(models=bundle, face=portrait_face[0], audio=speech, expression_scale=1.0, seed=0)
-    (plain,) = run(ExpNet, blink="off", **inputs)
-    (driven,) = run(ExpNet, blink="auto", blink_reference=reference, **inputs)
+    (plain,) = run(ExpNetNode, blink="off", **inputs)
+    (driven,) = run(ExpNetNode, blink="auto", blink_reference=reference, **inputs)
     assert plain.blink is None and driven.blink is None
     assert not torch.allclose(plain.expression, driven.expression)
     with pytest.raises(ValueError, match="blink_reference is connected"):
-        run(ExpNet, blink="off", blink_reference=reference, **inputs)
+        run(ExpNetNode, blink="off", blink_reference=reference, **inputs)
 
 
 def test_posevae_is_seeded_and_scaled(bundle, portrait_face, speech):
@@ -147,7 +147,7 @@ def test_free_view_reads_comma_separated_degrees(portrait_face):
 @pytest.mark.parametrize("file_format", ["safetensors", "npz", "mat"])
 def test_motion_saved_to_output_loads_back_from_input(bundle, portrait_face, speech, comfy_root, file_format):
     face = portrait_face[0]
-    (expression,) = run(ExpNet, models=bundle, face=face, audio=speech, expression_scale=1.0, blink="auto", seed=1)
+    (expression,) = run(ExpNetNode, models=bundle, face=face, audio=speech, expression_scale=1.0, blink="auto", seed=1)
     (pose,) = run(StillPose, face=face)
     result = run(SaveMotion, expression=expression, pose=pose, filename_prefix="sadtalker/motion", format=file_format)
     saved = comfy_root / "output" / result["ui"]["text"][0]
@@ -167,7 +167,7 @@ def test_motion_saved_to_output_loads_back_from_input(bundle, portrait_face, spe
 @pytest.fixture(scope="module")
 def full_body_render(bundle, full_body, short_speech):
     face, _, _ = run(Extract3DMM, models=bundle, image=full_body, preprocess="full", face_index=0)
-    (expression,) = run(ExpNet, models=bundle, face=face, audio=short_speech, expression_scale=1.0, blink="auto",
+    (expression,) = run(ExpNetNode, models=bundle, face=face, audio=short_speech, expression_scale=1.0, blink="auto",
                         seed=0)
     (pose,) = run(PoseVAENode, models=bundle, face=face, audio=short_speech, pose_style=0, head_motion_scale=1.0,
                   seed=0)
@@ -203,11 +203,11 @@ def test_paste_back_refuses_a_crop_mode_face_or_another_picture(full_body_render
 
 def test_free_view_keyframes_reach_the_renderer(bundle, portrait_face, short_speech):
     face = portrait_face[0]
-    (expression,) = run(ExpNet, models=bundle, face=face, audio=short_speech, expression_scale=1.0, blink="off",
+    (expression,) = run(ExpNetNode, models=bundle, face=face, audio=short_speech, expression_scale=1.0, blink="off",
                         seed=0)
     (still,) = run(StillPose, face=face)
     (turned,) = run(FreeView, pose=still, yaw="40", pitch="", roll="")
-    one_frame = type(expression)(expression.expression[:1])
+    one_frame = ExpressionSequence(expression.expression[:1])
     plain = run(Render, models=bundle, face=face, expression=one_frame, pose=still, batch_size=1)[0]
     looking_aside = run(Render, models=bundle, face=face, expression=one_frame, pose=turned, batch_size=1)[0]
     assert plain.shape == looking_aside.shape == (1, 256, 256, 3)
@@ -250,7 +250,7 @@ def test_cancel_stops_the_render_after_the_batch_in_progress(bundle, portrait_fa
 
     monkeypatch.setattr(comfy, "check_interrupted", cancel)
     face = portrait_face[0]
-    (expression,) = run(ExpNet, models=bundle, face=face, audio=short_speech, expression_scale=1.0, blink="off",
+    (expression,) = run(ExpNetNode, models=bundle, face=face, audio=short_speech, expression_scale=1.0, blink="off",
                         seed=0)
     (still,) = run(StillPose, face=face)
     assert expression.num_frames == 2
