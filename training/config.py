@@ -43,12 +43,15 @@ class RunConfig:
     progress: bool = True  # progress bar on the terminal
     device: str = "auto"  # "auto" (CUDA when available), "cpu" or "cuda"
     lr_milestones: tuple[int, ...] = ()  # steps at which every learning rate is divided by 10
+    dtype: str = "float32"  # "float64": exact arithmetic, to debug or to check multi-process runs
 
     def __post_init__(self) -> None:
         if self.steps < 1 or self.batch_size < 1:
             raise ValueError(f"steps and batch_size must be >= 1, got {self.steps} and {self.batch_size}")
         if self.amp_dtype not in ("bfloat16", "float16"):
             raise ValueError(f"amp_dtype must be 'bfloat16' or 'float16', got {self.amp_dtype!r}")
+        if self.dtype not in ("float32", "float64"):
+            raise ValueError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
         if self.device not in ("auto", "cpu", "cuda"):
             raise ValueError(f"device must be 'auto', 'cpu' or 'cuda', got {self.device!r}")
 

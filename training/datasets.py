@@ -70,8 +70,8 @@ class ClipSampleDataset(Dataset, ABC):
         """One sample of clip ``clip`` (index into ``data.shards``) using only ``rng``'s draws."""
 
 
-def _f32(array: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))
+def _f32(array: np.ndarray | torch.Tensor) -> torch.Tensor:
+    return torch.as_tensor(np.ascontiguousarray(array)).to(torch.float32)
 
 
 class PoseWindows(ClipSampleDataset):
@@ -160,7 +160,7 @@ class TPSNoise:
 
 def to_image(frames: np.ndarray, size: int) -> torch.Tensor:
     """(n, S, S, 3) uint8 -> (n, 3, size, size) float in [0, 1] (antialiased resize when S != size)."""
-    images = torch.from_numpy(frames).permute(0, 3, 1, 2).float() / 255
+    images = _f32(frames).permute(0, 3, 1, 2) / 255
     if images.shape[-1] != size:
         images = F.interpolate(images, size=(size, size), mode="bilinear", antialias=True,
                                align_corners=False).clamp(0, 1)

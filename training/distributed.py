@@ -74,7 +74,7 @@ def mean_over_processes(values: Mapping[str, torch.Tensor], ctx: DistContext) ->
     names = sorted(values)
     if not names:
         return {}
-    stacked = torch.stack([values[n].detach().float().reshape(()) for n in names]).to(ctx.device)
+    stacked = torch.stack([values[n].detach().double().reshape(()) for n in names]).to(ctx.device)
     if ctx.distributed:
         dist.all_reduce(stacked)
         stacked /= ctx.world_size

@@ -16,6 +16,13 @@ from sadtalker_core.keypoints import HeadPose, bins_to_degrees
 from sadtalker_core.networks.blocks import AntiAliasInterpolation2d
 
 GAN_MODES = ("hinge", "ls")
+HALF = (torch.float16, torch.bfloat16)
+
+
+def upcast(tensor: torch.Tensor) -> torch.Tensor:
+    """Autocast's half-precision outputs as float32 for the loss arithmetic; float32 and float64
+    tensors unchanged."""
+    return tensor.float() if tensor.dtype in HALF else tensor
 
 
 def kl_divergence(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:

@@ -115,8 +115,16 @@ class Task(ABC, Generic[C]):
         """Write the official-format file(s) of the trained networks into ``folder``."""
 
 
-def to_device(batch: Mapping[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
-    return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+def to_device(batch: Mapping[str, torch.Tensor], device: torch.device, dtype: torch.dtype) -> dict[str, torch.Tensor]:
+    """The batch on ``device``, its floating tensors in ``dtype``."""
+    return {k: v.to(device, dtype if v.is_floating_point() else None, non_blocking=True) for k, v in batch.items()}
+
+
+def cast_networks(task: Task, dtype: torch.dtype) -> None:
+    """Every network the task holds (trained, frozen, loss networks) in ``dtype``."""
+    for value in vars(task).values():
+        if isinstance(value, nn.Module):
+            value.to(dtype)
 
 
 def set_learning_rates(optimizers: Mapping[str, torch.optim.Optimizer], milestones: tuple[int, ...], step: int) -> None:
@@ -153,7 +161,7 @@ def prepare_networks(task: Task, ctx: DistContext) -> None:
 
 def _sample_batch(task: Task, device: torch.device) -> dict[str, torch.Tensor]:
     count = min(SAMPLE_COUNT, task.run.batch_size)
-    return to_device(default_collate([task.dataset[p] for p in range(count)]), device)
+    return to_device(default_collate([task.dataset[p] for p in range(count)]), device, getattr(torch, task.run.dtype))
 
 
 def _render_samples(task: Task, batch: dict[str, torch.Tensor], step: int) -> None:
@@ -174,6 +182,8 @@ def train(task_cls: type[Task[C]], config: C) -> Path:
     try:
         torch.manual_seed(run.seed)
         task = task_cls(config, ctx)
+        dtype = getattr(torch, run.dtype)
+        cast_networks(task, dtype)
         prepare_networks(task, ctx)
         optimizers = task.optimizers()
         opt = Optimization(optimizers, ctx.device, run)
@@ -197,10 +207,10 @@ def train(task_cls: type[Task[C]], config: C) -> Path:
         bar = tqdm(initial=start, total=run.steps, desc=task.name, unit="step", disable=not (ctx.is_main and run.progress))
         for step, batch in enumerate(loader, start=start + 1):
             set_learning_rates(optimizers, run.lr_milestones, step - 1)
-            losses = task.training_step(to_device(batch, ctx.device), opt)
+            losses = task.training_step(to_device(batch, ctx.device, dtype), opt)
             opt.scaler.update()
             for name, value in losses.items():
-                sums[name] = sums.get(name, 0) + value.detach().float()
+                sums[name] = sums.get(name, 0) + value.detach().double()
             count += 1
             if step % run.log_every == 0 or step == run.steps:
                 values = mean_over_processes({k: v / count for k, v in sums.items()}, ctx)

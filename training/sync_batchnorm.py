@@ -51,8 +51,9 @@ class AllReduceBatchNorm(_BatchNorm):
         dims = [0, *range(2, input.dim())]
         shape = (1, channels) + (1,) * (input.dim() - 2)
         # statistics of x - running_mean (the same on every process): no cancellation in E[x²] - E[x]²
-        shift = self.running_mean.detach().float().clone().view(shape)
-        centred = input.float() - shift
+        dtype = torch.promote_types(input.dtype, torch.float32)  # half inputs: statistics in float32
+        shift = self.running_mean.detach().to(dtype).clone().view(shape)
+        centred = input.to(dtype) - shift
         count = centred.new_full((1,), centred.numel() / channels)
         stats = torch.cat([centred.sum(dims), (centred * centred).sum(dims), count])
         if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
@@ -82,10 +83,11 @@ def convert_batchnorm(module: nn.Module, device: torch.device) -> nn.Module:
     if isinstance(module, _BatchNorm) and not isinstance(module, AllReduceBatchNorm):
         replacement = AllReduceBatchNorm(module.num_features, module.eps, module.momentum, module.affine,
                                          module.track_running_stats)
-        replacement.load_state_dict(module.state_dict())
+        reference = next(iter(module.state_dict().values()))
+        replacement.to(reference.device, reference.dtype).load_state_dict(module.state_dict())
         replacement.train(module.training)
         replacement.requires_grad_(all(p.requires_grad for p in module.parameters()))
-        return replacement.to(module.running_mean.device if module.running_mean is not None else device)
+        return replacement
     for name, child in module.named_children():
         converted = convert_batchnorm(child, device)
         if converted is not child:

@@ -34,6 +34,7 @@ from .bfm import LandmarkProjector, eye_blink_loss, landmark_loss, load_bfm
 from .config import RunConfig
 from .datasets import ANGLE_FULL, EXP_FULL, ID_FULL, TRANS_FULL, ExpressionWindows
 from .export import EXPNET_FILE, write_official
+from .losses import upcast
 from .runner import Optimization, Task, adam_per_network, main
 from .samples import save_curves
 from .shards import TARGETS_DIR, PreparedData
@@ -112,7 +113,7 @@ class ExpNetTask(Task[ExpNetTrainConfig]):
     def training_step(self, batch: dict[str, torch.Tensor], opt: Optimization) -> dict[str, torch.Tensor]:
         weights = self.config.loss
         with opt.autocast():
-            predicted = self.predict(batch, self.ddp["expnet"]).float()
+            predicted = upcast(self.predict(batch, self.ddp["expnet"]))
             losses = {"distill": F.mse_loss(predicted, batch["target"])}
             total = weights.distill * losses["distill"]
             if self.projector is not None:

@@ -37,7 +37,7 @@ from .discriminator import DiscriminatorConfig, MultiScaleDiscriminator
 from .export import FACEVID2VID_FILE, write_official
 from .keypoints import posed_keypoints, renderer_degrees, split_pose
 from .losses import (ImagePyramid, PerceptualLoss, PerceptualWeights, deformation_prior, discriminator_adversarial,
-                     feature_matching, generator_adversarial, head_pose_loss, keypoint_prior)
+                     feature_matching, generator_adversarial, head_pose_loss, keypoint_prior, upcast)
 from .runner import Optimization, Task, adam_per_network, frozen, main
 from .samples import save_image_grid
 from .shards import PreparedData
@@ -117,17 +117,17 @@ class FaceVid2VidTask(Task[FaceVid2VidTrainConfig]):
         warp = ThinPlateWarp(batch["tps_affine"], batch["tps_control"])
         with opt.autocast():
             prediction, pose, kp_driving, kp_warped = self.render(source, driving, warp.warp_image(driving), self.ddp)
-            prediction = prediction.float()
+            prediction = upcast(prediction)
             losses = {"perceptual": self.perceptual(prediction, driving)}
             with frozen(self.discriminator):
                 fake = self.discriminator(self.pyramid(prediction))
                 real = self.discriminator(self.pyramid(driving))
-            losses["gan_g"] = sum(generator_adversarial(logits.float(), mode) for _, logits in fake)
+            losses["gan_g"] = sum(generator_adversarial(upcast(logits), mode) for _, logits in fake)
             losses["feature_matching"] = sum(feature_matching(r[0], f[0], weights.feature_matching)
                                              for r, f in zip(real, fake))
-            back = warp.warp(kp_warped[..., :2].float())
-            losses["equivariance"] = (kp_driving[..., :2].float() - back).abs().mean()
-            losses["keypoint"] = keypoint_prior(kp_driving.float())
+            back = warp.warp(upcast(kp_warped[..., :2]))
+            losses["equivariance"] = (upcast(kp_driving[..., :2]) - back).abs().mean()
+            losses["keypoint"] = keypoint_prior(upcast(kp_driving))
             losses["headpose"] = head_pose_loss(pose, renderer_degrees(batch["driving_angles"]))
             losses["expression"] = deformation_prior(pose)
             total = (losses["perceptual"] + weights.generator_gan * losses["gan_g"] + losses["feature_matching"]
@@ -138,7 +138,7 @@ class FaceVid2VidTask(Task[FaceVid2VidTrainConfig]):
             both = self.ddp["discriminator"](self.pyramid(torch.cat([driving, prediction.detach()])))
             count = driving.shape[0]
             losses["gan_d"] = weights.discriminator_gan * sum(
-                discriminator_adversarial(logits[:count].float(), logits[count:].float(), mode) for _, logits in both)
+                discriminator_adversarial(upcast(logits[:count]), upcast(logits[count:]), mode) for _, logits in both)
         opt.step(losses["gan_d"], "discriminator")
         return {"total": total, **losses}
 

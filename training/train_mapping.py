@@ -36,7 +36,7 @@ from .config import RunConfig
 from .datasets import FramePairs
 from .export import mapping_file, write_official
 from .keypoints import posed_keypoints, split_pose
-from .losses import PerceptualLoss, PerceptualWeights
+from .losses import PerceptualLoss, PerceptualWeights, upcast
 from .runner import Optimization, Task, adam_per_network, main
 from .samples import save_image_grid
 from .shards import PreparedData
@@ -102,9 +102,9 @@ class MappingTask(Task[MappingTrainConfig]):
             kp_canonical, kp_source, kp_driving = self.keypoints(batch, self.ddp["mapping"])
             with torch.no_grad():
                 truth = posed_keypoints(kp_canonical.repeat(2, 1, 1), self.he_estimator(torch.cat([source, driving])))
-            predicted = torch.cat([kp_source, kp_driving]).float()
-            keypoint = F.l1_loss(predicted, truth.float()) * 2  # source and driving terms
-            prediction = self.generator(source, kp_driving, kp_source).prediction.float()
+            predicted = upcast(torch.cat([kp_source, kp_driving]))
+            keypoint = F.l1_loss(predicted, upcast(truth)) * 2  # source and driving terms
+            prediction = upcast(self.generator(source, kp_driving, kp_source).prediction)
             perceptual = self.perceptual(prediction, driving)
             total = weights.keypoint * keypoint + perceptual
         opt.step(total, "mapping")

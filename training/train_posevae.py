@@ -26,7 +26,7 @@ from sadtalker_core.networks.posevae import PoseVAE
 from .config import RunConfig
 from .datasets import PoseWindows
 from .export import POSEVAE_FILE, write_official
-from .losses import discriminator_adversarial, generator_adversarial, kl_divergence
+from .losses import discriminator_adversarial, generator_adversarial, kl_divergence, upcast
 from .runner import Optimization, Task, adam_per_network, frozen, main
 from .samples import save_curves
 from .shards import PreparedData
@@ -92,15 +92,15 @@ class PoseVAETask(Task[PoseVAETrainConfig]):
         audio = self.audio_embeddings(batch["mels"])
         with opt.autocast():
             out = self.ddp["netG"](motion, batch["style"], ref, audio, batch["eps"])
-            reg = F.mse_loss(out.motion.float(), motion)
-            kl = kl_divergence(out.mu.float(), out.logvar.float())
+            reg = F.mse_loss(upcast(out.motion), motion)
+            kl = kl_divergence(upcast(out.mu), upcast(out.logvar))
             with frozen(self.net.netD_motion):
-                adversarial = generator_adversarial(self.net.netD_motion(out.motion).float(), mode)
+                adversarial = generator_adversarial(upcast(self.net.netD_motion(out.motion)), mode)
             total = weights.reg * reg + weights.kl * kl + weights.gan * adversarial
         opt.step(total, "netG")
         with opt.autocast():
-            real = self.ddp["netD_motion"](motion).float()
-            fake = self.ddp["netD_motion"](out.motion.detach()).float()
+            real = upcast(self.ddp["netD_motion"](motion))
+            fake = upcast(self.ddp["netD_motion"](out.motion.detach()))
             discriminator = discriminator_adversarial(real, fake, mode)
         opt.step(discriminator, "netD_motion")
         return {"total": total, "reg": reg, "kl": kl, "gan_g": adversarial, "gan_d": discriminator}

@@ -265,3 +265,14 @@ def resumed(run: Run, start: int, stop: int, folder: Path) -> Run:
 @pytest.fixture
 def resume():
     return resumed
+
+
+@pytest.fixture(scope="session")
+def tasks() -> dict[str, type]:
+    return TASKS
+
+
+@pytest.fixture(scope="session")
+def run_of():
+    """``run_of(name, config)``: the :class:`Run` a finished config describes."""
+    return lambda name, config: Run(name, config, Path(config.run.out))

@@ -1,0 +1,35 @@
+"""Launched by test_distributed.py under ``torchrun``: trains each ``network=config.yaml`` given on
+the command line, one after the other, in one process group (so the processes start only once)."""
+from __future__ import annotations
+
+import importlib
+import sys
+
+import torch.distributed as dist
+
+from training.config import load_config
+from training.runner import train
+
+TRAINERS = {
+    "posevae": ("PoseVAETask", "PoseVAETrainConfig"),
+    "expnet": ("ExpNetTask", "ExpNetTrainConfig"),
+    "mapping": ("MappingTask", "MappingTrainConfig"),
+    "facevid2vid": ("FaceVid2VidTask", "FaceVid2VidTrainConfig"),
+}
+
+
+def main(argv: list[str]) -> int:
+    dist.init_process_group("gloo")
+    try:
+        for item in argv:
+            name, path = item.split("=", 1)
+            module = importlib.import_module(f"training.train_{name}")
+            task, config = (getattr(module, attr) for attr in TRAINERS[name])
+            train(task, load_config(config, path))
+    finally:
+        dist.destroy_process_group()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
