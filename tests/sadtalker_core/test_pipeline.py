@@ -1,0 +1,316 @@
+"""The end-to-end pipeline on real pictures, speech and video with fake weights: a picture and a
+wav become an mp4 of 25 frames per second of audio with that audio; bad inputs give errors that
+name the input and say what to do.
+
+The face renderer costs seconds per frame on a CPU, so the tests that run it render a handful of
+frames; the full-length contract (8 s of speech -> 200 frames) is checked with a stand-in face
+renderer passed to ``generate`` (benchmarks/e2e_full_clip.py does one full run with the real one).
+"""
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import skimage.data
+import soundfile
+import torch
+from safetensors.torch import save_file
+from spandrel.architectures.GFPGAN import GFPGAN
+
+from sadtalker_core.audio import AudioError, audio_features, load_audio_features, load_wav
+from sadtalker_core.checkpoints import CheckpointError
+from sadtalker_core.enhance import load_face_enhancer
+from sadtalker_core.face.dlib_detector import DlibDetector
+from sadtalker_core.face.landmarks import NoFaceError, pick_face
+from sadtalker_core.models import load_models
+from sadtalker_core.pipeline import (MotionOptions, RenderOptions, generate, make_motion, render_face_frames,
+                                     video_motion)
+from sadtalker_core.source import FaceTooSmallError, extract_source, read_image
+from sadtalker_core.video import VideoError, iter_frames, probe_video, read_audio
+
+SPEECH = "RD_Radio31_000.wav"  # 8 s of English
+FRAME_SAMPLES = 640  # 16 kHz samples per 25 fps frame
+
+
+@pytest.fixture(scope="module")
+def models(weights_dir):
+    return load_models(weights_dir, 256, "cpu")
+
+
+@pytest.fixture(scope="module")
+def detector() -> DlibDetector:
+    return DlibDetector()
+
+
+@pytest.fixture(scope="module")
+def speech(media_dir) -> np.ndarray:
+    return load_wav(media_dir / SPEECH)
+
+
+@pytest.fixture(scope="module")
+def people(models, detector, media_dir):
+    path = media_dir / "people_0.png"
+    return extract_source(read_image(path), models.recon, "crop", 256, detector, name=str(path))
+
+
+def _frames(speech: np.ndarray, count: int):
+    """The first ``count`` video frames' worth of the speech, as audio features."""
+    return audio_features(speech[:count * FRAME_SAMPLES])
+
+
+def _aspect_size(crop_size: tuple[int, int], render: int = 256) -> tuple[int, int]:
+    """(width, height) of a rendered face frame: the render width, the crop's aspect."""
+    return render, int(render * crop_size[1] / crop_size[0])
+
+
+class FlatFaces:
+    """Stand-in face renderer: grey frames in batches of ``options.batch_size``, recording how far
+    it ran ahead of the writer (whose ``on_frame`` it is given)."""
+
+    def __init__(self, size: tuple[int, int] = (256, 256)):
+        self.size = size
+        self.produced = 0
+        self.written = 0
+        self.ahead: list[int] = []
+
+    def __call__(self, models, source, motion, options, enhancer):
+        for start in range(0, motion.num_frames, options.batch_size):
+            count = min(options.batch_size, motion.num_frames - start)
+            self.produced += count
+            self.ahead.append(self.produced - self.written)
+            yield np.full((count, self.size[1], self.size[0], 3), 128, dtype=np.uint8)
+
+    def on_frame(self, done: int, total: int) -> None:
+        self.written = done
+
+
+# --- the picture ------------------------------------------------------------------------------
+
+
+def test_a_picture_without_a_face_is_an_error_naming_it_and_suggesting_resize(models, detector, tmp_path):
+    path = tmp_path / "wall.png"
+    cv2.imwrite(str(path), np.full((300, 400, 3), 128, dtype=np.uint8))
+    with pytest.raises(NoFaceError, match=r"no face found in .*wall\.png.*'resize' preprocess mode"):
+        extract_source(read_image(path), models.recon, "crop", 256, detector, name=str(path))
+
+
+def test_of_several_faces_the_largest_is_animated_or_the_one_asked_for(models, detector, media_dir):
+    big = read_image(media_dir / "people_0.png")  # face about 180 px, left
+    small = cv2.resize(skimage.data.astronaut(), (384, 384))  # face about 130 px, right
+    canvas = np.full((520, 900, 3), 200, dtype=np.uint8)
+    canvas[20:20 + big.shape[0], :big.shape[1]] = big
+    canvas[100:100 + small.shape[0], 500:500 + small.shape[1]] = small
+
+    largest = extract_source(canvas, models.recon, "crop", 256, detector)
+    second = extract_source(canvas, models.recon, "crop", 256, detector, face_index=1)
+    assert largest.crop.info.crop.x2 <= big.shape[1] and largest.crop.face_index == 0
+    assert second.crop.info.crop.x1 >= 500 - 50 and second.crop.face_index == 1
+    with pytest.raises(NoFaceError, match="face index 2 asked for, but 2 faces found in pair.png"):
+        extract_source(canvas, models.recon, "crop", 256, detector, face_index=2, name="pair.png")
+
+
+@pytest.mark.parametrize("kind", ["gray", "rgba", "16-bit"])
+def test_gray_rgba_and_16_bit_pictures_are_read_as_rgb_and_animated(models, detector, media_dir, tmp_path, kind):
+    rgb = read_image(media_dir / "people_0.png")
+    bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
+    stored = {
+        "gray": cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY),
+        "rgba": np.dstack([bgr, np.full(bgr.shape[:2], 255, np.uint8)]),
+        "16-bit": bgr.astype(np.uint16) * 257,
+    }[kind]
+    path = tmp_path / f"{kind}.png"
+    cv2.imwrite(str(path), stored)
+
+    image = read_image(path)
+    assert image.shape == rgb.shape and image.dtype == np.uint8
+    if kind == "gray":
+        assert (image[..., 0] == image[..., 1]).all() and (image[..., 1] == image[..., 2]).all()
+    else:
+        assert np.array_equal(image, rgb)
+    source = extract_source(image, models.recon, "crop", 256, detector, name=str(path))
+    assert source.crop.image.shape == (256, 256, 3) and torch.isfinite(source.source_coeff).all()
+
+
+def test_a_file_that_is_not_a_picture_is_an_error_naming_it(tmp_path):
+    path = tmp_path / "notes.png"
+    path.write_text("not a picture")
+    with pytest.raises(ValueError, match=r"cannot read the picture .*notes\.png"):
+        read_image(path)
+
+
+def test_a_face_too_small_to_animate_is_an_error_saying_what_to_do(models, detector, media_dir):
+    tiny = cv2.resize(read_image(media_dir / "people_0.png"), None, fx=0.2, fy=0.2, interpolation=cv2.INTER_AREA)
+    assert detector.detect(tiny), "dlib still finds this 37 px face"
+    with pytest.raises(FaceTooSmallError, match=r"the face in tiny\.png is too small.*at least 64 px.*larger picture"):
+        extract_source(tiny, models.recon, "crop", 256, detector, name="tiny.png")
+    with pytest.warns(UserWarning, match="mean face position"), \
+            pytest.raises(FaceTooSmallError, match=r"tiny\.png is too small to animate: 50x40 px"):
+        extract_source(np.zeros((40, 50, 3), np.uint8), models.recon, "resize", 256, detector, name="tiny.png")
+
+
+# --- the audio --------------------------------------------------------------------------------
+
+
+def test_empty_audio_is_an_error_naming_the_file(tmp_path):
+    path = tmp_path / "empty.wav"
+    soundfile.write(path, np.zeros(0, np.float32), 16000)
+    with pytest.raises(AudioError, match=r"empty\.wav: the audio is empty"):
+        load_audio_features(path)
+
+
+@pytest.mark.parametrize("rate", [8000, 22050, 44100, 48000])
+@pytest.mark.parametrize("channels", [1, 2])
+def test_common_sample_rates_mono_or_stereo_give_25_frames_per_second(tmp_path, rate, channels):
+    seconds = 1.2
+    t = np.arange(round(seconds * rate)) / rate
+    tone = 0.3 * np.sin(2 * np.pi * 220 * t)
+    path = tmp_path / f"tone_{rate}_{channels}.wav"
+    soundfile.write(path, np.stack([tone] * channels, axis=1), rate)
+    audio = load_audio_features(path)
+    assert audio.num_frames == 30 and len(audio.wav) == 30 * FRAME_SAMPLES
+
+
+# --- the model files --------------------------------------------------------------------------
+
+
+def _model_folder(tmp_path: Path, weights_dir: Path, bundle: Path) -> Path:
+    folder = tmp_path / "models"
+    folder.mkdir()
+    (folder / "SadTalker_V0.0.2_256.safetensors").symlink_to(bundle)
+    (folder / "mapping_00229-model.pth.tar").symlink_to(weights_dir / "mapping_00229-model.pth.tar")
+    return folder
+
+
+def test_a_truncated_model_file_is_an_error_naming_it(weights_dir, tmp_path):
+    truncated = tmp_path / "truncated.safetensors"
+    with open(weights_dir / "SadTalker_V0.0.2_256.safetensors", "rb") as whole:
+        truncated.write_bytes(whole.read(1 << 20))
+    folder = _model_folder(tmp_path, weights_dir, truncated)
+    with pytest.raises(CheckpointError, match=r"SadTalker_V0\.0\.2_256\.safetensors"):
+        load_models(folder)
+
+
+def test_a_wrong_model_file_is_an_error_naming_it(weights_dir, tmp_path):
+    wrong = tmp_path / "wrong.safetensors"
+    save_file({"weight": torch.zeros(3)}, wrong)
+    folder = _model_folder(tmp_path, weights_dir, wrong)
+    with pytest.raises(CheckpointError, match=r"SadTalker_V0\.0\.2_256\.safetensors"):
+        load_models(folder)
+
+
+# --- writing the video ------------------------------------------------------------------------
+
+
+def test_an_unwritable_output_fails_before_any_work(models, people, speech, tmp_path):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    renderer = FlatFaces()
+    with pytest.raises(VideoError, match=r"cannot write the video .*a_file/out\.mp4"):
+        generate(models, people, _frames(speech, 2), blocker / "out.mp4", renderer=renderer)
+    assert renderer.produced == 0
+
+
+def test_eight_seconds_of_speech_stream_into_200_frames_with_8_seconds_of_audio(models, people, speech, tmp_path):
+    audio = audio_features(speech)
+    renderer = FlatFaces()
+    clip = generate(models, people, audio, tmp_path / "clip.mp4", motion_options=MotionOptions(seed=0),
+                    render_options=RenderOptions(batch_size=4), on_frame=renderer.on_frame, renderer=renderer)
+
+    assert clip.num_frames == 200 == round(25 * len(speech) / 16000)
+    info = probe_video(clip.path)
+    assert (info.frame_count, info.fps, info.width, info.height, info.has_audio) == (200, 25, 256, 256, True)
+    assert read_audio(clip.path).duration == pytest.approx(8.0, abs=0.03)
+    assert max(renderer.ahead) <= 4  # one batch in flight: memory does not grow with the clip
+
+
+def test_silent_audio_gives_a_video_of_a_blinking_face(models, people, tmp_path):
+    silence = audio_features(np.zeros(2 * 16000, np.float32))
+    motion = make_motion(models, people, silence, MotionOptions(seed=3))
+    assert motion.num_frames == 50 and motion.blink.max() == 1.0  # at least one whole blink
+    clip = generate(models, people, silence, tmp_path / "silent.mp4", motion, renderer=FlatFaces())
+    info = probe_video(clip.path)
+    assert info.frame_count == 50 and info.has_audio
+    assert np.abs(read_audio(clip.path).samples).max() < 1e-3
+
+
+# --- the real face renderer, a few frames -----------------------------------------------------
+
+
+def test_people_0_and_speech_become_an_mp4_of_25_frames_per_second_with_the_audio(models, people, speech, tmp_path):
+    audio = _frames(speech, 5)  # 0.2 s
+    clip = generate(models, people, audio, tmp_path / "people.mp4", motion_options=MotionOptions(seed=0),
+                    render_options=RenderOptions(batch_size=5))
+
+    width, height = _aspect_size(people.crop.original_size)
+    assert clip.num_frames == 5 and clip.size == (width, height)
+    info = probe_video(clip.path)
+    assert (info.frame_count, info.width, info.height) == (5, width + width % 2, height + height % 2)
+    assert read_audio(clip.path).duration == pytest.approx(0.2, abs=0.03)
+    frames = np.stack(list(iter_frames(clip.path)))
+    assert frames.shape[0] == 5 and frames.std() > 5  # pictures, not a blank
+
+
+@pytest.fixture(scope="module")
+def full_body(detector, media_dir):
+    """full_body_1.png and the landmarks of its face (detected once for every mode)."""
+    image = read_image(media_dir / "full_body_1.png")
+    return image, pick_face(detector.detect(image)).landmarks
+
+
+@pytest.mark.parametrize("mode", ["crop", "extcrop", "resize", "full", "extfull"])
+def test_every_preprocess_mode_renders_full_body_1(models, full_body, speech, tmp_path, mode):
+    image, landmarks = full_body
+    source = extract_source(image, models.recon, mode, 256, landmarks=landmarks)
+    clip = generate(models, source, _frames(speech, 1), tmp_path / f"{mode}.mp4",
+                    motion_options=MotionOptions(seed=0), render_options=RenderOptions(batch_size=1))
+
+    expected = (800, 1200) if mode in ("full", "extfull") else _aspect_size(source.crop.original_size)
+    assert clip.size == expected
+    info = probe_video(clip.path)
+    assert (info.frame_count, info.width, info.height) == (1, expected[0] + expected[0] % 2, expected[1] + expected[1] % 2)
+    if mode in ("full", "extfull"):  # the body around the face is the picture's
+        frame = next(iter_frames(clip.path))
+        assert np.abs(frame[1000:].astype(int) - image[1000:]).mean() < 4
+
+
+def test_a_reference_video_gives_the_head_pose_and_the_blinks(models, people, detector, speech, media_dir, tmp_path):
+    video = media_dir / "WDA_AlexandriaOcasioCortez_000.mp4"
+    reference = video_motion(models, itertools.islice(iter_frames(video), 3), "crop", detector, name=str(video))
+    assert reference.num_frames == 3
+
+    audio = _frames(speech, 2)
+    plain = make_motion(models, people, audio, MotionOptions(seed=0))
+    driven = make_motion(models, people, audio, MotionOptions(seed=0), reference=reference, reference_pose=reference)
+    assert driven.blink is None  # the eyes follow the video, not the random schedule
+    assert not torch.allclose(driven.expression, plain.expression)
+    torch.testing.assert_close(driven.pose - plain.pose, reference.pose[:2] - reference.pose[:1])
+
+    clip = generate(models, people, audio, tmp_path / "driven.mp4", driven, render_options=RenderOptions(batch_size=2))
+    assert probe_video(clip.path).frame_count == 2
+
+
+@pytest.fixture(scope="module")
+def gfpgan_file(tmp_path_factory) -> Path:
+    """GFPGAN v1.4's architecture with random weights, saved as the official file is."""
+    torch.manual_seed(0)
+    model = GFPGAN(out_size=512, num_style_feat=512, channel_multiplier=2, decoder_load_path=None, fix_decoder=False,
+                   num_mlp=8, input_is_latent=True, different_w=True, narrow=1, sft_half=True)
+    path = tmp_path_factory.mktemp("enhancer") / "GFPGANv1.4.pth"
+    torch.save({"params_ema": model.state_dict()}, path)
+    return path
+
+
+def test_a_face_enhancer_restores_the_rendered_faces(models, people, speech, gfpgan_file, tmp_path):
+    enhancer = load_face_enhancer(gfpgan_file, dtype=torch.bfloat16)  # bfloat16 halves the CPU time
+    audio = _frames(speech, 1)
+    motion = make_motion(models, people, audio, MotionOptions(seed=0))
+    plain = next(iter(render_face_frames(models, people, motion, RenderOptions(batch_size=1))))[0]
+    clip = generate(models, people, audio, tmp_path / "enhanced.mp4", motion, enhancer=enhancer,
+                    render_options=RenderOptions(batch_size=1))
+
+    enhanced = next(iter_frames(clip.path))[:plain.shape[0], :plain.shape[1]]
+    assert clip.num_frames == 1
+    assert np.abs(enhanced.astype(int) - plain).mean() > 10  # random restorer weights: far from the render
