@@ -1,0 +1,187 @@
+"""``python -m sadtalker_core``: generate and demo write a video with the audio, options keep the
+official names, download / conformance are forwarded, and a bad input prints one ``error:`` line
+(no traceback) and exits with status 2 -- before any model is loaded where it can be.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import soundfile
+from paths import CORE_CHECKPOINTS
+
+from sadtalker_core.cli import DEMO_AUDIO, DEMO_IMAGE, build_parser, main, motion_options, render_options
+from sadtalker_core.face.dlib_detector import DlibDetector
+from sadtalker_core.motion_io import load_motion
+from sadtalker_core.pipeline import BlinkMode, MotionOptions
+from sadtalker_core.source import read_image
+from sadtalker_core.video import probe_video, read_audio
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def checkpoints(weights_dir, tmp_path_factory) -> Path:
+    """The core model files without the RetinaFace / FAN files (fake detector weights find no
+    face), so that dlib finds the faces."""
+    folder = tmp_path_factory.mktemp("checkpoints")
+    for name in CORE_CHECKPOINTS:
+        (folder / name).symlink_to(weights_dir / name)
+    return folder
+
+
+def run(*argv: str | Path) -> tuple[int, str, str]:
+    """``main(argv)`` -> (exit status, stdout, stderr)."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main([str(arg) for arg in argv])
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture(scope="module")
+def rendered(checkpoints, media_dir, tmp_path_factory):
+    """Two short real renders: people_0 saying the first 2 frames of speech (its motion saved),
+    then the demo portrait in ``full`` mode driven by that saved motion."""
+    folder = tmp_path_factory.mktemp("cli")
+    people = run("generate", "--image", media_dir / "people_0.png", "--audio", media_dir / "RD_Radio31_000.wav",
+                 "--out", folder / "people.mp4", "--checkpoints", checkpoints, "--max-seconds", "0.08",
+                 "--seed", "0", "--save-motion", folder / "motion.safetensors", "--quiet")
+    demo = run("demo", "--checkpoints", checkpoints, "--out", folder / "demo.mp4", "--preprocess", "full",
+               "--paste", "seamless", "--load-motion", folder / "motion.safetensors", "--quiet")
+    return folder, people, demo
+
+
+def test_generate_writes_the_video_with_its_audio_and_says_where(rendered):
+    folder, (code, out, err), _ = rendered
+    assert (code, err) == (0, "")
+    assert out == f"{folder / 'people.mp4'}: 2 frames, 256x256\n"
+    info = probe_video(folder / "people.mp4")
+    assert (info.frame_count, info.fps, info.has_audio) == (2, 25, True)
+    assert read_audio(folder / "people.mp4").duration == pytest.approx(0.08, abs=0.03)
+    assert load_motion(folder / "motion.safetensors").num_frames == 2
+
+
+def test_demo_renders_the_bundled_portrait_here_pasted_back_with_a_saved_motion(rendered):
+    folder, _, (code, out, err) = rendered
+    assert (code, err) == (0, "")
+    info = probe_video(folder / "demo.mp4")
+    assert (info.frame_count, info.width, info.height) == (2, 256, 256)  # the whole portrait
+
+
+def test_bundled_demo_assets_are_small_a_one_face_portrait_and_16_khz_mono_speech():
+    assert DEMO_IMAGE.stat().st_size < 200_000 and DEMO_AUDIO.stat().st_size < 200_000
+    assert len(DlibDetector().detect(read_image(DEMO_IMAGE))) == 1
+    info = soundfile.info(DEMO_AUDIO)
+    assert (info.samplerate, info.channels) == (16000, 1) and 2.0 <= info.duration <= 3.0
+
+
+def test_official_option_spellings_set_the_same_options():
+    official = build_parser().parse_args([
+        "generate", "--source_image", "a.png", "--driven_audio", "a.wav", "--out", "o.mp4", "--checkpoint_dir", "m",
+        "--pose_style", "7", "--expression_scale", "1.5", "--batch_size", "4", "--input_yaw", "-20", "20",
+        "--input_roll", "5", "--still", "--ref_pose", "p.mp4", "--ref_eyeblink", "e.mp4"])
+    ours = build_parser().parse_args([
+        "generate", "--image", "a.png", "--audio", "a.wav", "--out", "o.mp4", "--checkpoints", "m",
+        "--pose-style", "7", "--expression-scale", "1.5", "--batch-size", "4", "--input-yaw", "-20", "20",
+        "--input-roll", "5", "--still", "--ref-pose", "p.mp4", "--ref-eyeblink", "e.mp4"])
+    assert vars(official) == vars(ours)
+    assert motion_options(ours) == MotionOptions(pose_style=7, blink=BlinkMode.RANDOM)
+    render = render_options(ours)
+    assert (render.expression_scale, render.batch_size, render.still) == (1.5, 4, True)
+    assert (render.yaw, render.pitch, render.roll) == ((-20.0, 20.0), None, (5.0,))
+
+
+def test_help_lists_every_command(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["--help"])
+    assert exit_.value.code == 0
+    listing = capsys.readouterr().out
+    assert all(command in listing for command in ("generate", "demo", "download", "conformance"))
+
+
+@pytest.mark.parametrize("command, prog", [("download", "python -m sadtalker_core download"),
+                                           ("conformance", "python -m sadtalker_core.conformance")])
+def test_download_and_conformance_are_forwarded(capsys, command, prog):
+    with pytest.raises(SystemExit) as exit_:
+        main([command, "--help"])
+    assert exit_.value.code == 0 and capsys.readouterr().out.startswith(f"usage: {prog}")
+
+
+# --- bad inputs: one line, status 2 -----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def inputs(media_dir, tmp_path_factory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("inputs")
+    cv2.imwrite(str(folder / "wall.png"), np.full((300, 400, 3), 128, np.uint8))
+    soundfile.write(folder / "empty.wav", np.zeros(0, np.float32), 16000)
+    (folder / "a_file").write_text("")
+    return {"face": media_dir / "people_0.png", "speech": media_dir / "RD_Radio31_000.wav", "folder": folder,
+            "wall": folder / "wall.png", "empty": folder / "empty.wav", "blocker": folder / "a_file"}
+
+
+def _generate(inputs, checkpoints, *extra, image=None, audio=None, out=None) -> list:
+    return ["generate", "--image", image or inputs["face"], "--audio", audio or inputs["speech"],
+            "--out", out or inputs["folder"] / "out.mp4", "--checkpoints", checkpoints, "--quiet", *extra]
+
+
+def _assert_one_error_line(code: int, err: str, pattern: str) -> None:
+    assert code == 2
+    assert err.count("\n") == 1 and err.startswith("error: ") and "Traceback" not in err
+    assert re.search(pattern, err), err
+
+
+def test_a_picture_without_a_face(inputs, checkpoints):
+    code, _, err = run(*_generate(inputs, checkpoints, image=inputs["wall"]))
+    _assert_one_error_line(code, err, r"no face found in .*wall\.png.*'resize' preprocess mode")
+
+
+def test_empty_audio(inputs, checkpoints):
+    code, _, err = run(*_generate(inputs, checkpoints, audio=inputs["empty"]))
+    _assert_one_error_line(code, err, r"empty\.wav: the audio is empty")
+
+
+def test_a_missing_picture(inputs, checkpoints):
+    code, _, err = run(*_generate(inputs, checkpoints, image=inputs["folder"] / "nobody.png"))
+    _assert_one_error_line(code, err, r"cannot read the picture .*nobody\.png")
+
+
+def test_an_unwritable_output_is_reported_before_the_models_are_even_looked_for(inputs):
+    code, _, err = run(*_generate(inputs, inputs["folder"] / "no_models_here", out=inputs["blocker"] / "out.mp4"))
+    _assert_one_error_line(code, err, r"cannot write the video .*a_file/out\.mp4")
+
+
+def test_a_missing_model_folder_says_how_to_download(inputs):
+    code, _, err = run(*_generate(inputs, inputs["folder"] / "no_models_here"))
+    _assert_one_error_line(code, err, r"no_models_here does not exist.*python -m sadtalker_core download")
+
+
+def test_a_truncated_model_file(inputs, weights_dir, tmp_path):
+    (tmp_path / "mapping_00229-model.pth.tar").symlink_to(weights_dir / "mapping_00229-model.pth.tar")
+    with open(weights_dir / "SadTalker_V0.0.2_256.safetensors", "rb") as whole:
+        (tmp_path / "SadTalker_V0.0.2_256.safetensors").write_bytes(whole.read(1 << 20))
+    code, _, err = run(*_generate(inputs, tmp_path))
+    _assert_one_error_line(code, err, r"SadTalker_V0\.0\.2_256\.safetensors")
+
+
+def test_a_named_enhancer_missing_from_the_model_folder(inputs, checkpoints):
+    code, _, err = run(*_generate(inputs, checkpoints, "--enhancer", "gfpgan"))
+    _assert_one_error_line(code, err, r"GFPGANv1\.4\.pth not found")
+
+
+def test_a_saved_motion_cannot_be_combined_with_a_reference_video(inputs, checkpoints):
+    code, _, err = run(*_generate(inputs, checkpoints, "--load-motion", "m.safetensors", "--ref-pose", "p.mp4"))
+    _assert_one_error_line(code, err, r"--load-motion uses the saved motion as it is; drop --ref-pose")
+
+
+def test_reduced_precision_is_refused_until_supported_through_python_dash_m(inputs, checkpoints):
+    argv = [str(arg) for arg in _generate(inputs, checkpoints, "--dtype", "fp16")]
+    done = subprocess.run([sys.executable, "-m", "sadtalker_core", *argv], cwd=REPO, capture_output=True, text=True)
+    _assert_one_error_line(done.returncode, done.stderr, r"--dtype fp16 is not supported yet; use --dtype fp32")
