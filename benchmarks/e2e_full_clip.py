@@ -20,17 +20,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
+from inputs import add_input_options, load_source  # first: puts the repository on sys.path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from sadtalker_core.audio import DEFAULT_AUDIO, load_audio_features  # noqa: E402
-from sadtalker_core.models import load_models  # noqa: E402
-from sadtalker_core.pipeline import MotionOptions, RenderOptions, generate, make_motion  # noqa: E402
-from sadtalker_core.source import extract_source, read_image  # noqa: E402
-from sadtalker_core.video import probe_video, read_audio  # noqa: E402
-
-MEDIA = REPO.parent / "shared" / "media"
+from sadtalker_core.audio import DEFAULT_AUDIO, load_audio_features
+from sadtalker_core.pipeline import MotionOptions, RenderOptions, generate, make_motion
+from sadtalker_core.video import probe_video, read_audio
 
 
 @dataclass(frozen=True)
@@ -41,8 +35,7 @@ class Figures:
     video_seconds: float
     written_audio_seconds: float
     size: tuple[int, int]
-    load_s: float
-    source_s: float
+    load_and_source_s: float  # model loading + face detection and 3DMM extraction
     motion_s: float
     render_write_s: float
     first_frame_s: float  # render start -> first frame written (includes the source encoding)
@@ -54,10 +47,7 @@ class Figures:
 
 def run(args: argparse.Namespace) -> Figures:
     start = time.perf_counter()
-    models = load_models(args.checkpoints, args.size, args.device)
-    loaded = time.perf_counter()
-    source = extract_source(read_image(args.image), models.recon, args.preprocess, args.size, models.detector(),
-                            name=str(args.image))
+    models, source = load_source(args)
     extracted = time.perf_counter()
     audio = load_audio_features(args.audio)
     motion = make_motion(models, source, audio, MotionOptions(seed=0))
@@ -78,7 +68,7 @@ def run(args: argparse.Namespace) -> Figures:
     return Figures(
         frames=clip.num_frames, audio_seconds=len(audio.wav) / DEFAULT_AUDIO.sample_rate, video_frames=info.frame_count,
         video_seconds=info.duration, written_audio_seconds=track.duration, size=clip.size,
-        load_s=loaded - start, source_s=extracted - loaded, motion_s=moved - extracted,
+        load_and_source_s=extracted - start, motion_s=moved - extracted,
         render_write_s=done - moved, first_frame_s=first,
         seconds_per_frame=(done - moved - first) / max(clip.num_frames - 1, 1),
         peak_rss_mib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
@@ -88,14 +78,8 @@ def run(args: argparse.Namespace) -> Figures:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--checkpoints", type=Path, required=True)
-    parser.add_argument("--image", type=Path, default=MEDIA / "people_0.png")
-    parser.add_argument("--audio", type=Path, default=MEDIA / "RD_Radio31_000.wav")
+    add_input_options(parser)
     parser.add_argument("--out", type=Path, default=Path("e2e_full_clip.mp4"))
-    parser.add_argument("--preprocess", default="crop")
-    parser.add_argument("--size", type=int, default=256)
-    parser.add_argument("--batch-size", type=int, default=2)
-    parser.add_argument("--device", default="cpu")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     args = parser.parse_args()
     figures = run(args)

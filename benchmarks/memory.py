@@ -29,15 +29,10 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from inputs import add_input_options, input_arguments, load_source  # first: puts the repository on sys.path
 
-from sadtalker_core.audio import DEFAULT_AUDIO, audio_features, load_wav  # noqa: E402
-from sadtalker_core.models import load_models  # noqa: E402
-from sadtalker_core.pipeline import MotionOptions, RenderOptions, generate, make_motion, render_face_frames  # noqa: E402
-from sadtalker_core.source import extract_source, read_image  # noqa: E402
-
-MEDIA = REPO.parent / "shared" / "media"
+from sadtalker_core.audio import DEFAULT_AUDIO, audio_features, load_wav
+from sadtalker_core.pipeline import MotionOptions, RenderOptions, generate, make_motion, render_face_frames
 
 
 @dataclass(frozen=True)
@@ -84,9 +79,7 @@ def real_then_repeated(real_frames: int):
 
 
 def measure(args: argparse.Namespace, seconds: float) -> Measurement:
-    models = load_models(args.checkpoints, 256, "cpu")
-    image = read_image(args.image)
-    source = extract_source(image, models.recon, args.preprocess, 256, models.detector(), name=str(args.image))
+    models, source = load_source(args)
     speech = load_wav(args.audio)
     wav = np.resize(speech, round(seconds * DEFAULT_AUDIO.sample_rate))  # repeated to the duration
     audio = audio_features(wav)
@@ -102,14 +95,9 @@ def measure(args: argparse.Namespace, seconds: float) -> Measurement:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--checkpoints", type=Path, required=True,
-                        help="model folder (with fake weights: one without the RetinaFace / FAN files)")
+    add_input_options(parser)
     parser.add_argument("--seconds", type=float, nargs="+", default=[10.0, 60.0])
     parser.add_argument("--real-frames", type=int, default=4)
-    parser.add_argument("--batch-size", type=int, default=2)
-    parser.add_argument("--preprocess", default="crop")
-    parser.add_argument("--image", type=Path, default=MEDIA / "people_0.png")
-    parser.add_argument("--audio", type=Path, default=MEDIA / "RD_Radio31_000.wav")
     parser.add_argument("--child", type=float, default=None, help=argparse.SUPPRESS)  # measure this many seconds
     args = parser.parse_args()
     if args.child is not None:
@@ -117,10 +105,10 @@ def main() -> None:
         return
     print(f"{'audio s':>8} {'frames':>7} {'real':>5} {'RSS before MiB':>15} {'peak during MiB':>16} {'growth MiB':>11}")
     for seconds in args.seconds:
-        command = [sys.executable, __file__, "--child", str(seconds), "--checkpoints", str(args.checkpoints),
-                   "--real-frames", str(args.real_frames), "--batch-size", str(args.batch_size),
-                   "--preprocess", args.preprocess, "--image", str(args.image), "--audio", str(args.audio)]
-        result = Measurement(**json.loads(subprocess.run(command, check=True, stdout=subprocess.PIPE, text=True).stdout))
+        command = [sys.executable, __file__, "--child", str(seconds), "--real-frames", str(args.real_frames),
+                   *input_arguments(args)]
+        done = subprocess.run(command, check=True, stdout=subprocess.PIPE, text=True)
+        result = Measurement(**json.loads(done.stdout))
         print(f"{result.seconds:8.1f} {result.frames:7d} {result.real_frames:5d} {result.rss_before_mib:15.0f} "
               f"{result.peak_during_mib:16.0f} {result.growth_mib:11.0f}")
 

@@ -270,7 +270,8 @@ def test_every_preprocess_mode_renders_full_body_1(models, full_body, speech, tm
     expected = (800, 1200) if mode in ("full", "extfull") else _aspect_size(source.crop.original_size)
     assert clip.size == expected
     info = probe_video(clip.path)
-    assert (info.frame_count, info.width, info.height) == (1, expected[0] + expected[0] % 2, expected[1] + expected[1] % 2)
+    even = tuple(side + side % 2 for side in expected)  # yuv420p pads odd sizes
+    assert (info.frame_count, info.width, info.height) == (1, *even)
     if mode in ("full", "extfull"):  # the body around the face is the picture's
         frame = next(iter_frames(clip.path))
         assert np.abs(frame[1000:].astype(int) - image[1000:]).mean() < 4
