@@ -29,6 +29,7 @@ from .networks.keypoint_detector import KPDetector, load_kp_detector
 from .networks.mapping import MappingNet, load_mapping
 from .networks.recon_net import ReconNet, load_recon_net
 from .render import FaceRenderModels
+from .speed import EXACT, RenderSpeed, apply_render_speed
 
 RENDER_SIZES = (256, 512)
 MAPPING_FILES = {False: "mapping_00229-model.pth.tar", True: "mapping_00109-model.pth.tar"}
@@ -107,6 +108,7 @@ class SadTalkerModels:
     generator: OcclusionAwareSPADEGenerator
     mappings: dict[bool, MappingNet]
     device: torch.device
+    speed: RenderSpeed = EXACT  # how the generator computes (precision, layout, compilation)
 
     @property
     def size(self) -> int:
@@ -133,8 +135,10 @@ def render_config(still: bool) -> FaceRenderConfig:
     return FACERENDER_STILL if still else FACERENDER
 
 
-def load_models(folder: str | os.PathLike, size: int = 256, device: torch.device | str | None = None) -> SadTalkerModels:
-    """Find and load every network for render ``size`` from ``folder`` (on CUDA when available)."""
+def load_models(folder: str | os.PathLike, size: int = 256, device: torch.device | str | None = None,
+                speed: RenderSpeed = EXACT) -> SadTalkerModels:
+    """Find and load every network for render ``size`` from ``folder`` (on CUDA when available);
+    the face renderer's generator is set up for ``speed`` (:mod:`sadtalker_core.speed`)."""
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     files = find_model_files(folder, size)
     return SadTalkerModels(
@@ -142,7 +146,8 @@ def load_models(folder: str | os.PathLike, size: int = 256, device: torch.device
         recon=load_recon_net(files.recon, device),
         motion=load_motion_nets(files.expnet, files.posevae, device),
         kp_detector=load_kp_detector(files.render, device, FACERENDER.kp_detector),
-        generator=load_generator(files.render, device, FACERENDER.generator),
+        generator=apply_render_speed(load_generator(files.render, device, FACERENDER.generator), speed),
         mappings={still: load_mapping(path, device, render_config(still).mapping) for still, path in files.mappings.items()},
         device=device,
+        speed=speed,
     )

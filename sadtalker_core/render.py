@@ -23,6 +23,7 @@ from .keypoints import PoseOverride, keypoint_transformation
 from .networks.generator import OcclusionAwareSPADEGenerator, SourceEncoding, load_generator
 from .networks.keypoint_detector import KPDetector, load_kp_detector
 from .networks.mapping import MappingNet, load_mapping
+from .speed import EXACT, RenderSpeed, apply_render_speed
 
 
 @dataclass(frozen=True)
@@ -40,13 +41,13 @@ class FaceRenderModels:
 
 def load_face_render_models(bundle: str | os.PathLike, mapping: str | os.PathLike,
                             config: FaceRenderConfig = FACERENDER,
-                            device: torch.device | str = "cpu") -> FaceRenderModels:
+                            device: torch.device | str = "cpu", speed: RenderSpeed = EXACT) -> FaceRenderModels:
     """KPDetector and generator from ``bundle`` (``SadTalker_V0.0.2_*.safetensors`` or
     ``facevid2vid_00189-model.pth.tar``), MappingNet from ``mapping`` (``mapping_00229`` with
-    ``FACERENDER``, ``mapping_00109`` with ``FACERENDER_STILL``)."""
+    ``FACERENDER``, ``mapping_00109`` with ``FACERENDER_STILL``); the generator set up for ``speed``."""
     return FaceRenderModels(
         kp_detector=load_kp_detector(bundle, device, config.kp_detector),
-        generator=load_generator(bundle, device, config.generator),
+        generator=apply_render_speed(load_generator(bundle, device, config.generator), speed),
         mapping=load_mapping(mapping, device, config.mapping),
     )
 

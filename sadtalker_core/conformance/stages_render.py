@@ -18,6 +18,7 @@ from ..networks.he_estimator import load_he_estimator
 from ..networks.keypoint_detector import load_kp_detector
 from ..networks.mapping import load_mapping
 from ..render import frame_batches, frames_to_uint8, load_face_render_models, render_frames
+from ..speed import apply_render_speed
 from .golden import Golden
 from .registry import EXACT, StageContext, Tolerance, stage
 
@@ -111,7 +112,9 @@ def keypoint_transformation_stage(golden: Golden, ctx: StageContext) -> dict:
     "mask": NETWORK,
 })
 def generator_stage(golden: Golden, ctx: StageContext) -> dict:
-    generator = load_generator(ctx.checkpoint(golden, "generator", default=BUNDLE), ctx.device, _config(golden).generator)
+    # set up as users get it (the default, exact speed settings)
+    generator = apply_render_speed(load_generator(ctx.checkpoint(golden, "generator", default=BUNDLE), ctx.device,
+                                                  _config(golden).generator))
     kp_driving = golden["kp_driving"].to(ctx.device)
     source_image = golden["source_image"].to(ctx.device).expand(kp_driving.shape[0], -1, -1, -1)
     out = generator(source_image, kp_driving, golden["kp_source"].to(ctx.device))

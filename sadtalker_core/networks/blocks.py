@@ -7,9 +7,98 @@ dicts load unchanged.  BatchNorm layers always run with their stored statistics 
 """
 from __future__ import annotations
 
+from enum import Enum
+
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.utils.spectral_norm import SpectralNorm
+
+
+class _Phase(Enum):
+    """How one output phase of an axis of ``conv3x3(nearest_upsample(x))`` reads the source:
+    row ``factor * a + p`` sees source rows a-1, a (p = 0: ``FIRST``), only a (inner phases:
+    ``INNER``) or a, a+1 (p = factor - 1: ``LAST``); kernel taps on the same row add up."""
+
+    FIRST = ((1.0, 0.0, 0.0), (0.0, 1.0, 1.0))  # taps (k0, k1 + k2), window from source row a-1
+    INNER = ((1.0, 1.0, 1.0),)  # tap k0 + k1 + k2, window from row a
+    LAST = ((1.0, 1.0, 0.0), (0.0, 0.0, 1.0))  # taps (k0 + k1, k2), window from row a
+
+    @property
+    def start(self) -> int:
+        """Where the window starts in the source padded by 1."""
+        return 0 if self is _Phase.FIRST else 1
+
+    @property
+    def taps(self) -> int:
+        return len(self.value)
+
+
+def _phase_kernels(weight: torch.Tensor, pairs: list[tuple[_Phase, _Phase]]) -> list[torch.Tensor]:
+    """The (..., rows' taps, columns' taps) kernel of each (row phase, column phase) pair: every
+    3x3 kernel times one 0/1 matrix (a single matmul, so the weights are read once)."""
+    collapse = torch.cat([torch.kron(torch.tensor(r.value), torch.tensor(c.value)) for r, c in pairs])  # (taps, 9)
+    flat = weight.reshape(-1, 9) @ collapse.t().to(weight)
+    kernels, offset = [], 0
+    for rows, cols in pairs:
+        size = rows.taps * cols.taps
+        kernels.append(flat[:, offset:offset + size].reshape(*weight.shape[:-2], rows.taps, cols.taps))
+        offset += size
+    return kernels
+
+
+#: smallest source height / width :func:`conv_of_upsampled` splits into phases (measured on CPU:
+#: 2x2 and 4x4 sources of the 3D hourglass ran 1.1-4x slower in phases, 8x8 and up 1.6-5x faster)
+PHASES_MIN_SIZE = 8
+
+
+def conv_of_upsampled(x: torch.Tensor, conv: nn.Conv2d | nn.Conv3d, factor: int) -> torch.Tensor:
+    """``conv(F.interpolate(x, scale_factor=factor))`` with height and width (the last two axes)
+    upsampled by nearest neighbour, computed on ``x`` itself.
+
+    ``conv`` has a 3x3 (2D) or k x 3 x 3 (3D) kernel, stride 1, padding 1 on height and width.  A
+    3x3 window over a nearest-upsampled map sees at most 2x2 distinct source pixels, so each output
+    phase is a 1- or 2-tap convolution of the source with kernel rows / columns added up: the
+    same sums with 2.25x (factor 2) to 5.8x (factor 4) fewer multiplications, and the upsampled
+    input is never materialised.  Inner phases share one computation.  Sources smaller than
+    ``PHASES_MIN_SIZE`` are upsampled and convolved as such: there the work is in the weights,
+    which the phases would multiply.
+    """
+    if factor == 1:
+        return conv(x)
+    if min(x.shape[-2:]) < PHASES_MIN_SIZE:
+        return conv(F.interpolate(x, scale_factor=(1,) * (x.dim() - 4) + (factor, factor)))
+    weight = conv.weight
+    if weight.shape[-2:] != (3, 3) or tuple(conv.padding[-2:]) != (1, 1) or any(s != 1 for s in conv.stride) \
+            or any(d != 1 for d in conv.dilation) or conv.groups != 1 or conv.padding_mode != "zeros":
+        raise ValueError("conv_of_upsampled needs a 3x3 (height, width) convolution with stride 1 and zero padding 1")
+    height, width = x.shape[-2:]
+    padded = F.pad(x, (1, 1, 1, 1))
+    padding = (*conv.padding[:-2], 0, 0)  # height and width are padded above
+    conv_nd = F.conv3d if x.dim() == 5 else F.conv2d
+    phase_of = [_Phase.FIRST] + [_Phase.INNER] * (factor - 2) + [_Phase.LAST]
+    pairs = [(rows, cols) for rows in dict.fromkeys(phase_of) for cols in dict.fromkeys(phase_of)]
+    results = {}
+    for (rows, cols), kernel in zip(pairs, _phase_kernels(weight, pairs)):
+        window = padded[..., rows.start:rows.start + height + rows.taps - 1, cols.start:cols.start + width + cols.taps - 1]
+        results[rows, cols] = conv_nd(window, kernel, conv.bias, padding=padding)
+    first = results[pairs[0]]
+    out = torch.empty(*first.shape[:-2], height * factor, width * factor, dtype=first.dtype, device=first.device,
+                      memory_format=_format_of(first))
+    grid = out.unflatten(-1, (width, factor)).unflatten(-3, (height, factor))  # (..., h, f, w, f) view
+    for p, rows in enumerate(phase_of):
+        for q, cols in enumerate(phase_of):
+            grid[..., p, :, q] = results[rows, cols]
+    return out
+
+
+def _format_of(t: torch.Tensor) -> torch.memory_format:
+    """channels_last(_3d) when ``t`` is laid out that way, else contiguous."""
+    if t.dim() == 4 and t.is_contiguous(memory_format=torch.channels_last) and not t.is_contiguous():
+        return torch.channels_last
+    if t.dim() == 5 and t.is_contiguous(memory_format=torch.channels_last_3d) and not t.is_contiguous():
+        return torch.channels_last_3d
+    return torch.contiguous_format
 
 
 class SameBlock2d(nn.Module):
@@ -40,20 +129,26 @@ class DownBlock2d(nn.Module):
 
 
 class DownBlock3d(nn.Module):
-    """Conv3d 3x3x3 -> BatchNorm -> ReLU -> average pooling of height and width (depth kept)."""
+    """Conv3d 3x3x3 -> BatchNorm -> ReLU -> 2x2 average pooling of height and width (depth kept)."""
 
     def __init__(self, in_features: int, out_features: int):
         super().__init__()
         self.conv = nn.Conv3d(in_features, out_features, kernel_size=3, padding=1)
         self.norm = nn.BatchNorm3d(out_features, affine=True)
-        self.pool = nn.AvgPool3d(kernel_size=(1, 2, 2))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.pool(F.relu(self.norm(self.conv(x))))
+        out = F.relu(self.norm(self.conv(x)))
+        # AvgPool3d((1, 2, 2)) as a 2D pooling of (depth * height, width): a view in both layouts,
+        # keeps channels-last, and has bfloat16 kernels (avg_pool3d has none on CPU)
+        pooled = F.avg_pool2d(out.flatten(2, 3), kernel_size=2)
+        return pooled.unflatten(2, (out.shape[2], out.shape[3] // 2))
 
 
 class UpBlock3d(nn.Module):
-    """Nearest 2x upsampling of height and width (depth kept) -> Conv3d 3x3x3 -> BatchNorm -> ReLU."""
+    """Nearest 2x upsampling of height and width (depth kept) -> Conv3d 3x3x3 -> BatchNorm -> ReLU.
+
+    The upsampling and the convolution are one :func:`conv_of_upsampled` (same result, 2.25x
+    fewer multiplications)."""
 
     def __init__(self, in_features: int, out_features: int):
         super().__init__()
@@ -61,8 +156,7 @@ class UpBlock3d(nn.Module):
         self.norm = nn.BatchNorm3d(out_features, affine=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = F.interpolate(x, scale_factor=(1, 2, 2))
-        return F.relu(self.norm(self.conv(out)))
+        return F.relu(self.norm(conv_of_upsampled(x, self.conv, 2)))
 
 
 class ResBlock3d(nn.Module):
@@ -173,6 +267,17 @@ class AntiAliasInterpolation2d(nn.Module):
         return out[:, :, ::self.step, ::self.step]
 
 
+#: epsilon of the official parameter-free InstanceNorm2d
+INSTANCE_NORM_EPS = 1e-5
+
+
+def instance_norm(x: torch.Tensor) -> torch.Tensor:
+    """Parameter-free instance norm (official ``InstanceNorm2d(affine=False)``), as a group norm with
+    one channel per group: the same statistics, and unlike ``instance_norm`` it keeps a
+    channels-last input channels-last."""
+    return F.group_norm(x, x.shape[1], eps=INSTANCE_NORM_EPS)
+
+
 class SPADE(nn.Module):
     """Spatially-adaptive normalisation: parameter-free instance norm of ``x``, then a per-pixel
     scale ``1 + gamma`` and shift ``beta`` predicted from the segmentation map ``seg``."""
@@ -181,21 +286,31 @@ class SPADE(nn.Module):
 
     def __init__(self, norm_nc: int, label_nc: int):
         super().__init__()
-        self.param_free_norm = nn.InstanceNorm2d(norm_nc, affine=False)
+        # (conv, ReLU) as in the official state dict; the ReLU is applied in place in modulate
         self.mlp_shared = nn.Sequential(nn.Conv2d(label_nc, self.hidden, kernel_size=3, padding=1), nn.ReLU())
         self.mlp_gamma = nn.Conv2d(self.hidden, norm_nc, kernel_size=3, padding=1)
         self.mlp_beta = nn.Conv2d(self.hidden, norm_nc, kernel_size=3, padding=1)
 
     def forward(self, x: torch.Tensor, seg: torch.Tensor) -> torch.Tensor:
-        normalized = self.param_free_norm(x)
-        if seg.shape[2:] != x.shape[2:]:  # nearest resize to x's size (a no-op when already there)
-            seg = F.interpolate(seg, size=x.shape[2:], mode="nearest")
-        actv = self.mlp_shared(seg)
-        return normalized * (1 + self.mlp_gamma(actv)) + self.mlp_beta(actv)
+        return self.modulate(instance_norm(x), seg)
+
+    def modulate(self, normalized: torch.Tensor, seg: torch.Tensor) -> torch.Tensor:
+        """``normalized`` (= :func:`instance_norm` of the input, shared by SPADEs of one input)
+        scaled and shifted by ``seg``.  ``seg`` is resized to its size by nearest neighbour; a map
+        smaller by a whole factor is convolved without materialising the resize
+        (:func:`conv_of_upsampled`)."""
+        height, width = normalized.shape[-2:]
+        factor = width // seg.shape[-1]
+        if factor < 1 or tuple(seg.shape[-2:]) != (height / factor, width / factor):
+            seg, factor = F.interpolate(seg, size=(height, width), mode="nearest"), 1
+        actv = torch.relu_(conv_of_upsampled(seg, self.mlp_shared[0], factor))
+        # normalized * (1 + gamma) + beta in one pass, the 1 added to gamma's bias
+        scale = F.conv2d(actv, self.mlp_gamma.weight, self.mlp_gamma.bias + 1, padding=self.mlp_gamma.padding)
+        return torch.addcmul(self.mlp_beta(actv), normalized, scale)
 
 
-def _leaky(x: torch.Tensor) -> torch.Tensor:
-    return F.leaky_relu(x, 2e-1)
+def _leaky_(x: torch.Tensor) -> torch.Tensor:
+    return F.leaky_relu(x, 2e-1, inplace=True)
 
 
 class SPADEResnetBlock(nn.Module):
@@ -220,7 +335,20 @@ class SPADEResnetBlock(nn.Module):
             self.norm_s = SPADE(fin, label_nc)
 
     def forward(self, x: torch.Tensor, seg: torch.Tensor) -> torch.Tensor:
-        x_s = self.conv_s(self.norm_s(x, seg)) if self.learned_shortcut else x
-        dx = self.conv_0(_leaky(self.norm_0(x, seg)))
-        dx = self.conv_1(_leaky(self.norm_1(dx, seg)))
-        return x_s + dx
+        normalized = instance_norm(x)  # norm_0 and norm_s normalise the same input
+        x_s = self.conv_s(self.norm_s.modulate(normalized, seg)) if self.learned_shortcut else x
+        dx = self.conv_0(_leaky_(self.norm_0.modulate(normalized, seg)))
+        dx = self.conv_1(_leaky_(self.norm_1(dx, seg)))
+        return dx.add_(x_s)
+
+
+def fold_spectral_norm(module: nn.Module) -> nn.Module:
+    """Freeze every spectral-normalised weight of ``module`` at its eval-mode value
+    ``weight_orig / (u . weight_orig v)`` (stored u, v; no power iteration), removing the hook
+    that recomputed it on every forward.  Same outputs; for inference (the state dict then holds
+    plain ``weight`` keys, so load official files before folding)."""
+    for sub in module.modules():
+        for hook in list(sub._forward_pre_hooks.values()):
+            if isinstance(hook, SpectralNorm):
+                nn.utils.remove_spectral_norm(sub, hook.name)
+    return module

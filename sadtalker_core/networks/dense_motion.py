@@ -95,5 +95,5 @@ class DenseMotionNetwork(nn.Module):
 
         occlusion_map = None
         if self.occlusion is not None:
-            occlusion_map = torch.sigmoid(self.occlusion(prediction.view(bs, -1, *spatial_size[1:])))
+            occlusion_map = torch.sigmoid(self.occlusion(prediction.reshape(bs, -1, *spatial_size[1:])))
         return DenseMotion(mask=mask, deformation=deformation, occlusion_map=occlusion_map)

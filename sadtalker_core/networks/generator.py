@@ -19,7 +19,7 @@ from torch import nn
 
 from ..checkpoints import load_section_into
 from ..config import GeneratorConfig
-from .blocks import DownBlock2d, ResBlock3d, SameBlock2d, SPADEResnetBlock
+from .blocks import DownBlock2d, ResBlock3d, SameBlock2d, SPADEResnetBlock, fold_spectral_norm
 from .dense_motion import DenseMotionNetwork
 
 
@@ -67,11 +67,9 @@ class SPADEDecoder(nn.Module):
         for block in (self.G_middle_0, self.G_middle_1, self.G_middle_2,
                       self.G_middle_3, self.G_middle_4, self.G_middle_5):
             x = block(x, seg)
-        # upsample the segmentation map once per resolution (SPADE would resize it per layer)
-        x = self.up(x)
-        x = self.up_0(x, F.interpolate(seg, size=x.shape[2:], mode="nearest"))
-        x = self.up(x)
-        x = self.up_1(x, F.interpolate(seg, size=x.shape[2:], mode="nearest"))
+        # SPADE convolves the 64x64 map as if resized to 128 / 256 without resizing it
+        x = self.up_0(self.up(x), seg)
+        x = self.up_1(self.up(x), seg)
         return torch.sigmoid(self.conv_img(F.leaky_relu(x, 2e-1)))
 
 
@@ -127,7 +125,8 @@ class OcclusionAwareSPADEGenerator(nn.Module):
 
 def load_generator(path: str | os.PathLike, device: torch.device | str = "cpu", config: GeneratorConfig = GeneratorConfig()) -> OcclusionAwareSPADEGenerator:
     """A :class:`OcclusionAwareSPADEGenerator` in eval mode with the ``generator`` weights of an
-    official file (``SadTalker_V0.0.2_*.safetensors`` or ``facevid2vid_00189-model.pth.tar``), on ``device``."""
+    official file (``SadTalker_V0.0.2_*.safetensors`` or ``facevid2vid_00189-model.pth.tar``), on
+    ``device``, its spectral norms folded into the weights (:func:`fold_spectral_norm`)."""
     net = OcclusionAwareSPADEGenerator(config)
     load_section_into(net, path, "generator")
-    return net.eval().requires_grad_(False).to(device)
+    return fold_spectral_norm(net.eval().requires_grad_(False)).to(device)

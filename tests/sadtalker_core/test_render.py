@@ -140,5 +140,7 @@ def test_streaming_one_frame_at_a_time_yields_the_frames_of_one_batch(real_rende
     streamed = list(render_frames(models, source_image, windows, batch_size=1))
     together = list(render_frames(models, source_image, windows, batch_size=2))
     assert [c.shape for c in streamed] == [(1, 3, 128, 128)] * 2 and len(together) == 1
-    torch.testing.assert_close(torch.cat(streamed), together[0], rtol=0, atol=1e-5)
+    # batch composition changes float rounding only (the reference's own frames differ by up to
+    # 1.5e-5 between batches, shared reference README)
+    torch.testing.assert_close(torch.cat(streamed), together[0], rtol=0, atol=2e-5)
     assert (together[0][1] - together[0][0]).abs().max() > 1e-4  # the two frames differ

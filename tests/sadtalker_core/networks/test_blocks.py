@@ -1,13 +1,15 @@
 """Shared renderer blocks: the anti-alias kernel is the official one, the hourglass keeps the
-volume's size, SPADE accepts a pre-resized map, residual and spectral-norm blocks behave as the
-official ones do at inference."""
+volume's size, SPADE accepts a map of any size, a convolution of an upsampled map needs no
+upsampling, residual and spectral-norm blocks behave as the official ones do at inference."""
 from __future__ import annotations
 
+import pytest
 import torch
 import torch.nn.functional as F
 
 from sadtalker_core.checkpoints import read_section
-from sadtalker_core.networks.blocks import AntiAliasInterpolation2d, Hourglass, ResBlock3d, SPADE, SPADEResnetBlock
+from sadtalker_core.networks.blocks import (PHASES_MIN_SIZE, SPADE, AntiAliasInterpolation2d, Hourglass, ResBlock3d,
+                                            SPADEResnetBlock, conv_of_upsampled, fold_spectral_norm)
 
 BUNDLE = "SadTalker_V0.0.2_256.safetensors"
 
@@ -35,12 +37,31 @@ def test_hourglass_keeps_the_volume_and_outputs_expansion_plus_input_channels():
     assert out.shape == (2, 9, 2, 16, 16)
 
 
-def test_spade_with_a_map_already_at_the_feature_size_equals_resizing_inside():
+def test_spade_convolves_a_smaller_map_as_if_resized_to_the_feature_size():
     torch.manual_seed(0)
     spade = SPADE(norm_nc=6, label_nc=4).eval()
-    x, seg = torch.randn(1, 6, 16, 16), torch.randn(1, 4, 8, 8)
-    resized = F.interpolate(seg, size=(16, 16), mode="nearest")
-    assert torch.equal(spade(x, seg), spade(x, resized))
+    x = torch.randn(1, 6, 24, 24)
+    for size in (24, 12, 6, 16):  # same size, whole factors 2 and 4, and a fractional one
+        seg = torch.randn(1, 4, size, size)
+        resized = F.interpolate(seg, size=(24, 24), mode="nearest")
+        torch.testing.assert_close(spade(x, seg), spade(x, resized), rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("factor", [2, 3, 4])
+@pytest.mark.parametrize("dims", [2, 3])
+def test_a_convolution_of_an_upsampled_map_equals_upsampling_then_convolving(dims, factor):
+    """In float64 the phase decomposition leaves only rounding differences, in both layouts."""
+    torch.manual_seed(0)
+    conv = (torch.nn.Conv2d(5, 7, 3, padding=1) if dims == 2 else torch.nn.Conv3d(5, 7, 3, padding=1)).double()
+    shape = (2, 5, PHASES_MIN_SIZE, PHASES_MIN_SIZE + 1) if dims == 2 else (2, 5, 3, PHASES_MIN_SIZE, PHASES_MIN_SIZE + 1)
+    x = torch.randn(shape, dtype=torch.float64)
+    expected = conv(F.interpolate(x, scale_factor=(1,) * (dims - 2) + (factor, factor), mode="nearest"))
+    channels_last = x.contiguous(memory_format=torch.channels_last if dims == 2 else torch.channels_last_3d)
+    for source in (x, channels_last):
+        torch.testing.assert_close(conv_of_upsampled(source, conv, factor), expected, rtol=0, atol=1e-12)
+    small = x[..., :PHASES_MIN_SIZE - 1, :PHASES_MIN_SIZE - 1]  # upsampled as such
+    torch.testing.assert_close(conv_of_upsampled(small, conv, factor),
+                               conv(F.interpolate(small, scale_factor=(1,) * (dims - 2) + (factor, factor))))
 
 
 def test_residual_block_with_a_zero_last_conv_is_the_identity():
@@ -61,3 +82,13 @@ def test_spade_resnet_block_divides_by_the_stored_spectral_norm_without_power_it
     conv = block.conv_0
     sigma = torch.dot(conv.weight_u, conv.weight_orig.flatten(1) @ conv.weight_v)
     torch.testing.assert_close(conv.weight, conv.weight_orig / sigma)
+
+
+def test_folding_the_spectral_norm_keeps_the_outputs_and_leaves_plain_weights():
+    torch.manual_seed(0)
+    block = SPADEResnetBlock(8, 4, label_nc=3).eval()
+    x, seg = torch.randn(1, 8, 8, 8), torch.randn(1, 3, 8, 8)
+    before = block(x, seg)
+    folded = fold_spectral_norm(block)
+    assert torch.equal(folded(x, seg), before)
+    assert not any(key.endswith(("_orig", "_u", "_v")) for key in folded.state_dict())
