@@ -254,6 +254,11 @@ def main(task_cls: type[Task[C]], config_cls: type[C], argv: list[str] | None = 
 def adam_per_network(modules: Mapping[str, nn.Module], rates: Mapping[str, float],
                      betas: tuple[float, float] = (0.9, 0.999)) -> dict[str, torch.optim.Optimizer]:
     """One Adam per trained network (``rates``: name -> learning rate) over its parameters that
-    require gradients."""
-    return {name: torch.optim.Adam([p for p in modules[name].parameters() if p.requires_grad], lr=rate, betas=betas)
-            for name, rate in rates.items()}
+    require gradients; the fused implementation where this torch has it for the device."""
+    def adam(parameters: list[nn.Parameter], rate: float) -> torch.optim.Optimizer:
+        try:
+            return torch.optim.Adam(parameters, lr=rate, betas=betas, fused=True)
+        except RuntimeError:  # torch < 2.4 fuses on CUDA only
+            return torch.optim.Adam(parameters, lr=rate, betas=betas)
+
+    return {name: adam([p for p in modules[name].parameters() if p.requires_grad], rate) for name, rate in rates.items()}

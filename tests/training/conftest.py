@@ -45,7 +45,7 @@ CLIP_FRAMES = 34
 VIDEO_SIZE = 160
 IMAGE_SIZE = 32
 #: overfit runs: steps, and the checkpoint every RESUME_EVERY steps that the resume tests restart from
-OVERFIT_STEPS = {"posevae": 30, "expnet": 30, "mapping": 24, "facevid2vid": 16}
+OVERFIT_STEPS = {"posevae": 30, "expnet": 30, "mapping": 24, "facevid2vid": 12}
 RESUME_EVERY = 4
 
 TINY_RENDER = FaceRenderConfig(
@@ -223,56 +223,60 @@ class Run:
         modules = load_checkpoint(checkpoint_path(self.out / "checkpoints", step))["modules"]
         return {f"{net}.{key}": value for net, state in modules.items() for key, value in state.items()}
 
+    def difference(self, other: Run, step: int) -> tuple[float, str]:
+        """The largest |difference| between the two runs' floating tensors at ``step``, and where."""
+        mine, theirs = self.parameters(step), other.parameters(step)
+        assert mine.keys() == theirs.keys()
+        return max(((mine[k] - theirs[k]).abs().max().item(), k) for k in mine if mine[k].is_floating_point())
 
-def overfit_run(name: str, configs, tmp_path_factory) -> Run:
-    out = tmp_path_factory.mktemp(f"run_{name}")
-    config = getattr(configs, name)(out, OVERFIT_STEPS[name])
+
+def run_training(name: str, config) -> Run:
     with one_thread():
         train(TASKS[name], config)
-    return Run(name, config, out)
+    return Run(name, config, Path(config.run.out))
 
 
 @pytest.fixture(scope="session")
-def posevae_run(configs, tmp_path_factory) -> Run:
-    return overfit_run("posevae", configs, tmp_path_factory)
+def trained(configs, tmp_path_factory):
+    """``trained(name)``: the overfit :class:`Run` of a network (``OVERFIT_STEPS``), trained on
+    first request and shared by every test that reads it."""
+    runs: dict[str, Run] = {}
+
+    def get(name: str) -> Run:
+        if name not in runs:
+            runs[name] = run_training(name, getattr(configs, name)(tmp_path_factory.mktemp(f"run_{name}"), OVERFIT_STEPS[name]))
+        return runs[name]
+
+    return get
 
 
-@pytest.fixture(scope="session")
-def expnet_run(configs, tmp_path_factory) -> Run:
-    return overfit_run("expnet", configs, tmp_path_factory)
+@dataclasses.dataclass(frozen=True)
+class ResumeCheck:
+    """A run restarted from a checkpoint next to the original: the losses both logged after the
+    restart and the largest parameter difference at the end."""
 
-
-@pytest.fixture(scope="session")
-def mapping_run(configs, tmp_path_factory) -> Run:
-    return overfit_run("mapping", configs, tmp_path_factory)
-
-
-@pytest.fixture(scope="session")
-def facevid2vid_run(configs, tmp_path_factory) -> Run:
-    return overfit_run("facevid2vid", configs, tmp_path_factory)
-
-
-def resumed(run: Run, start: int, stop: int, folder: Path) -> Run:
-    """Restart ``run`` from its checkpoint at ``start`` in a fresh folder and train to ``stop``."""
-    (folder / "checkpoints").mkdir(parents=True)
-    shutil.copy(checkpoint_path(run.out / "checkpoints", start), folder / "checkpoints")
-    config = dataclasses.replace(run.config, run=dataclasses.replace(run.config.run, out=str(folder), steps=stop))
-    with one_thread():
-        train(TASKS[run.name], config)
-    return Run(run.name, config, folder)
+    original: dict[int, dict[str, float]]  # step -> loss terms
+    resumed: dict[int, dict[str, float]]
+    max_param_diff: float
 
 
 @pytest.fixture
-def resume():
-    return resumed
+def resume(tmp_path):
+    """``resume(run, start, stop)``: restart ``run`` from its checkpoint at ``start`` in a fresh
+    folder, train to ``stop`` and compare with the original run (:class:`ResumeCheck`)."""
+    def check(run: Run, start: int, stop: int) -> ResumeCheck:
+        (tmp_path / "checkpoints").mkdir(parents=True)
+        shutil.copy(checkpoint_path(run.out / "checkpoints", start), tmp_path / "checkpoints")
+        config = dataclasses.replace(run.config, run=dataclasses.replace(run.config.run, out=str(tmp_path), steps=stop))
+        again = run_training(run.name, config)
+        return ResumeCheck({s: v for s, v in run.losses().items() if start < s <= stop}, again.losses(),
+                           run.difference(again, stop)[0])
+
+    return check
 
 
 @pytest.fixture(scope="session")
-def tasks() -> dict[str, type]:
-    return TASKS
-
-
-@pytest.fixture(scope="session")
-def run_of():
-    """``run_of(name, config)``: the :class:`Run` a finished config describes."""
-    return lambda name, config: Run(name, config, Path(config.run.out))
+def runs():
+    """``runs.train(name, config)`` trains in this process; ``runs.of(name, config)`` reads a run
+    that was trained elsewhere (e.g. under torchrun)."""
+    return SimpleNamespace(train=run_training, of=lambda name, config: Run(name, config, Path(config.run.out)))

@@ -29,8 +29,8 @@ def test_files_are_written_in_the_layout_their_name_says(tmp_path):
         run_exports(tmp_path / "unfinished")
 
 
-def test_assembled_model_folder_drives_the_pipeline(weights_dir, posevae_run, expnet_run, mapping_run, tmp_path,
-                                                    media_dir, capsys):
+def test_assembled_model_folder_drives_the_pipeline(weights_dir, trained, tmp_path, media_dir, capsys):
+    posevae_run, expnet_run, mapping_run = trained("posevae"), trained("expnet"), trained("mapping")
     out = tmp_path / "models"
     assert main(["--base", str(weights_dir), "--out", str(out), "--posevae", str(posevae_run.out),
                  "--expnet", str(expnet_run.out), "--mapping", str(mapping_run.out)]) == 0

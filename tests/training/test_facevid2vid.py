@@ -17,32 +17,32 @@ from training.export import FACEVID2VID_FILE
 from training.train_facevid2vid import FaceVid2VidTask
 
 
-def test_training_loss_falls(facevid2vid_run):
-    losses = facevid2vid_run.losses()
+def test_training_loss_falls(trained):
+    run = trained("facevid2vid")
+    losses = run.losses()
     assert set(losses[1]) == {"total", "perceptual", "gan_g", "gan_d", "feature_matching", "equivariance",
                               "keypoint", "headpose", "expression"}
-    (first, last), (perceptual_first, perceptual_last) = facevid2vid_run.summary("total"), facevid2vid_run.summary("perceptual")
+    (first, last), (perceptual_first, perceptual_last) = run.summary("total"), run.summary("perceptual")
     print(f"face-vid2vid total {first:.3f} -> {last:.3f} (perceptual {perceptual_first:.4f} -> {perceptual_last:.4f})")
     assert last < 0.5 * first
     assert perceptual_last < perceptual_first
 
 
-def test_resumed_run_continues_the_same_curve(facevid2vid_run, resume, tmp_path):
-    again = resume(facevid2vid_run, 8, 12, tmp_path)
-    assert again.losses() == {step: facevid2vid_run.losses()[step] for step in range(9, 13)}
-    original, restarted = facevid2vid_run.parameters(12), again.parameters(12)
-    assert all(torch.equal(original[k], restarted[k]) for k in original)
+def test_resumed_run_continues_the_same_curve(trained, resume):
+    check = resume(trained("facevid2vid"), 8, 12)
+    assert check.resumed == check.original and len(check.resumed) == 4
+    assert check.max_param_diff == 0
 
 
-def test_exported_file_renders_through_the_inference_path(facevid2vid_run, mapping_run):
-    exported = facevid2vid_run.out / "export" / FACEVID2VID_FILE
-    models = load_face_render_models(exported, mapping_run.out / "export" / "mapping_00229-model.pth.tar",
-                                     facevid2vid_run.config.render)
-    trained = facevid2vid_run.parameters(facevid2vid_run.steps)
+def test_exported_file_renders_through_the_inference_path(trained, fake_checkpoints):
+    run = trained("facevid2vid")
+    exported = run.out / "export" / FACEVID2VID_FILE
+    models = load_face_render_models(exported, fake_checkpoints.path("mapping_00229-model.pth.tar"), run.config.render)
+    saved = run.parameters(run.steps)
     for section in ("generator", "kp_detector", "he_estimator"):
         state = read_section(exported, section)
-        assert {f"{section}.{k}" for k in state} == {k for k in trained if k.startswith(f"{section}.")}
-        assert all(torch.equal(v, trained[f"{section}.{k}"]) for k, v in state.items())
+        assert {f"{section}.{k}" for k in state} == {k for k in saved if k.startswith(f"{section}.")}
+        assert all(torch.equal(v, saved[f"{section}.{k}"]) for k, v in state.items())
     windows = coefficient_windows(torch.zeros(73), torch.zeros(3, 70))
     frames = torch.cat(list(render_frames(models, torch.rand(1, 3, 32, 32), windows)))
     assert frames.shape == (3, 3, 32, 32) and torch.isfinite(frames).all()
