@@ -82,6 +82,8 @@ class Task(ABC, Generic[C]):
     * ``modules``: every network saved in checkpoints (whole networks, official key names);
     * ``trainable``: the (sub)networks that are optimised: each one is wrapped for DDP and found
       again, wrapped, in ``self.ddp`` once the runner has prepared it;
+    * ``frozen_parts``: parts of trainable networks that are not trained and keep eval-mode
+      BatchNorm statistics (e.g. a frozen audio encoder);
     * ``dataset``: a position-addressed dataset (``datasets.ClipSampleDataset``).
     """
 
@@ -91,12 +93,20 @@ class Task(ABC, Generic[C]):
         self.config, self.ctx = config, ctx
         self.modules: dict[str, nn.Module] = {}
         self.trainable: dict[str, nn.Module] = {}
+        self.frozen_parts: list[nn.Module] = []
         self.ddp: dict[str, nn.Module] = {}
         self.dataset: Dataset
 
     @property
     def run(self) -> RunConfig:
         return self.config.run
+
+    def train_mode(self, training: bool) -> None:
+        """Trained networks in training (or eval) mode, their frozen parts always in eval mode."""
+        for module in self.trainable.values():
+            module.train(training)
+        for part in self.frozen_parts:
+            part.eval()
 
     @abstractmethod
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
@@ -151,12 +161,12 @@ def prepare_networks(task: Task, ctx: DistContext) -> None:
     """Global-batch BatchNorm in the trained networks, DDP around them on several processes."""
     for name, module in task.trainable.items():
         convert_batchnorm(module, ctx.device)
-        module.train()
         if ctx.distributed:
             ids = [ctx.device.index] if ctx.device.type == "cuda" else None
             task.ddp[name] = DistributedDataParallel(module, device_ids=ids)
         else:
             task.ddp[name] = module
+    task.train_mode(True)
 
 
 def _sample_batch(task: Task, device: torch.device) -> dict[str, torch.Tensor]:
@@ -165,14 +175,12 @@ def _sample_batch(task: Task, device: torch.device) -> dict[str, torch.Tensor]:
 
 
 def _render_samples(task: Task, batch: dict[str, torch.Tensor], step: int) -> None:
-    for module in task.trainable.values():
-        module.eval()
+    task.train_mode(False)
     try:
         with torch.no_grad():
             task.sample(batch, Path(task.run.out) / "samples", step)
     finally:
-        for module in task.trainable.values():
-            module.train()
+        task.train_mode(True)
 
 
 def train(task_cls: type[Task[C]], config: C) -> Path:

@@ -87,11 +87,11 @@ class ExpNetTask(Task[ExpNetTrainConfig]):
             load_section_into(net, config.init, "audio2exp")
         if config.audio_encoder:
             load_into(net.audio_encoder, audio_encoder_state(config.audio_encoder), f"{config.audio_encoder} [audio encoder]")
-        if not config.train_audio_encoder:
-            net.audio_encoder.requires_grad_(False)
         self.net = net.to(ctx.device)
         self.modules = {"audio2exp": self.net}
         self.trainable = {"expnet": self.net}
+        if not config.train_audio_encoder:
+            self.frozen_parts = [net.audio_encoder.requires_grad_(False)]
         self.projector = LandmarkProjector(load_bfm(config.bfm)).to(ctx.device) if config.bfm else None
         self.lip_reading = load_hook(config.lip_reading) if config.lip_reading else None
         data = PreparedData(Path(config.run.data))

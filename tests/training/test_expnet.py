@@ -3,6 +3,7 @@ continues the same curve, the lip-reading hook joins the objective, and the expo
 ``auido2exp_00300-model.pth`` drives the inference path."""
 from __future__ import annotations
 
+import dataclasses
 import os
 
 import pytest
@@ -72,3 +73,16 @@ def test_exported_file_drives_inference(trained, fake_checkpoints, media_dir):
     mels = load_audio_features(media_dir / "RD_Radio31_000_first640ms.wav").mel_batch()
     motion = audio_to_motion(nets, mels, torch.zeros(70), generator=torch.Generator().manual_seed(0))
     assert motion.expression.shape == (mels.shape[1], 64) and torch.isfinite(motion.expression).all()
+
+
+def test_a_frozen_audio_encoder_keeps_its_weights_and_statistics(configs, tmp_path):
+    config = dataclasses.replace(configs.expnet(tmp_path, 1), train_audio_encoder=False)
+    task = ExpNetTask(config, DistContext(0, 1, 0, torch.device("cpu")))
+    prepare_networks(task, task.ctx)
+    before = {k: v.clone() for k, v in task.net.audio_encoder.state_dict().items()}
+    mapping = task.net.mapping1.weight.clone()
+    batch = torch.utils.data.default_collate([task.dataset[0], task.dataset[1]])
+    task.training_step(batch, Optimization(task.optimizers(), torch.device("cpu"), config.run))
+    assert not task.net.audio_encoder.training and task.net.training
+    assert all(torch.equal(before[k], v) for k, v in task.net.audio_encoder.state_dict().items())
+    assert not torch.equal(mapping, task.net.mapping1.weight)

@@ -7,7 +7,10 @@ import torch
 from sadtalker_core.audio import load_audio_features
 from sadtalker_core.checkpoints import read_section
 from sadtalker_core.motion import load_posevae, sample_pose_motion
+from training.config import load_config, save_config
 from training.export import POSEVAE_FILE
+from training.runner import main
+from training.train_posevae import PoseVAETask, PoseVAETrainConfig
 
 
 def test_training_loss_falls(trained):
@@ -38,3 +41,12 @@ def test_exported_file_drives_inference(trained, media_dir):
     mels = load_audio_features(media_dir / "RD_Radio31_000_first640ms.wav").mel_batch()
     motion = sample_pose_motion(net, mels, torch.zeros(1, 6), torch.tensor([1]), generator=torch.Generator().manual_seed(0))
     assert motion.shape == (1, mels.shape[1], 6) and torch.isfinite(motion).all()
+
+
+def test_command_line_trains_and_exports(configs, tmp_path, capsys):
+    config = configs.posevae(tmp_path / "run", 1)
+    save_config(config, tmp_path / "posevae.yaml")
+    assert main(PoseVAETask, PoseVAETrainConfig, ["--config", str(tmp_path / "posevae.yaml"), "--set", "run.seed=4"]) == 0
+    assert "done" in capsys.readouterr().out
+    assert load_config(PoseVAETrainConfig, tmp_path / "run" / "config.yaml").run.seed == 4
+    assert (tmp_path / "run" / "export" / POSEVAE_FILE).is_file()

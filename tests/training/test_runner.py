@@ -3,6 +3,8 @@ global-batch BatchNorm, learning-rate milestones, checkpoints and loss logs."""
 from __future__ import annotations
 
 import copy
+import importlib
+from pathlib import Path
 
 import pytest
 import torch
@@ -131,3 +133,11 @@ def test_run_config_checks_its_values():
         RunConfig(batch_size=0)
     with pytest.raises(ValueError, match="dtype"):
         RunConfig(dtype="float16")
+
+
+@pytest.mark.parametrize("name", ["posevae", "expnet", "mapping", "facevid2vid"])
+def test_example_configs_load(name):
+    module = importlib.import_module(f"training.train_{name}")
+    config_class = next(v for k, v in vars(module).items() if k.endswith("TrainConfig"))
+    config = load_config(config_class, Path(module.__file__).parent / "configs" / f"{name}.yaml")
+    assert config.run.out == f"runs/{name}"
