@@ -14,6 +14,7 @@ from nodes.motion import ExpNetNode, FreeView, LoadMotion, PoseFromReference, Po
 from nodes.post import FaceEnhance, PasteBack
 from nodes.render import Render
 from sadtalker_core.sequences import ExpressionSequence, PoseSequence
+from sadtalker_core.speed import EXACT, FAST
 
 
 def run(node_class, **inputs):
@@ -38,6 +39,12 @@ def test_models_load_once_from_the_model_folder(bundle):
     assert bundle.models.size == 256 and bundle.models.device.type == "cpu"
     assert bundle.detector_name == "dlib"  # no RetinaFace / FAN files in models/sadtalker
     assert run(LoadSadTalkerModels, size="256", device="cpu", precision="fp32", face_detector="auto")[0] is bundle
+
+
+def test_precision_picks_the_renderer_speed(bundle):
+    assert bundle.models.speed == EXACT  # auto on the CPU: the official fp32 frames
+    fast = run(LoadSadTalkerModels, size="256", device="cpu", precision="fast", face_detector="dlib")[0]
+    assert fast.models.speed == FAST and fast is not bundle
 
 
 def test_missing_models_and_detector_files_are_named(bundle):
