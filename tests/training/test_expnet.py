@@ -1,5 +1,5 @@
-"""ExpNet training: distillation + landmark losses fall on the tiny dataset, a resumed run
-continues the same curve, the lip-reading hook joins the objective, and the exported
+"""ExpNet training: distillation + landmark losses fall on the tiny dataset, the lip-reading hook
+joins the objective, a frozen audio encoder stays frozen, and the exported
 ``auido2exp_00300-model.pth`` drives the inference path."""
 from __future__ import annotations
 
@@ -25,12 +25,6 @@ def test_training_loss_falls(trained):
     print(f"ExpNet total {first:.4f} -> {last:.4f} (distill {distill_first:.5f} -> {distill_last:.5f})")
     assert last < 0.5 * first
     assert distill_last < 0.6 * distill_first
-
-
-def test_resumed_run_continues_the_same_curve(trained, resume):
-    check = resume(trained("expnet"), 12, 16)
-    assert check.resumed == check.original and len(check.resumed) == 4
-    assert check.max_param_diff == 0
 
 
 def test_lip_reading_hook_is_weighted_into_the_objective(configs, tmp_path):

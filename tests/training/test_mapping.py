@@ -1,6 +1,6 @@
-"""MappingNet training against frozen face-vid2vid networks: keypoint + reconstruction losses fall,
-a resumed run continues the same curve, and the exported ``mapping_00229-model.pth.tar`` loads
-with the official MappingNet config and renders through the inference path."""
+"""MappingNet training against frozen face-vid2vid networks: the keypoint loss falls, and the
+exported ``mapping_00229-model.pth.tar`` loads with the official MappingNet config and renders
+through the inference path."""
 from __future__ import annotations
 
 import torch
@@ -22,12 +22,6 @@ def test_training_loss_falls(trained):
     assert last < 0.8 * first
     assert kp_last < 0.35 * kp_first
     assert perceptual_last <= perceptual_first
-
-
-def test_resumed_run_continues_the_same_curve(trained, resume):
-    check = resume(trained("mapping"), 8, 12)
-    assert check.resumed == check.original and len(check.resumed) == 4
-    assert check.max_param_diff == 0
 
 
 def test_exported_file_renders_through_the_inference_path(trained, tiny_facevid2vid_file, prepared):
