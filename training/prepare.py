@@ -274,12 +274,12 @@ def prepare(videos: str | os.PathLike, out: str | os.PathLike, config: PrepareCo
         else:
             results[video] = done
     bar = tqdm(total=len(todo), desc="prepare", unit="clip", disable=not progress)
-    if workers <= 1:
+    if workers <= 1 and todo:
         _init_worker(config)
         for video in todo:
             results[video] = _work(video, root, out, config)
             bar.update()
-    else:
+    elif todo:
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(config,)) as pool:
             futures = {pool.submit(_work, video, root, out, config): video for video in todo}
