@@ -88,7 +88,8 @@ class FaceEnhancer:
             return crops.clone()
         model = self.model.to(crops.device)
         height, width = crops.shape[-2:]
-        native = _resize(crops, (self.size, self.size))
+        # the restoration networks reshape with .view: they need the standard (NCHW) memory layout
+        native = _resize(crops, (self.size, self.size)).contiguous(memory_format=torch.contiguous_format)
         restored = self.architecture.forward(model, (native * 2 - 1).to(self.dtype), fidelity)
         restored = _resize((restored.clamp(-1, 1) + 1) / 2, (height, width))
         return torch.lerp(crops.float(), restored, strength).clamp_(0, 1).to(crops.dtype)
