@@ -14,6 +14,7 @@ so a 725 MB bundle is never held twice in memory.
 """
 from __future__ import annotations
 
+import json
 import os
 import pickle
 import zipfile
@@ -87,8 +88,12 @@ def layout_for(path: str | os.PathLike) -> FileLayout:
     raise CheckpointError(f"{path}: not an official SadTalker file name; expected one of: {known}")
 
 
-def read_section(path: str | os.PathLike, section: str, layout: FileLayout | None = None) -> dict[str, torch.Tensor]:
-    """Read one section (sub-network) of an official file as a CPU state dict with inner keys."""
+def read_section(path: str | os.PathLike, section: str, layout: FileLayout | None = None,
+                 into: Mapping[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
+    """Read one section (sub-network) of an official file as a CPU state dict with inner keys.
+
+    ``into`` (e.g. a module's ``state_dict()``): contiguous CPU tensors that safetensors tensors
+    of the same key, shape and dtype are read into instead of new memory."""
     path = Path(path)
     layout = layout or layout_for(path)
     if section not in layout.sections:
@@ -100,7 +105,7 @@ def read_section(path: str | os.PathLike, section: str, layout: FileLayout | Non
         raise CheckpointError(f"{path}: checkpoint file not found (expected the official {layout.name})")
     where = layout.sections[section]
     if layout.container == "safetensors":
-        state = _read_safetensors_prefix(path, where)
+        state = _read_safetensors_prefix(path, where, into or {})
     else:
         obj = _torch_load(path)
         state = _pick_torch_section(path, obj, layout, where)
@@ -112,18 +117,55 @@ def read_section(path: str | os.PathLike, section: str, layout: FileLayout | Non
     return _strip(state, layout.strip_prefixes)
 
 
-def _read_safetensors_prefix(path: Path, prefix: str) -> dict[str, torch.Tensor]:
-    from safetensors import SafetensorError, safe_open
+#: safetensors dtype names -> torch dtypes (the ones checkpoints use)
+_SAFETENSORS_DTYPES = {
+    "F64": torch.float64, "F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16,
+    "I64": torch.int64, "I32": torch.int32, "I16": torch.int16, "I8": torch.int8, "U8": torch.uint8,
+    "BOOL": torch.bool,
+}
 
-    try:
-        with safe_open(str(path), framework="pt", device="cpu") as f:
-            keys = [k for k in f.keys() if k.startswith(prefix)]
-            return {k[len(prefix):]: f.get_tensor(k) for k in keys}
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise CheckpointError(
-            f"{path}: cannot read as safetensors ({exc}); the file is truncated or not a safetensors "
+
+def _read_safetensors_prefix(path: Path, prefix: str, into: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The tensors under ``prefix``, each read from the file straight into memory: the tensor of
+    ``into`` with its inner key where it fits, else a new one.
+
+    No memory map: mapped file pages would count in the process's resident memory next to the
+    copies (or, used in place, tie the weights to a file the user may replace on disk).
+    """
+    def damaged(why: str) -> CheckpointError:
+        return CheckpointError(
+            f"{path}: cannot read as safetensors ({why}); the file is truncated or not a safetensors "
             "file: download it again"
-        ) from exc
+        )
+
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        header_size = int.from_bytes(f.read(8), "little")
+        if not 2 <= header_size <= size - 8:
+            raise damaged(f"header of {header_size} bytes in a {size}-byte file")
+        try:
+            header = json.loads(f.read(header_size))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise damaged(f"unreadable header: {exc}") from exc
+        state = {}
+        for key, info in header.items():
+            if key == "__metadata__" or not key.startswith(prefix):
+                continue
+            begin, end = info["data_offsets"]
+            if info["dtype"] not in _SAFETENSORS_DTYPES:
+                raise damaged(f"tensor {key} has dtype {info['dtype']}")
+            dtype, shape = _SAFETENSORS_DTYPES[info["dtype"]], tuple(info["shape"])
+            tensor = into.get(key[len(prefix):])
+            if tensor is None or tensor.dtype != dtype or tuple(tensor.shape) != shape \
+                    or tensor.device.type != "cpu" or not tensor.is_contiguous():
+                tensor = torch.empty(shape, dtype=dtype)
+            if tensor.numel() * tensor.element_size() != end - begin:
+                raise damaged(f"tensor {key} has {end - begin} bytes for shape {info['shape']}")
+            f.seek(8 + header_size + begin)
+            if f.readinto(tensor.view(-1).view(torch.uint8).numpy()) != end - begin:
+                raise damaged(f"tensor {key} ends past the end of the file")
+            state[key[len(prefix):]] = tensor
+        return state
 
 
 def _torch_load(path: Path) -> object:
@@ -181,6 +223,8 @@ def load_into(module: nn.Module, state: Mapping[str, torch.Tensor], source: str)
 
     ``source`` names where the weights came from (file and section) for the error message.
     ``num_batches_tracked`` buffers may be absent from the file; every other key must match.
+    Tensors of ``state`` that already are the module's own (read in place by
+    :func:`load_section_into`) are left as they are.
     """
     expected = module.state_dict()
     missing = [k for k in expected if k not in state and not k.endswith(OPTIONAL_SUFFIXES)]
@@ -202,11 +246,13 @@ def load_into(module: nn.Module, state: Mapping[str, torch.Tensor], source: str)
             f"{source}: weights do not fit {type(module).__name__}: " + "; ".join(problems)
             + ". Is this the right official file for this network (and not a different version)?"
         )
-    module.load_state_dict(dict(state), strict=False)
+    module.load_state_dict({k: v for k, v in state.items() if v.data_ptr() != expected[k].data_ptr()}, strict=False)
     return module
 
 
 def load_section_into(module: nn.Module, path: str | os.PathLike, section: str) -> nn.Module:
-    """Read ``section`` of the official file at ``path`` and load it strictly into ``module``."""
-    state = read_section(path, section)
+    """Read ``section`` of the official file at ``path`` and load it strictly into ``module``
+    (safetensors tensors are read straight into the module's own tensors where shape and dtype
+    match: the weights are never held twice)."""
+    state = read_section(path, section, into=module.state_dict())
     return load_into(module, state, f"{path} [{section}]")

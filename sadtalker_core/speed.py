@@ -1,5 +1,5 @@
-"""Render speed settings: numeric precision, memory layout and optional compilation of the face
-renderer's per-frame path, applied once to the loaded generator.
+"""Render speed settings: numeric precision, memory layout, frames per generator call and optional
+compilation of the face renderer's per-frame path, applied once to the loaded generator.
 
 * ``exact`` (default): float32 everywhere; reproduces the official renderer within the
   conformance goldens' tolerances.
@@ -7,22 +7,24 @@ renderer's per-frame path, applied once to the loaded generator.
   heads, the feature decoder and the SPADE image decoder) run in bfloat16 where the hardware
   computes it natively (CPUs with AVX512-BF16 or AMX, CUDA GPUs from Ampere on), float16 on older
   CUDA GPUs.  Everything the head motion depends on stays float32: keypoint detection, MappingNet
-  and the keypoint transformation (run outside the generator), the sparse motions, the softmax
-  over motions and the dense deformation, the warping, and the sigmoid outputs.  Frames differ
-  from exact mode by PSNR > 35 dB; keypoints do not differ at all.
+  and the keypoint transformation (outside the generator), the source encoding that gets warped,
+  the sparse motions, the softmax over motions and the dense deformation, the warping, and the
+  sigmoid outputs.  Keypoints are those of exact mode; frames are within 35 dB PSNR of it.
 
-Neither setting changes the networks: they are cast and wrapped at their boundaries by forward
-hooks (inputs converted to the compute dtype and layout, chosen outputs back to float32).
+The networks themselves are not changed: the chosen stacks are cast once and wrapped at their
+boundaries by forward hooks (inputs converted to the compute dtype and layout, the
+precision-sensitive heads' outputs back to float32).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
+from typing import Callable
 
 import torch
 from torch import nn
 
-from .networks.generator import OcclusionAwareSPADEGenerator
+from .networks.generator import GeneratorOutput, OcclusionAwareSPADEGenerator, SourceEncoding
 
 
 class Precision(str, Enum):
@@ -32,16 +34,26 @@ class Precision(str, Enum):
 
 @dataclass(frozen=True)
 class RenderSpeed:
-    """How the generator computes: ``precision``, channels-last activations (``channels_last``:
-    faster oneDNN convolutions on CPU, tensor cores on GPU) and ``compile`` (``torch.compile`` of
-    the per-frame networks: pays a few minutes of compilation per process, for long clips)."""
+    """How the generator computes.
+
+    ``precision``: exact or fast (see the module docstring).  ``channels_last``: NHWC / NDHWC
+    activations (oneDNN's direct kernels on CPU, no layout reorders; tensor cores on GPU).
+    ``frames_per_call``: at most this many frames per generator call, whatever the render batch
+    (None: 1 on CPU, where batching gains no speed and each extra frame costs ~300 MB at the
+    256x256 decoder stage; the whole batch on GPU).  ``compile``: ``torch.compile`` the per-frame
+    path with frozen weights (minutes of compilation per process; it did not pay off on the
+    2-core CPU measured in benchmarks/RESULTS.md, so it is off by default).
+    """
 
     precision: Precision = Precision.EXACT
     channels_last: bool = True
+    frames_per_call: int | None = None
     compile: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "precision", Precision(self.precision))
+        if self.frames_per_call is not None and self.frames_per_call < 1:
+            raise ValueError(f"frames_per_call must be >= 1 or None, got {self.frames_per_call}")
 
 
 EXACT = RenderSpeed()
@@ -64,7 +76,7 @@ def apply_render_speed(generator: OcclusionAwareSPADEGenerator, speed: RenderSpe
     """Set ``generator`` (loaded, on its device) up for ``speed``, in place; returns it.  Call once,
     right after loading: the chosen convolution stacks are cast to the compute dtype and get
     hooks converting their inputs (dtype, layout) and the precision-sensitive heads' outputs
-    back to float32."""
+    back to float32; ``animate`` splits batches into ``frames_per_call`` and may be compiled."""
     device = next(generator.parameters()).device
     dtype = fast_dtype(device) if speed.precision is Precision.FAST else torch.float32
     layout_2d = torch.channels_last if speed.channels_last else torch.contiguous_format
@@ -80,6 +92,14 @@ def apply_render_speed(generator: OcclusionAwareSPADEGenerator, speed: RenderSpe
         _cast(module, dtype, layout_2d)
     for head in heads:
         head.register_forward_hook(_output_to_float32)
+    animate = generator.animate
+    if speed.compile:
+        # weights frozen into the graph (prepacked once); shapes are fixed for a clip
+        animate = torch.compile(animate, dynamic=False, options={"freezing": True})
+    frames = speed.frames_per_call or (1 if device.type == "cpu" else None)
+    if frames is not None:
+        animate = _in_chunks(animate, frames)
+    generator.animate = animate
     return generator
 
 
@@ -104,3 +124,26 @@ def _compute_in(module: nn.Module, dtype: torch.dtype, layout: torch.memory_form
 
 def _output_to_float32(_: nn.Module, args: tuple, output: torch.Tensor) -> torch.Tensor:
     return output.float()
+
+
+Animate = Callable[[SourceEncoding, torch.Tensor, torch.Tensor], GeneratorOutput]
+
+
+def _in_chunks(animate: Animate, frames: int) -> Animate:
+    """``animate`` called on at most ``frames`` driving frames at a time, outputs concatenated."""
+
+    def part(tensor: torch.Tensor, start: int) -> torch.Tensor:
+        """Frames start.. of a per-frame tensor; a batch-1 tensor is shared by every frame."""
+        return tensor if tensor.shape[0] == 1 else tensor[start:start + frames]
+
+    def chunked(source: SourceEncoding, kp_driving: torch.Tensor, kp_source: torch.Tensor) -> GeneratorOutput:
+        if kp_driving.shape[0] <= frames:
+            return animate(source, kp_driving, kp_source)
+        parts = [animate(SourceEncoding(part(source.feature_3d, i), part(source.motion_feature, i)),
+                         kp_driving[i:i + frames], part(kp_source, i))
+                 for i in range(0, kp_driving.shape[0], frames)]
+        occlusion = None if parts[0].occlusion_map is None else torch.cat([p.occlusion_map for p in parts])
+        return GeneratorOutput(prediction=torch.cat([p.prediction for p in parts]),
+                               mask=torch.cat([p.mask for p in parts]), occlusion_map=occlusion)
+
+    return chunked

@@ -304,9 +304,11 @@ class SPADE(nn.Module):
         if factor < 1 or tuple(seg.shape[-2:]) != (height / factor, width / factor):
             seg, factor = F.interpolate(seg, size=(height, width), mode="nearest"), 1
         actv = torch.relu_(conv_of_upsampled(seg, self.mlp_shared[0], factor))
-        # normalized * (1 + gamma) + beta in one pass, the 1 added to gamma's bias
+        shift = self.mlp_beta(actv)
         scale = F.conv2d(actv, self.mlp_gamma.weight, self.mlp_gamma.bias + 1, padding=self.mlp_gamma.padding)
-        return torch.addcmul(self.mlp_beta(actv), normalized, scale)
+        del actv  # freed before the product: at 256x256 every map here is tens of MB per frame
+        # normalized * (1 + gamma) + beta in one pass (the 1 added to gamma's bias), into beta
+        return shift.addcmul_(normalized, scale)
 
 
 def _leaky_(x: torch.Tensor) -> torch.Tensor:
@@ -338,6 +340,7 @@ class SPADEResnetBlock(nn.Module):
         normalized = instance_norm(x)  # norm_0 and norm_s normalise the same input
         x_s = self.conv_s(self.norm_s.modulate(normalized, seg)) if self.learned_shortcut else x
         dx = self.conv_0(_leaky_(self.norm_0.modulate(normalized, seg)))
+        del normalized
         dx = self.conv_1(_leaky_(self.norm_1(dx, seg)))
         return dx.add_(x_s)
 
@@ -350,5 +353,9 @@ def fold_spectral_norm(module: nn.Module) -> nn.Module:
     for sub in module.modules():
         for hook in list(sub._forward_pre_hooks.values()):
             if isinstance(hook, SpectralNorm):
+                original = getattr(sub, hook.name + "_orig")
                 nn.utils.remove_spectral_norm(sub, hook.name)
+                # the folded weight takes the original's memory: no freed hole per layer
+                setattr(sub, hook.name, nn.Parameter(original.detach().copy_(getattr(sub, hook.name)),
+                                                     requires_grad=original.requires_grad))
     return module

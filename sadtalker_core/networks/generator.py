@@ -67,9 +67,12 @@ class SPADEDecoder(nn.Module):
         for block in (self.G_middle_0, self.G_middle_1, self.G_middle_2,
                       self.G_middle_3, self.G_middle_4, self.G_middle_5):
             x = block(x, seg)
-        # SPADE convolves the 64x64 map as if resized to 128 / 256 without resizing it
-        x = self.up_0(self.up(x), seg)
-        x = self.up_1(self.up(x), seg)
+        # SPADE convolves the 64x64 map as if resized to 128 / 256 without resizing it; each
+        # step replaces x, so only the current resolution's map is held
+        x = self.up(x)
+        x = self.up_0(x, seg)
+        x = self.up(x)
+        x = self.up_1(x, seg)
         return torch.sigmoid(self.conv_img(F.leaky_relu(x, 2e-1)))
 
 

@@ -1,0 +1,212 @@
+"""Face-render speed and memory per speed setting, each in a fresh process.
+
+    python benchmarks/render_speed.py --checkpoints DIR [--frames 6] [--batch 2] [--settings exact fast]
+        [--official SADTALKER_CHECKOUT] [--json OUT.json] [--markdown OUT.md]
+
+What one run measures (its own subprocess, so peak RSS is its own): loading the face-render
+networks (KPDetector, generator, MappingNet) with the setting, then ``render_frames`` on
+people_0.png with the make_animation golden's coefficients (cycled to ``--frames``): the time to
+the first frame (source preparation included), the steady seconds per frame (wall and process
+CPU, i.e. user + sys of both threads), one frame's CPU time per generator stage, peak RSS (load
+and render), and the load average while it ran.  The exact run saves its frames and the driving
+keypoints; later settings are compared with them (PSNR, max keypoint difference).
+
+``--official`` times the official ``make_animation`` of a SadTalker checkout on the same machine,
+weights and inputs (``official_render.py``), the baseline the speed-ups are quoted against.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+MEDIA = REPO.parent / "shared" / "media"
+GOLDEN = REPO.parent / "shared" / "reference" / "goldens" / "make_animation.safetensors"
+
+
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def stage_modules(generator) -> dict:
+    """The generator's per-frame stages, by the names the results table uses."""
+    motion, decoder = generator.dense_motion_network, generator.decoder
+    stages = {
+        "dense motion: hourglass": motion.hourglass,
+        "dense motion: mask 7x7x7": motion.mask,
+        "dense motion: occlusion": motion.occlusion,
+        "third + fourth": [generator.third, generator.fourth],
+        "decoder: fc + G_middle_0..5": [decoder.fc] + [getattr(decoder, f"G_middle_{i}") for i in range(6)],
+        "decoder: up_0 (128x128)": decoder.up_0,
+        "decoder: up_1 (256x256)": decoder.up_1,
+        "decoder: conv_img": decoder.conv_img,
+    }
+    return {name: m if isinstance(m, list) else [m] for name, m in stages.items()}
+
+
+def measure(checkpoints: Path, precision: str, frames: int, batch: int, reference: Path) -> dict:
+    """One setting, in this process."""
+    import torch
+
+    sys.path.insert(0, str(REPO))
+    from safetensors.torch import load_file
+
+    from sadtalker_core.facerender_inputs import coefficient_windows, read_source_image
+    from sadtalker_core.render import load_face_render_models, render_frames
+    from sadtalker_core.speed import RenderSpeed
+
+    golden = load_file(str(GOLDEN))
+    sequence = golden["coeff_seq"][torch.arange(frames) % golden["coeff_seq"].shape[0]]
+    windows = coefficient_windows(golden["source_coeff"], sequence)
+    source = read_source_image(MEDIA / "people_0.png")
+
+    t0, c0 = time.perf_counter(), cpu_seconds()
+    models = load_face_render_models(checkpoints / "SadTalker_V0.0.2_256.safetensors",
+                                     checkpoints / "mapping_00229-model.pth.tar", speed=RenderSpeed(precision))
+    load = {"wall_s": time.perf_counter() - t0, "cpu_s": cpu_seconds() - c0,
+            "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+    keypoints, stage_cpu, timing = [], {}, {"on": False}
+    models.generator.dense_motion_network.register_forward_pre_hook(lambda m, a: keypoints.append(a[1].clone()))
+    for name, modules in stage_modules(models.generator).items():
+        def start(m, a, name=name):
+            timing[name] = cpu_seconds()
+
+        def stop(m, a, o, name=name):
+            if timing["on"]:
+                stage_cpu[name] = stage_cpu.get(name, 0.0) + cpu_seconds() - timing[name]
+
+        for module in modules:
+            if module is not None:
+                module.register_forward_pre_hook(start)
+                module.register_forward_hook(stop)
+
+    rendered, marks = [], []
+    t0, c0 = time.perf_counter(), cpu_seconds()
+    for index, batch_frames in enumerate(render_frames(models, source, windows, batch)):
+        timing["on"] = index == 1  # stage breakdown of the second batch (steady state)
+        marks.append((time.perf_counter() - t0, cpu_seconds() - c0, batch_frames.shape[0], os.getloadavg()[0]))
+        rendered.append(batch_frames.clone())
+    frames_out = torch.cat(rendered)
+    steady_frames = sum(m[2] for m in marks[1:])
+    steady_wall = marks[-1][0] - marks[0][0]
+    steady_cpu = marks[-1][1] - marks[0][1]
+    second = marks[1][2] if len(marks) > 1 else 1
+    result = {
+        "precision": precision,
+        "threads": torch.get_num_threads(),
+        "frames": frames_out.shape[0],
+        "batch": batch,
+        "load": load,
+        "first_frame_s": marks[0][0],
+        "first_frame_cpu_s": marks[0][1],
+        "s_per_frame": steady_wall / steady_frames,
+        "cpu_s_per_frame": steady_cpu / steady_frames,
+        "stage_cpu_s_per_frame": {k: v / second for k, v in stage_cpu.items()},
+        "load_average": [m[3] for m in marks],
+        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+    kp = torch.cat(keypoints)
+    if precision == "exact":
+        torch.save({"frames": frames_out, "keypoints": kp}, reference)
+    elif reference.is_file():
+        exact = torch.load(reference)
+        mse = torch.mean((frames_out.double() - exact["frames"].double()) ** 2)
+        result["psnr_vs_exact_db"] = float(10 * torch.log10(1 / mse))
+        result["max_abs_vs_exact"] = float((frames_out - exact["frames"]).abs().max())
+        result["keypoint_max_diff_vs_exact"] = float((kp - exact["keypoints"]).abs().max())
+    return result
+
+
+def run_child(args: list[str]) -> dict:
+    out = subprocess.run([sys.executable, *args], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def markdown(results: list[dict], machine: str) -> str:
+    official = next((r for r in results if r["precision"] == "official"), None)
+    lines = [f"Machine: {machine}", "",
+             "| setting | s/frame (wall) | CPU-s/frame | vs official (CPU) | first frame (s) | peak RSS (MiB) | "
+             "PSNR vs exact (dB) | keypoint max diff | load avg |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for r in results:
+        ratio = f"{official['cpu_s_per_frame'] / r['cpu_s_per_frame']:.2f}x" if official else "-"
+        psnr = f"{r['psnr_vs_exact_db']:.1f}" if "psnr_vs_exact_db" in r else ("(reference)" if r["precision"] == "exact" else "-")
+        kp = f"{r['keypoint_max_diff_vs_exact']:.1e}" if "keypoint_max_diff_vs_exact" in r else "-"
+        loadavg = f"{min(r['load_average']):.1f}-{max(r['load_average']):.1f}"
+        lines.append(f"| {r['precision']} | {r['s_per_frame']:.2f} | {r['cpu_s_per_frame']:.2f} | {ratio} | "
+                     f"{r['first_frame_s']:.1f} | {r['peak_rss_mib']:.0f} | {psnr} | {kp} | {loadavg} |")
+    stages = [r for r in results if r.get("stage_cpu_s_per_frame")]
+    if stages:
+        names = list(stages[0]["stage_cpu_s_per_frame"])
+        lines += ["", "CPU-s per frame by generator stage (second batch):", "",
+                  "| stage | " + " | ".join(r["precision"] for r in stages) + " |",
+                  "|---|" + "---|" * len(stages)]
+        for name in names:
+            lines.append(f"| {name} | " + " | ".join(f"{r['stage_cpu_s_per_frame'].get(name, 0):.2f}" for r in stages) + " |")
+        lines.append("| total (steady) | " + " | ".join(f"{r['cpu_s_per_frame']:.2f}" for r in stages) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--checkpoints", type=Path, required=True)
+    parser.add_argument("--frames", type=int, default=6)
+    parser.add_argument("--batch", type=int, default=2)
+    parser.add_argument("--settings", nargs="+", default=["exact", "fast"], choices=["exact", "fast"])
+    parser.add_argument("--official", type=Path, help="an official SadTalker checkout to time as the baseline")
+    parser.add_argument("--json", type=Path)
+    parser.add_argument("--markdown", type=Path)
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--reference", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(measure(args.checkpoints, args.child, args.frames, args.batch, args.reference)))
+        return
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        reference = Path(tmp) / "exact.pt"
+        if args.official:
+            results.append(run_child([str(Path(__file__).with_name("official_render.py")), "--checkout", str(args.official),
+                                      "--checkpoints", str(args.checkpoints), "--golden", str(GOLDEN)]))
+        settings = sorted(set(args.settings) | ({"exact"} if "fast" in args.settings else set()), key=["exact", "fast"].index)
+        for precision in settings:
+            results.append(run_child([__file__, "--checkpoints", str(args.checkpoints), "--child", precision,
+                                      "--frames", str(args.frames), "--batch", str(args.batch), "--reference", str(reference)]))
+            print(json.dumps(results[-1]), flush=True)
+    machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, {_cpu_model()}, torch {_torch_version()}"
+    table = markdown(results, machine)
+    print(table)
+    if args.json:
+        args.json.write_text(json.dumps({"machine": machine, "results": results}, indent=1))
+    if args.markdown:
+        args.markdown.write_text(table)
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
+def _torch_version() -> str:
+    import torch
+
+    return torch.__version__
+
+
+if __name__ == "__main__":
+    main()
