@@ -1,0 +1,176 @@
+"""Seconds per output frame of ``full`` mode with a face enhancer, stage by stage, per speed setting.
+
+    python benchmarks/full_mode_stages.py --checkpoints DIR [--frames 4] [--settings exact fast]
+        [--picture full_body_1.png] [--json OUT.json] [--markdown OUT.md]
+
+Per setting, in its own process: the models load with the setting (fake weights; face detection
+by dlib, since random RetinaFace weights find no face), the picture's face is extracted in
+``full`` mode, the motion comes from the shared speech, and a GFPGAN v1.4 with random weights
+(the official file's architecture and size: 512 px, StyleGAN2 decoder) enhances every frame, in
+bfloat16 for ``fast`` where the CPU computes it.  Timed per output frame: the generator
+(``animate``), the rest of the face render (MappingNet, keypoints, uint8, aspect resize), the
+enhancer, the paste-back (feather and official seamless clone, each on the same frames) and
+H.264 encoding.  The first batch (source preparation, warm-up) is left out of the per-frame
+figures and reported as the first-frame latency.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+MEDIA = REPO.parent / "shared" / "media"
+DETECTOR_FILES = ("detection_Resnet50_Final.pth", "alignment_WFLW_4HG.pth")
+
+
+class Stopwatch:
+    """Wall seconds accumulated per stage, counted only while ``on``."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self.on = False
+
+    def wrap(self, name: str, fn):
+        def timed(*args, **kwargs):
+            start = time.perf_counter()
+            out = fn(*args, **kwargs)
+            if self.on:
+                self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - start
+            return out
+
+        return timed
+
+
+def fake_enhancer_file(folder: Path) -> Path:
+    """GFPGAN v1.4 (clean, 512 px, channel multiplier 2) with random weights, saved as the official file."""
+    import torch
+    from spandrel.architectures.GFPGAN import GFPGAN
+
+    torch.manual_seed(0)
+    model = GFPGAN(out_size=512, num_style_feat=512, channel_multiplier=2, decoder_load_path=None, fix_decoder=False,
+                   num_mlp=8, input_is_latent=True, different_w=True, narrow=1, sft_half=True)
+    path = folder / "GFPGANv1.4.pth"
+    torch.save({"params_ema": model.state_dict()}, path)
+    return path
+
+
+def measure(checkpoints: Path, precision: str, frames: int, picture: Path, work: Path) -> dict:
+    import torch
+
+    sys.path.insert(0, str(REPO))
+    from sadtalker_core.audio import load_audio_features
+    from sadtalker_core.enhance import load_face_enhancer
+    from sadtalker_core.models import load_models
+    from sadtalker_core.motion import Motion
+    from sadtalker_core.paste import PasteMethod, paste_frames
+    from sadtalker_core.pipeline import RenderOptions, make_motion, render_face_frames
+    from sadtalker_core.source import extract_source, read_image
+    from sadtalker_core.speed import RenderSpeed, fast_dtype
+    from sadtalker_core.video import VideoWriter
+
+    folder = work / "checkpoints"
+    folder.mkdir(exist_ok=True)
+    for file in checkpoints.iterdir():
+        if file.name not in DETECTOR_FILES and not (folder / file.name).exists():
+            (folder / file.name).symlink_to(file.resolve())
+    speed = RenderSpeed(precision)
+    models = load_models(folder, 256, "cpu", speed=speed)
+    dtype = fast_dtype("cpu") if precision == "fast" else torch.float32
+    enhancer = load_face_enhancer(fake_enhancer_file(work), "cpu", dtype)
+    source = extract_source(read_image(picture), models.recon, "full", 256, detector=models.detector(), name=picture.name)
+    full = make_motion(models, source, load_audio_features(MEDIA / "RD_Radio31_000.wav"))
+    motion = Motion(full.expression[:frames], full.pose[:frames], full.fps,
+                    None if full.blink is None else full.blink[:frames])
+
+    watch = Stopwatch()
+    animate = models.generator.animate
+    models.generator.animate = watch.wrap("generator", animate)
+    enhance = watch.wrap("enhancer", enhancer.enhance)
+    object.__setattr__(enhancer, "enhance", enhance)
+    options = RenderOptions(batch_size=2)
+    face_frames, first_frame = [], None
+    t0 = time.perf_counter()
+    batches = render_face_frames(models, source, motion, options, enhancer)
+    next_batch = watch.wrap("face render (all)", lambda: next(batches, None))
+    while (batch := next_batch()) is not None:
+        if first_frame is None:
+            first_frame = time.perf_counter() - t0
+            watch.on = True
+        face_frames.extend(batch)
+    steady = len(face_frames) - options.batch_size
+    result = {"precision": precision, "frames": len(face_frames), "first_face_frame_s": first_frame,
+              "frame_size": list(source.crop.full_image.shape[1::-1])}
+    per_frame = {name: s / steady for name, s in watch.seconds.items()}
+    per_frame["face render: rest"] = per_frame.pop("face render (all)") - per_frame["generator"] - per_frame["enhancer"]
+    for method in PasteMethod:
+        start = time.perf_counter()
+        pasted = list(paste_frames(face_frames, source.crop, method))
+        per_frame[f"paste ({method.value})"] = (time.perf_counter() - start) / len(face_frames)
+    start = time.perf_counter()
+    with VideoWriter(work / "out.mp4") as writer:
+        for frame in pasted:
+            writer.write(frame)
+    per_frame["H.264 encoding"] = (time.perf_counter() - start) / len(pasted)
+    result["s_per_output_frame"] = per_frame
+    result["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    result["load_average"] = os.getloadavg()[0]
+    return result
+
+
+def markdown(results: list[dict]) -> str:
+    lines = []
+    for r in results:
+        stages = r["s_per_output_frame"]
+        total = sum(v for k, v in stages.items() if k != "paste (seamless)")
+        lines += [f"`{r['precision']}`: {r['frames']} frames of {r['frame_size'][0]}x{r['frame_size'][1]}, "
+                  f"first face frame after {r['first_face_frame_s']:.1f} s, peak RSS {r['peak_rss_mib']:.0f} MiB, "
+                  f"load average {r['load_average']:.1f}", "",
+                  "| stage | s per output frame | share |", "|---|---|---|"]
+        for name, seconds in stages.items():
+            share = f"{100 * seconds / total:.1f}%" if name != "paste (seamless)" else "(instead of feather)"
+            lines.append(f"| {name} | {seconds:.3f} | {share} |")
+        lines += [f"| **total (feather paste)** | **{total:.2f}** | 100% |",
+                  f"| paste / generator | {stages['paste (feather)'] / stages['generator']:.1%} (feather), "
+                  f"{stages['paste (seamless)'] / stages['generator']:.1%} (seamless) | |", ""]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--checkpoints", type=Path, required=True)
+    parser.add_argument("--frames", type=int, default=4)
+    parser.add_argument("--settings", nargs="+", default=["exact", "fast"], choices=["exact", "fast"])
+    parser.add_argument("--picture", type=Path, default=MEDIA / "full_body_1.png")
+    parser.add_argument("--json", type=Path)
+    parser.add_argument("--markdown", type=Path)
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(measure(args.checkpoints, args.child, args.frames, args.picture, args.work)))
+        return
+    results = []
+    for precision in args.settings:
+        with tempfile.TemporaryDirectory() as work:
+            out = subprocess.run([sys.executable, __file__, "--checkpoints", str(args.checkpoints), "--child", precision,
+                                  "--frames", str(args.frames), "--picture", str(args.picture), "--work", work],
+                                 capture_output=True, text=True, check=True)
+            results.append(json.loads(out.stdout.strip().splitlines()[-1]))
+            print(json.dumps(results[-1]), flush=True)
+    table = markdown(results)
+    print(table)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1))
+    if args.markdown:
+        args.markdown.write_text(table)
+
+
+if __name__ == "__main__":
+    main()
