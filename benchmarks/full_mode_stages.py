@@ -25,6 +25,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from report import add_output_options, report
+
 REPO = Path(__file__).resolve().parents[1]
 MEDIA = REPO.parent / "shared" / "media"
 DETECTOR_FILES = ("detection_Resnet50_Final.pth", "alignment_WFLW_4HG.pth")
@@ -135,9 +137,9 @@ def markdown(results: list[dict]) -> str:
                   "| stage | s per output frame | share |", "|---|---|---|"]
         for name, seconds in stages.items():
             share = f"{100 * seconds / total:.1f}%" if name != "paste (seamless)" else "(instead of feather)"
-            lines.append(f"| {name} | {seconds:.3f} | {share} |")
+            lines.append(f"| {name} | {seconds:.4f} | {share} |")
         lines += [f"| **total (feather paste)** | **{total:.2f}** | 100% |",
-                  f"| paste / generator | {stages['paste (feather)'] / stages['generator']:.1%} (feather), "
+                  f"| paste / generator | {stages['paste (feather)'] / stages['generator']:.2%} (feather), "
                   f"{stages['paste (seamless)'] / stages['generator']:.1%} (seamless) | |", ""]
     return "\n".join(lines)
 
@@ -148,8 +150,7 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=4)
     parser.add_argument("--settings", nargs="+", default=["exact", "fast"], choices=["exact", "fast"])
     parser.add_argument("--picture", type=Path, default=MEDIA / "full_body_1.png")
-    parser.add_argument("--json", type=Path)
-    parser.add_argument("--markdown", type=Path)
+    add_output_options(parser)
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -165,11 +166,7 @@ def main() -> None:
             results.append(json.loads(out.stdout.strip().splitlines()[-1]))
             print(json.dumps(results[-1]), flush=True)
     table = markdown(results)
-    print(table)
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=1))
-    if args.markdown:
-        args.markdown.write_text(table)
+    report(args, results, table)
 
 
 if __name__ == "__main__":

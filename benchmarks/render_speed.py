@@ -13,6 +13,12 @@ keypoints; later settings are compared with them (PSNR, max keypoint difference)
 
 ``--official`` times the official ``make_animation`` of a SadTalker checkout on the same machine,
 weights and inputs (``official_render.py``), the baseline the speed-ups are quoted against.
+
+``--clip-seconds 10 60 300`` checks that memory is flat in the clip length: per length (and
+setting) a process prepares the whole clip's coefficient windows and streams its frames, of
+which the first ``--frames`` are rendered (all later frames go through the same per-batch code);
+reported are its peak RSS and the RSS after every batch.  With ``--official``, the official
+render's peak for each length is measured too (a lower bound, see ``official_render.py``).
 """
 from __future__ import annotations
 
@@ -26,6 +32,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from report import add_output_options, report
 
 REPO = Path(__file__).resolve().parents[1]
 MEDIA = REPO.parent / "shared" / "media"
@@ -53,8 +61,12 @@ def stage_modules(generator) -> dict:
     return {name: m if isinstance(m, list) else [m] for name, m in stages.items()}
 
 
-def measure(checkpoints: Path, precision: str, frames: int, batch: int, reference: Path) -> dict:
-    """One setting, in this process."""
+SETTINGS = ("exact", "fast", "exact+compile", "fast+compile")
+
+
+def measure(checkpoints: Path, setting: str, frames: int, batch: int, reference: Path, clip_frames: int) -> dict:
+    """One setting, in this process.  ``+compile`` settings are timed without the per-stage hooks
+    (they would split the compiled graph); their first batch includes the compilation."""
     import torch
 
     sys.path.insert(0, str(REPO))
@@ -65,19 +77,22 @@ def measure(checkpoints: Path, precision: str, frames: int, batch: int, referenc
     from sadtalker_core.speed import RenderSpeed
 
     golden = load_file(str(GOLDEN))
-    sequence = golden["coeff_seq"][torch.arange(frames) % golden["coeff_seq"].shape[0]]
+    sequence = golden["coeff_seq"][torch.arange(max(frames, clip_frames)) % golden["coeff_seq"].shape[0]]
     windows = coefficient_windows(golden["source_coeff"], sequence)
     source = read_source_image(MEDIA / "people_0.png")
 
+    precision, _, compiled = setting.partition("+")
+    speed = RenderSpeed(precision, compile=compiled == "compile")
     t0, c0 = time.perf_counter(), cpu_seconds()
     models = load_face_render_models(checkpoints / "SadTalker_V0.0.2_256.safetensors",
-                                     checkpoints / "mapping_00229-model.pth.tar", speed=RenderSpeed(precision))
+                                     checkpoints / "mapping_00229-model.pth.tar", speed=speed)
     load = {"wall_s": time.perf_counter() - t0, "cpu_s": cpu_seconds() - c0,
             "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
     keypoints, stage_cpu, timing = [], {}, {"on": False}
-    models.generator.dense_motion_network.register_forward_pre_hook(lambda m, a: keypoints.append(a[1].clone()))
-    for name, modules in stage_modules(models.generator).items():
+    if not speed.compile:
+        models.generator.dense_motion_network.register_forward_pre_hook(lambda m, a: keypoints.append(a[1].clone()))
+    for name, modules in stage_modules(models.generator).items() if not speed.compile else ():
         def start(m, a, name=name):
             timing[name] = cpu_seconds()
 
@@ -90,19 +105,22 @@ def measure(checkpoints: Path, precision: str, frames: int, batch: int, referenc
                 module.register_forward_pre_hook(start)
                 module.register_forward_hook(stop)
 
-    rendered, marks = [], []
+    rendered, marks, rss_after = [], [], []
     t0, c0 = time.perf_counter(), cpu_seconds()
     for index, batch_frames in enumerate(render_frames(models, source, windows, batch)):
         timing["on"] = index == 1  # stage breakdown of the second batch (steady state)
         marks.append((time.perf_counter() - t0, cpu_seconds() - c0, batch_frames.shape[0], os.getloadavg()[0]))
         rendered.append(batch_frames.clone())
-    frames_out = torch.cat(rendered)
+        rss_after.append(_rss_mib())
+        if sum(m[2] for m in marks) >= frames:
+            break
+    frames_out = torch.cat(rendered)[:frames]
     steady_frames = sum(m[2] for m in marks[1:])
     steady_wall = marks[-1][0] - marks[0][0]
     steady_cpu = marks[-1][1] - marks[0][1]
     second = marks[1][2] if len(marks) > 1 else 1
     result = {
-        "precision": precision,
+        "precision": setting,
         "threads": torch.get_num_threads(),
         "frames": frames_out.shape[0],
         "batch": batch,
@@ -114,17 +132,24 @@ def measure(checkpoints: Path, precision: str, frames: int, batch: int, referenc
         "stage_cpu_s_per_frame": {k: v / second for k, v in stage_cpu.items()},
         "load_average": [m[3] for m in marks],
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "clip_frames": windows.frame_num,
+        "rss_after_each_batch_mib": rss_after,
     }
-    kp = torch.cat(keypoints)
-    if precision == "exact":
+    kp = torch.cat(keypoints)[:frames] if keypoints else None
+    if setting == "exact":
         torch.save({"frames": frames_out, "keypoints": kp}, reference)
     elif reference.is_file():
         exact = torch.load(reference)
         mse = torch.mean((frames_out.double() - exact["frames"].double()) ** 2)
         result["psnr_vs_exact_db"] = float(10 * torch.log10(1 / mse))
         result["max_abs_vs_exact"] = float((frames_out - exact["frames"]).abs().max())
-        result["keypoint_max_diff_vs_exact"] = float((kp - exact["keypoints"]).abs().max())
+        if kp is not None:
+            result["keypoint_max_diff_vs_exact"] = float((kp - exact["keypoints"]).abs().max())
     return result
+
+
+def _rss_mib() -> float:
+    return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
 def run_child(args: list[str]) -> dict:
@@ -162,34 +187,62 @@ def main() -> None:
     parser.add_argument("--checkpoints", type=Path, required=True)
     parser.add_argument("--frames", type=int, default=6)
     parser.add_argument("--batch", type=int, default=2)
-    parser.add_argument("--settings", nargs="+", default=["exact", "fast"], choices=["exact", "fast"])
+    parser.add_argument("--settings", nargs="*", default=["exact", "fast"], choices=SETTINGS)
     parser.add_argument("--official", type=Path, help="an official SadTalker checkout to time as the baseline")
-    parser.add_argument("--json", type=Path)
-    parser.add_argument("--markdown", type=Path)
+    parser.add_argument("--clip-seconds", type=float, nargs="+", help="check memory flatness at these clip lengths")
+    add_output_options(parser)
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--reference", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--clip-frames", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(measure(args.checkpoints, args.child, args.frames, args.batch, args.reference)))
+        print(json.dumps(measure(args.checkpoints, args.child, args.frames, args.batch, args.reference, args.clip_frames)))
+        return
+    if args.clip_seconds:
+        flatness(args)
         return
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         reference = Path(tmp) / "exact.pt"
         if args.official:
-            results.append(run_child([str(Path(__file__).with_name("official_render.py")), "--checkout", str(args.official),
-                                      "--checkpoints", str(args.checkpoints), "--golden", str(GOLDEN)]))
-        settings = sorted(set(args.settings) | ({"exact"} if "fast" in args.settings else set()), key=["exact", "fast"].index)
+            results.append(run_child(official_arguments(args)))
+        settings = sorted(set(args.settings) | ({"exact"} if set(args.settings) - {"exact"} else set()), key=SETTINGS.index)
         for precision in settings:
             results.append(run_child([__file__, "--checkpoints", str(args.checkpoints), "--child", precision,
                                       "--frames", str(args.frames), "--batch", str(args.batch), "--reference", str(reference)]))
             print(json.dumps(results[-1]), flush=True)
     machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, {_cpu_model()}, torch {_torch_version()}"
     table = markdown(results, machine)
-    print(table)
-    if args.json:
-        args.json.write_text(json.dumps({"machine": machine, "results": results}, indent=1))
-    if args.markdown:
-        args.markdown.write_text(table)
+    report(args, {"machine": machine, "results": results}, table)
+
+
+def flatness(args: argparse.Namespace) -> None:
+    """Peak RSS per clip length and setting (render of the first ``args.frames`` frames)."""
+    rows = ["| setting | clip | frames in the clip | peak RSS (MiB) | RSS after each batch (MiB) |", "|---|---|---|---|---|"]
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for seconds in args.clip_seconds if args.official else []:
+            r = run_child(official_arguments(args) + ["--clip-seconds", str(seconds)])
+            results.append(r)
+            rows.append(f"| official (lower bound: retention, see official_render.py) | {seconds:g} s | {round(seconds * 25)} | "
+                        f"{r['clip_peak_rss_mib_lower_bound']:.0f} | - |")
+            print(rows[-1], flush=True)
+        for precision in args.settings:
+            for seconds in args.clip_seconds:
+                r = run_child([__file__, "--checkpoints", str(args.checkpoints), "--child", precision, "--frames",
+                               str(args.frames), "--batch", str(args.batch), "--reference", str(Path(tmp) / "none.pt"),
+                               "--clip-frames", str(round(seconds * 25))])
+                results.append({**r, "clip_seconds": seconds})
+                trace = ", ".join(f"{v:.0f}" for v in r["rss_after_each_batch_mib"])
+                rows.append(f"| {precision} | {seconds:g} s | {r['clip_frames']} | {r['peak_rss_mib']:.0f} | {trace} |")
+                print(rows[-1], flush=True)
+    table = "\n".join(rows) + "\n"
+    report(args, results, table)
+
+
+def official_arguments(args: argparse.Namespace) -> list[str]:
+    return [str(Path(__file__).with_name("official_render.py")), "--checkout", str(args.official),
+            "--checkpoints", str(args.checkpoints), "--golden", str(GOLDEN)]
 
 
 def _cpu_model() -> str:
