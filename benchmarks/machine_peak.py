@@ -1,26 +1,31 @@
 """What this machine's CPU (or GPU) can compute: the floor any face renderer here is bound by.
 
-    python benchmarks/machine_peak.py [--device cpu] [--json OUT.json] [--markdown OUT.md]
+    python benchmarks/machine_peak.py [--device cpu] [--checkpoints DIR] [--json OUT.json] [--markdown OUT.md]
 
 Times a large matrix product and the face-vid2vid generator's heaviest convolution shapes (batch
 1, the layouts and dtypes the renderer uses: float32 and bfloat16, channels-last) with the
 torch threads the renderer gets; best of ``--repeats`` calls after two warm-up calls.  FLOPs are
-2 per multiply-add.  Dividing the generator's per-frame convolution FLOPs (1139 GFLOP with the
-source encoding cached, shared/reference/PROFILE.md section 2) by these rates gives the
-seconds-per-frame floor quoted in RESULTS.md.
+2 per multiply-add.  Dividing a generator's per-frame convolution FLOPs by these rates gives the
+seconds-per-frame floor quoted in RESULTS.md: for the official generator 1139 GFLOP per frame
+with the source encoding cached (shared/reference/PROFILE.md section 2), for ours what
+``torch.utils.flop_counter`` counts in one frame's ``animate`` on the checkpoints in
+``--checkpoints`` (fewer: the nearest-upsampling convolutions run as phase convolutions).
 """
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
 from report import add_output_options, report
 
-GENERATOR_GFLOP_PER_FRAME = 1139.1  # convolutions per driving frame, source encoding cached
+OFFICIAL_GFLOP_PER_FRAME = 1139.1  # convolutions per driving frame, source encoding cached
+REPO = Path(__file__).resolve().parents[1]
 
 
 @dataclass(frozen=True)
@@ -85,10 +90,33 @@ def best_seconds(fn, device: torch.device, repeats: int) -> float:
     return min(times)
 
 
+def generator_gflop_per_frame(checkpoints: Path) -> float:
+    """Convolution / matmul GFLOP of one driving frame through our generator (source cached)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    sys.path.insert(0, str(REPO))
+    from safetensors.torch import load_file
+
+    from sadtalker_core.facerender_inputs import coefficient_windows, read_source_image
+    from sadtalker_core.keypoints import keypoint_transformation
+    from sadtalker_core.render import load_face_render_models, prepare_source
+
+    golden = load_file(str(REPO.parent / "shared" / "reference" / "goldens" / "make_animation.safetensors"))
+    windows = coefficient_windows(golden["source_coeff"], golden["coeff_seq"][:1])
+    models = load_face_render_models(checkpoints / "SadTalker_V0.0.2_256.safetensors", checkpoints / "mapping_00229-model.pth.tar")
+    source = prepare_source(models, read_source_image(REPO.parent / "shared" / "media" / "people_0.png"), windows.source())
+    with torch.inference_mode():
+        kp_driving = keypoint_transformation(source.kp_canonical, models.mapping(windows.targets(torch.tensor([0]))))
+        with FlopCounterMode(display=False) as counter:
+            models.generator.animate(source.encoding, kp_driving, source.kp_source)
+    return counter.get_total_flops() / 1e9
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--checkpoints", type=Path, help="count our generator's FLOPs on these (fake) weights")
     add_output_options(parser)
     args = parser.parse_args()
     device = torch.device(args.device)
@@ -104,10 +132,17 @@ def main() -> None:
              "| kernel | GFLOP | float32 GFLOP/s | bfloat16 GFLOP/s |", "|---|---|---|---|"]
     lines += [f"| {r['name']} | {r['gflop']:.1f} | {r['gflop_per_s']['float32']:.0f} | {r['gflop_per_s']['bfloat16']:.0f} |"
               for r in rows]
-    lines += ["", f"Generator floor ({GENERATOR_GFLOP_PER_FRAME:.0f} GFLOP of convolutions per frame) at the best and "
-              "worst of these convolution rates:", ""]
-    for name, rates in conv_rates.items():
-        lines.append(f"- {name}: {GENERATOR_GFLOP_PER_FRAME / max(rates):.2f}-{GENERATOR_GFLOP_PER_FRAME / min(rates):.2f} s/frame")
+    generators = {"official generator": OFFICIAL_GFLOP_PER_FRAME}
+    if args.checkpoints:
+        generators["ours (exact mode)"] = generator_gflop_per_frame(args.checkpoints)
+    lines += ["", "Seconds-per-frame floor of the generator (convolution GFLOP per frame, source encoding cached) at the "
+              "best and worst of these convolution rates:", "",
+              "| generator | GFLOP per frame | " + " | ".join(f"{name} floor (s/frame)" for name in dtypes) + " |",
+              "|---|---|" + "---|" * len(dtypes)]
+    for generator, flop in generators.items():
+        lines.append(f"| {generator} | {flop:.0f} | " + " | ".join(
+            f"{flop / max(conv_rates[name]):.2f}-{flop / min(conv_rates[name]):.2f}" for name in dtypes) + " |")
+    rows.append({"generator_gflop_per_frame": generators})
     table = "\n".join(lines) + "\n"
     report(args, rows, table)
 
