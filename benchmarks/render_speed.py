@@ -64,8 +64,8 @@ def stage_modules(generator) -> dict:
 SETTINGS = ("exact", "fast", "exact+compile", "fast+compile")
 
 
-def measure(checkpoints: Path, setting: str, frames: int, batch: int, reference: Path, clip_frames: int) -> dict:
-    """One setting, in this process.  ``+compile`` settings are timed without the per-stage hooks
+def measure(args: argparse.Namespace) -> dict:
+    """The setting ``args.child``, in this process.  ``+compile`` settings are timed without the per-stage hooks
     (they would split the compiled graph); their first batch includes the compilation."""
     import torch
 
@@ -76,8 +76,9 @@ def measure(checkpoints: Path, setting: str, frames: int, batch: int, reference:
     from sadtalker_core.render import load_face_render_models, render_frames
     from sadtalker_core.speed import RenderSpeed
 
+    checkpoints, setting, frames, batch, reference = args.checkpoints, args.child, args.frames, args.batch, args.reference
     golden = load_file(str(GOLDEN))
-    sequence = golden["coeff_seq"][torch.arange(max(frames, clip_frames)) % golden["coeff_seq"].shape[0]]
+    sequence = golden["coeff_seq"][torch.arange(max(frames, args.clip_frames)) % golden["coeff_seq"].shape[0]]
     windows = coefficient_windows(golden["source_coeff"], sequence)
     source = read_source_image(MEDIA / "people_0.png")
 
@@ -85,7 +86,7 @@ def measure(checkpoints: Path, setting: str, frames: int, batch: int, reference:
     speed = RenderSpeed(precision, compile=compiled == "compile")
     t0, c0 = time.perf_counter(), cpu_seconds()
     models = load_face_render_models(checkpoints / "SadTalker_V0.0.2_256.safetensors",
-                                     checkpoints / "mapping_00229-model.pth.tar", speed=speed)
+                                     checkpoints / "mapping_00229-model.pth.tar", device=args.device, speed=speed)
     load = {"wall_s": time.perf_counter() - t0, "cpu_s": cpu_seconds() - c0,
             "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
@@ -109,8 +110,8 @@ def measure(checkpoints: Path, setting: str, frames: int, batch: int, reference:
     t0, c0 = time.perf_counter(), cpu_seconds()
     for index, batch_frames in enumerate(render_frames(models, source, windows, batch)):
         timing["on"] = index == 1  # stage breakdown of the second batch (steady state)
+        rendered.append(batch_frames.cpu())  # (waits for the device)
         marks.append((time.perf_counter() - t0, cpu_seconds() - c0, batch_frames.shape[0], os.getloadavg()[0]))
-        rendered.append(batch_frames.clone())
         rss_after.append(_rss_mib())
         if sum(m[2] for m in marks) >= frames:
             break
@@ -135,7 +136,7 @@ def measure(checkpoints: Path, setting: str, frames: int, batch: int, reference:
         "clip_frames": windows.frame_num,
         "rss_after_each_batch_mib": rss_after,
     }
-    kp = torch.cat(keypoints)[:frames] if keypoints else None
+    kp = torch.cat(keypoints)[:frames].cpu() if keypoints else None
     if setting == "exact":
         torch.save({"frames": frames_out, "keypoints": kp}, reference)
     elif reference.is_file():
@@ -189,6 +190,7 @@ def main() -> None:
     parser.add_argument("--checkpoints", type=Path, required=True)
     parser.add_argument("--frames", type=int, default=6)
     parser.add_argument("--batch", type=int, default=2)
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (the official baseline always runs on the CPU)")
     parser.add_argument("--settings", nargs="*", default=["exact", "fast"], choices=SETTINGS)
     parser.add_argument("--official", type=Path, help="an official SadTalker checkout to time as the baseline")
     parser.add_argument("--rounds", type=int, default=1, help="measure every setting this many times (median reported)")
@@ -199,7 +201,7 @@ def main() -> None:
     parser.add_argument("--clip-frames", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(measure(args.checkpoints, args.child, args.frames, args.batch, args.reference, args.clip_frames)))
+        print(json.dumps(measure(args)))
         return
     if args.clip_seconds:
         flatness(args)
@@ -212,9 +214,7 @@ def main() -> None:
             if args.official:
                 runs.setdefault("official", []).append(run_child(official_arguments(args)))
             for setting in settings:
-                runs.setdefault(setting, []).append(run_child([
-                    __file__, "--checkpoints", str(args.checkpoints), "--child", setting, "--frames", str(args.frames),
-                    "--batch", str(args.batch), "--reference", str(reference)]))
+                runs.setdefault(setting, []).append(run_child(child_arguments(args, setting, reference)))
                 print(json.dumps(runs[setting][-1]), flush=True)
     results = [median_run(group) for group in runs.values()]
     machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, {_cpu_model()}, torch {_torch_version()}"
@@ -235,15 +235,18 @@ def flatness(args: argparse.Namespace) -> None:
             print(rows[-1], flush=True)
         for precision in args.settings:
             for seconds in args.clip_seconds:
-                r = run_child([__file__, "--checkpoints", str(args.checkpoints), "--child", precision, "--frames",
-                               str(args.frames), "--batch", str(args.batch), "--reference", str(Path(tmp) / "none.pt"),
-                               "--clip-frames", str(round(seconds * 25))])
+                r = run_child(child_arguments(args, precision, Path(tmp) / "none.pt") + ["--clip-frames", str(round(seconds * 25))])
                 results.append({**r, "clip_seconds": seconds})
                 trace = ", ".join(f"{v:.0f}" for v in r["rss_after_each_batch_mib"])
                 rows.append(f"| {precision} | {seconds:g} s | {r['clip_frames']} | {r['peak_rss_mib']:.0f} | {trace} |")
                 print(rows[-1], flush=True)
     table = "\n".join(rows) + "\n"
     report(args, results, table)
+
+
+def child_arguments(args: argparse.Namespace, setting: str, reference: Path) -> list[str]:
+    return [__file__, "--checkpoints", str(args.checkpoints), "--child", setting, "--frames", str(args.frames),
+            "--batch", str(args.batch), "--device", args.device, "--reference", str(reference)]
 
 
 def median_run(runs: list[dict]) -> dict:
