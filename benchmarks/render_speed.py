@@ -106,10 +106,13 @@ def measure(args: argparse.Namespace) -> dict:
                 module.register_forward_pre_hook(start)
                 module.register_forward_hook(stop)
 
+    profile: dict[str, float] = {}
+    if args.profile:
+        models.generator.animate = profiled(models.generator.animate, timing, profile)
     rendered, marks, rss_after = [], [], []
     t0, c0 = time.perf_counter(), cpu_seconds()
     for index, batch_frames in enumerate(render_frames(models, source, windows, batch)):
-        timing["on"] = index == 1  # stage breakdown of the second batch (steady state)
+        timing["on"] = index == 1  # stage breakdown (and profile) of the batch after the second: steady state
         rendered.append(batch_frames.cpu())  # (waits for the device)
         marks.append((time.perf_counter() - t0, cpu_seconds() - c0, batch_frames.shape[0], os.getloadavg()[0]))
         rss_after.append(_rss_mib())
@@ -136,6 +139,8 @@ def measure(args: argparse.Namespace) -> dict:
         "clip_frames": windows.frame_num,
         "rss_after_each_batch_mib": rss_after,
     }
+    if args.profile:
+        result["profile"] = profile
     kp = torch.cat(keypoints)[:frames].cpu() if keypoints else None
     if setting == "exact":
         torch.save({"frames": frames_out, "keypoints": kp}, reference)
@@ -182,6 +187,13 @@ def markdown(results: list[dict], machine: str) -> str:
         for name in names:
             lines.append(f"| {name} | " + " | ".join(f"{r['stage_cpu_s_per_frame'].get(name, 0):.2f}" for r in stages) + " |")
         lines.append("| total (steady) | " + " | ".join(f"{r['cpu_s_per_frame']:.2f}" for r in stages) + " |")
+    profiled_runs = [r for r in results if r.get("profile")]
+    if profiled_runs:
+        lines += ["", "Share of the generator's CPU time by operator (torch.profiler, self time; one steady call):", ""]
+        for r in profiled_runs:
+            shares = sorted(r["profile"].items(), key=lambda kv: kv[1], reverse=True)
+            conv = sum(v for k, v in shares if "conv" in k)
+            lines.append(f"- {r['precision']}: convolutions {conv:.0%}; " + ", ".join(f"{k} {v:.1%}" for k, v in shares[:10]))
     return "\n".join(lines) + "\n"
 
 
@@ -190,6 +202,8 @@ def main() -> None:
     parser.add_argument("--checkpoints", type=Path, required=True)
     parser.add_argument("--frames", type=int, default=6)
     parser.add_argument("--batch", type=int, default=2)
+    parser.add_argument("--profile", action="store_true",
+                        help="also break one steady batch down by operator (torch.profiler; its overhead is in the timings)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda (the official baseline always runs on the CPU)")
     parser.add_argument("--settings", nargs="*", default=["exact", "fast"], choices=SETTINGS)
     parser.add_argument("--official", type=Path, help="an official SadTalker checkout to time as the baseline")
@@ -244,9 +258,29 @@ def flatness(args: argparse.Namespace) -> None:
     report(args, results, table)
 
 
+def profiled(animate, timing: dict, profile: dict):
+    """``animate`` that records a torch.profiler op breakdown (self CPU time per op, the op's share
+    and the convolutions' share) of its calls while ``timing['on']``."""
+    from torch.profiler import ProfilerActivity
+    from torch.profiler import profile as torch_profile
+
+    def call(*args):
+        if not timing["on"]:
+            return animate(*args)
+        with torch_profile(activities=[ProfilerActivity.CPU]) as prof:
+            out = animate(*args)
+        ops = sorted(prof.key_averages(), key=lambda e: e.self_cpu_time_total, reverse=True)
+        total = sum(e.self_cpu_time_total for e in ops)
+        for e in ops:
+            profile[e.key] = profile.get(e.key, 0.0) + e.self_cpu_time_total / total
+        return out
+
+    return call
+
+
 def child_arguments(args: argparse.Namespace, setting: str, reference: Path) -> list[str]:
     return [__file__, "--checkpoints", str(args.checkpoints), "--child", setting, "--frames", str(args.frames),
-            "--batch", str(args.batch), "--device", args.device, "--reference", str(reference)]
+            "--batch", str(args.batch), "--device", args.device, "--reference", str(reference)] + (["--profile"] if args.profile else [])
 
 
 def median_run(runs: list[dict]) -> dict:
