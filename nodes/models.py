@@ -134,8 +134,9 @@ class LoadFaceEnhancer:
                            "codeformer.pth (CodeFormer needs the spandrel_extra_arches package)."}),
             "device": (list(DEVICES), {"default": "auto", "tooltip": "auto: ComfyUI's device; cpu: always the CPU."}),
             "precision": (list(ENHANCER_PRECISIONS), {
-                "default": "fp32", "tooltip": "fp16 / bf16 are faster on a GPU; a model that does not support "
-                                              "them runs in fp32."}),
+                "default": "fp32", "tooltip": "fp16 / bf16 are faster on a GPU; bf16 also on CPUs with bfloat16 "
+                                              "arithmetic (AVX512-BF16 / AMX; 2.3x for GFPGAN in benchmarks/RESULTS.md). "
+                                              "A model that does not support them runs in fp32."}),
         }}
 
     def load(self, model_name: str, device: str, precision: str) -> tuple[FaceEnhancer]:
