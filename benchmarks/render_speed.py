@@ -166,9 +166,9 @@ def run_child(args: list[str]) -> dict:
 def markdown(results: list[dict], machine: str) -> str:
     official = next((r for r in results if r["precision"] == "official"), None)
     lines = [f"Machine: {machine}", "",
-             "| setting | s/frame (wall; median (range) of the rounds) | CPU-s/frame | speed-up vs official (wall) | first frame (s) | peak RSS (MiB) | "
+             "| setting | s/frame (wall; median (range) of the rounds) | frames/s | CPU-s/frame | speed-up vs official (wall) | first frame (s) | peak RSS (MiB) | "
              "PSNR vs exact (dB) | keypoint max diff | load avg |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for r in results:
         ratio = f"{official['s_per_frame'] / r['s_per_frame']:.2f}x" if official else "-"
         psnr = f"{r['psnr_vs_exact_db']:.1f}" if "psnr_vs_exact_db" in r else ("(reference)" if r["precision"] == "exact" else "-")
@@ -176,12 +176,12 @@ def markdown(results: list[dict], machine: str) -> str:
         loadavg = f"{min(r['load_average']):.1f}-{max(r['load_average']):.1f}"
         spread = r.get("s_per_frame_runs", [])
         wall = f"{r['s_per_frame']:.2f}" + (f" ({min(spread):.2f}-{max(spread):.2f})" if len(spread) > 1 else "")
-        lines.append(f"| {r['precision']} | {wall} | {r['cpu_s_per_frame']:.2f} | {ratio} | "
+        lines.append(f"| {r['precision']} | {wall} | {1 / r['s_per_frame']:.3f} | {r['cpu_s_per_frame']:.2f} | {ratio} | "
                      f"{r['first_frame_s']:.1f} | {r['peak_rss_mib']:.0f} | {psnr} | {kp} | {loadavg} |")
     stages = [r for r in results if r.get("stage_cpu_s_per_frame")]
     if stages:
         names = list(stages[0]["stage_cpu_s_per_frame"])
-        lines += ["", "CPU-s per frame by generator stage (second batch):", "",
+        lines += ["", "CPU-s per frame by generator stage (one steady batch, the third):", "",
                   "| stage | " + " | ".join(r["precision"] for r in stages) + " |",
                   "|---|" + "---|" * len(stages)]
         for name in names:
