@@ -6,7 +6,7 @@ real networks (no stand-ins), timed stage by stage, and the written file checked
 Defaults: ``../shared/media/people_0.png`` and ``RD_Radio31_000.wav`` (8 s -> 200 frames), crop
 mode, 256 px, batch size 2.  With fake checkpoints, give a folder *without* the RetinaFace / FAN
 files (random detector weights find no face) so that dlib finds it.  Prints the figures and,
-with ``--json``, writes them to a file.  Takes about 8-25 s per frame on a 2-core CPU.
+with ``--json``, writes them to a file.  ``--precision fast`` renders in the fast setting.
 """
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ from sadtalker_core.video import probe_video, read_audio
 
 @dataclass(frozen=True)
 class Figures:
+    precision: str
     frames: int
     audio_seconds: float  # of the input, cut to whole frames
     video_frames: int  # counted in the written file
@@ -66,7 +67,7 @@ def run(args: argparse.Namespace) -> Figures:
     track = read_audio(clip.path)
     first = stamps[0] - moved
     return Figures(
-        frames=clip.num_frames, audio_seconds=len(audio.wav) / DEFAULT_AUDIO.sample_rate, video_frames=info.frame_count,
+        precision=args.precision, frames=clip.num_frames, audio_seconds=len(audio.wav) / DEFAULT_AUDIO.sample_rate, video_frames=info.frame_count,
         video_seconds=info.duration, written_audio_seconds=track.duration, size=clip.size,
         load_and_source_s=extracted - start, motion_s=moved - extracted,
         render_write_s=done - moved, first_frame_s=first,

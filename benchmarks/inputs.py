@@ -11,6 +11,7 @@ sys.path.insert(0, str(REPO))
 
 from sadtalker_core.models import SadTalkerModels, load_models  # noqa: E402
 from sadtalker_core.source import SourceFace, extract_source, read_image  # noqa: E402
+from sadtalker_core.speed import Precision, RenderSpeed  # noqa: E402
 
 MEDIA = REPO.parent / "shared" / "media"
 SIZE = 256
@@ -24,17 +25,19 @@ def add_input_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--audio", type=Path, default=MEDIA / "RD_Radio31_000.wav")
     parser.add_argument("--preprocess", default="crop")
     parser.add_argument("--batch-size", type=int, default=2)
+    parser.add_argument("--precision", choices=[p.value for p in Precision], default="exact",
+                        help="render speed setting (sadtalker_core.speed)")
 
 
 def input_arguments(args: argparse.Namespace) -> list[str]:
     """The options of :func:`add_input_options` as command-line words (to pass to a subprocess)."""
     return ["--checkpoints", str(args.checkpoints), "--image", str(args.image), "--audio", str(args.audio),
-            "--preprocess", args.preprocess, "--batch-size", str(args.batch_size)]
+            "--preprocess", args.preprocess, "--batch-size", str(args.batch_size), "--precision", args.precision]
 
 
 def load_source(args: argparse.Namespace) -> tuple[SadTalkerModels, SourceFace]:
-    """Every network on the CPU, and the face of ``args.image``."""
-    models = load_models(args.checkpoints, SIZE, "cpu")
+    """Every network on the CPU (the renderer set up for ``args.precision``), and the face of ``args.image``."""
+    models = load_models(args.checkpoints, SIZE, "cpu", speed=RenderSpeed(args.precision))
     source = extract_source(read_image(args.image), models.recon, args.preprocess, SIZE, models.detector(),
                             name=str(args.image))
     return models, source

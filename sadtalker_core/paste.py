@@ -5,11 +5,11 @@ Two blends, both prepared once per clip and applied frame by frame (memory stays
 * :class:`SeamlessPaste` — the official ``src/utils/paste_pic.py``: the frame gets the aspect of the
   crop (``AnimateFromCoeff.generate``'s resize before writing the video), is resized to the paste
   box and Poisson-blended with ``cv2.seamlessClone(NORMAL_CLONE)`` under an all-255 mask centred on
-  the box. Bit-exact with the reference; 0.1-0.3 s per frame at 800x1200 on a CPU.
+  the box. Bit-exact with the reference; ~50 ms per frame at 800x1200 on an idle 2-core CPU.
 * :class:`FeatherPaste` — a soft-mask alpha blend on the box only: the frame is resized straight to
   the box (one resize instead of two) and faded into the image over a feather band, so the box
   border shows no seam. No colour correction (the Poisson blend shifts the face's colours toward
-  the surroundings; this one keeps the rendered colours), but 2-4 ms per frame.
+  the surroundings; this one keeps the rendered colours), but 1-4 ms per frame.
 
 Frames and the full image must share channel order (both RGB or both BGR): the blends treat the
 channels independently. Boxes reaching past the image (the reference clamps ``rx`` / ``ry`` to
