@@ -147,14 +147,19 @@ def _read_safetensors_prefix(path: Path, prefix: str, into: Mapping[str, torch.T
             header = json.loads(f.read(header_size))
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise damaged(f"unreadable header: {exc}") from exc
+        if not isinstance(header, dict):
+            raise damaged("the header is not a table of tensors")
         state = {}
         for key, info in header.items():
             if key == "__metadata__" or not key.startswith(prefix):
                 continue
-            begin, end = info["data_offsets"]
-            if info["dtype"] not in _SAFETENSORS_DTYPES:
-                raise damaged(f"tensor {key} has dtype {info['dtype']}")
-            dtype, shape = _SAFETENSORS_DTYPES[info["dtype"]], tuple(info["shape"])
+            try:
+                (begin, end), dtype_name, shape = info["data_offsets"], info["dtype"], tuple(int(n) for n in info["shape"])
+            except (KeyError, TypeError, ValueError) as exc:
+                raise damaged(f"malformed header entry for tensor {key}") from exc
+            if dtype_name not in _SAFETENSORS_DTYPES:
+                raise damaged(f"tensor {key} has dtype {dtype_name}")
+            dtype = _SAFETENSORS_DTYPES[dtype_name]
             tensor = into.get(key[len(prefix):])
             if tensor is None or tensor.dtype != dtype or tuple(tensor.shape) != shape \
                     or tensor.device.type != "cpu" or not tensor.is_contiguous():

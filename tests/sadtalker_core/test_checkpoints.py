@@ -139,6 +139,20 @@ def test_truncated_safetensors_file_asks_for_a_new_download(tmp_path):
         read_section(path, "generator")
 
 
+@pytest.mark.parametrize("header", [
+    b"[1, 2, 3]",  # not a table
+    b'{"generator.w": {"dtype": "F32", "shape": [2]}}',  # no data offsets
+    b'{"generator.w": {"dtype": "F32", "shape": "two", "data_offsets": [0, 8]}}',  # shape not numbers
+    b'{"generator.w": {"dtype": "Q4", "shape": [2], "data_offsets": [0, 8]}}',  # unknown dtype
+    b'{"generator.w": {"dtype": "F32", "shape": [3], "data_offsets": [0, 8]}}',  # size does not fit the shape
+])
+def test_a_damaged_safetensors_header_asks_for_a_new_download(tmp_path, header):
+    path = tmp_path / "SadTalker_V0.0.2_256.safetensors"
+    path.write_bytes(len(header).to_bytes(8, "little") + header + bytes(8))
+    with pytest.raises(CheckpointError, match="SadTalker_V0.0.2_256.safetensors.*download it again"):
+        read_section(path, "generator")
+
+
 def test_section_the_file_does_not_hold_names_what_it_holds(tmp_path):
     path = tmp_path / "mapping_00229-model.pth.tar"
     torch.save({"mapping": TinyNet().state_dict(), "epoch": 229}, path)
