@@ -54,8 +54,8 @@ def stage_modules(generator) -> dict:
         "dense motion: occlusion": motion.occlusion,
         "third + fourth": [generator.third, generator.fourth],
         "decoder: fc + G_middle_0..5": [decoder.fc] + [getattr(decoder, f"G_middle_{i}") for i in range(6)],
-        "decoder: up_0 (128x128)": decoder.up_0,
-        "decoder: up_1 (256x256)": decoder.up_1,
+        "decoder: up_0 (x2)": decoder.up_0,
+        "decoder: up_1 (x4)": decoder.up_1,
         "decoder: conv_img": decoder.conv_img,
     }
     return {name: m if isinstance(m, list) else [m] for name, m in stages.items()}
@@ -80,12 +80,12 @@ def measure(args: argparse.Namespace) -> dict:
     golden = load_file(str(GOLDEN))
     sequence = golden["coeff_seq"][torch.arange(max(frames, args.clip_frames)) % golden["coeff_seq"].shape[0]]
     windows = coefficient_windows(golden["source_coeff"], sequence)
-    source = read_source_image(MEDIA / "people_0.png")
+    source = read_source_image(MEDIA / "people_0.png", args.size)
 
     precision, _, compiled = setting.partition("+")
     speed = RenderSpeed(precision, compile=compiled == "compile")
     t0, c0 = time.perf_counter(), cpu_seconds()
-    models = load_face_render_models(checkpoints / "SadTalker_V0.0.2_256.safetensors",
+    models = load_face_render_models(checkpoints / f"SadTalker_V0.0.2_{args.size}.safetensors",
                                      checkpoints / "mapping_00229-model.pth.tar", device=args.device, speed=speed)
     load = {"wall_s": time.perf_counter() - t0, "cpu_s": cpu_seconds() - c0,
             "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
@@ -204,6 +204,8 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=2)
     parser.add_argument("--profile", action="store_true",
                         help="also break one steady batch down by operator (torch.profiler; its overhead is in the timings)")
+    parser.add_argument("--size", type=int, choices=[256, 512], default=256,
+                        help="render size (SadTalker_V0.0.2_<size>.safetensors; the official baseline is timed at 256)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda (the official baseline always runs on the CPU)")
     parser.add_argument("--settings", nargs="*", default=["exact", "fast"], choices=SETTINGS)
     parser.add_argument("--official", type=Path, help="an official SadTalker checkout to time as the baseline")
@@ -214,6 +216,8 @@ def main() -> None:
     parser.add_argument("--reference", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--clip-frames", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.official and args.size != 256:
+        parser.error("the official baseline (--official) is timed at 256 only")
     if args.child:
         print(json.dumps(measure(args)))
         return
@@ -280,7 +284,7 @@ def profiled(animate, timing: dict, profile: dict):
 
 def child_arguments(args: argparse.Namespace, setting: str, reference: Path) -> list[str]:
     return [__file__, "--checkpoints", str(args.checkpoints), "--child", setting, "--frames", str(args.frames),
-            "--batch", str(args.batch), "--device", args.device, "--reference", str(reference)] + (["--profile"] if args.profile else [])
+            "--batch", str(args.batch), "--size", str(args.size), "--device", args.device, "--reference", str(reference)] + (["--profile"] if args.profile else [])
 
 
 def median_run(runs: list[dict]) -> dict:
