@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import resource
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -21,6 +20,7 @@ from pathlib import Path
 
 import torch
 from inputs import add_input_options, load_source  # first: puts the repository on sys.path
+from process import peak_rss_mib
 
 from sadtalker_core.audio import DEFAULT_AUDIO, load_audio_features
 from sadtalker_core.pipeline import MotionOptions, RenderOptions, generate, make_motion
@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> Figures:
         load_and_source_s=extracted - start, motion_s=moved - extracted,
         render_write_s=done - moved, first_frame_s=first,
         seconds_per_frame=(done - moved - first) / max(clip.num_frames - 1, 1),
-        peak_rss_mib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        peak_rss_mib=peak_rss_mib(),
         torch_threads=torch.get_num_threads(), cpu=platform.processor() or platform.machine(),
     )
 

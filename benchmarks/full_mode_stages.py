@@ -18,13 +18,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from process import peak_rss_mib
 from report import add_output_options, report
 
 REPO = Path(__file__).resolve().parents[1]
@@ -121,7 +121,7 @@ def measure(checkpoints: Path, precision: str, frames: int, picture: Path, work:
             writer.write(frame)
     per_frame["H.264 encoding"] = (time.perf_counter() - start) / len(pasted)
     result["s_per_output_frame"] = per_frame
-    result["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    result["peak_rss_mib"] = peak_rss_mib()
     result["load_average"] = os.getloadavg()[0]
     return result
 

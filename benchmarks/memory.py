@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from inputs import add_input_options, input_arguments, load_source  # first: puts the repository on sys.path
+from process import status_mib
 
 from sadtalker_core.audio import DEFAULT_AUDIO, audio_features, load_wav
 from sadtalker_core.pipeline import MotionOptions, RenderOptions, generate, make_motion, render_face_frames
@@ -47,13 +48,6 @@ class Measurement:
     def growth_mib(self) -> float:
         return self.peak_during_mib - self.rss_before_mib
 
-
-def _status_mib(field: str) -> float:
-    """A ``/proc/self/status`` memory field (VmRSS, VmHWM) in MiB."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError(f"{field} not in /proc/self/status")
 
 
 def reset_peak_rss() -> None:
@@ -84,13 +78,13 @@ def measure(args: argparse.Namespace, seconds: float) -> Measurement:
     wav = np.resize(speech, round(seconds * DEFAULT_AUDIO.sample_rate))  # repeated to the duration
     audio = audio_features(wav)
     motion = make_motion(models, source, audio, MotionOptions(seed=0))
-    before = _status_mib("VmRSS")
+    before = status_mib("VmRSS")
     reset_peak_rss()
     with tempfile.TemporaryDirectory() as folder:
         clip = generate(models, source, audio, Path(folder) / "clip.mp4", motion,
                         render_options=RenderOptions(batch_size=args.batch_size),
                         renderer=real_then_repeated(args.real_frames))
-    return Measurement(seconds, clip.num_frames, args.real_frames, before, _status_mib("VmHWM"))
+    return Measurement(seconds, clip.num_frames, args.real_frames, before, status_mib("VmHWM"))
 
 
 def main() -> None:

@@ -23,11 +23,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import sys
 import time
 import types
 from pathlib import Path
+
+from process import cpu_seconds, peak_rss_mib
 
 STUBS = {
     "pydub": {"AudioSegment": None},
@@ -36,10 +37,6 @@ STUBS = {
     "src.utils.videoio": {"save_video_with_watermark": None},
 }
 
-
-def cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
 
 
 def main() -> None:
@@ -62,7 +59,7 @@ def main() -> None:
     t0, c0 = time.perf_counter(), cpu_seconds()
     animate = AnimateFromCoeff(init_path(str(args.checkpoints), str(args.checkout / "src" / "config"), 256, False, "crop"), "cpu")
     load = {"wall_s": time.perf_counter() - t0, "cpu_s": cpu_seconds() - c0,
-            "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+            "peak_rss_mib": peak_rss_mib()}
     golden = load_file(str(args.golden))
     marks, last = [], {}
     forward = animate.generator.forward
@@ -98,7 +95,7 @@ def main() -> None:
         "s_per_frame": (marks[-1][0] - marks[0][0]) / steady,
         "cpu_s_per_frame": (marks[-1][1] - marks[0][1]) / steady,
         "load_average": [m[3] for m in marks],
-        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_rss_mib": peak_rss_mib(),
         "max_abs_vs_golden": float((ordered - golden["frames"]).abs().max()),
         **clip,
     }))
@@ -115,7 +112,7 @@ def clip_retention(animate, golden: dict, source, prediction, make_animation, fr
     with torch.no_grad():
         make_animation(source, golden["source_semantics"], target, animate.generator, animate.kp_extractor,
                        animate.he_estimator, animate.mapping, use_exp=True)
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return peak_rss_mib()
 
 
 if __name__ == "__main__":

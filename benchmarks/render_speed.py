@@ -26,23 +26,19 @@ import argparse
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from process import cpu_seconds, peak_rss_mib, status_mib
 from report import add_output_options, report
 
 REPO = Path(__file__).resolve().parents[1]
 MEDIA = REPO.parent / "shared" / "media"
 GOLDEN = REPO.parent / "shared" / "reference" / "goldens" / "make_animation.safetensors"
 
-
-def cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
 
 
 def stage_modules(generator) -> dict:
@@ -88,7 +84,7 @@ def measure(args: argparse.Namespace) -> dict:
     models = load_face_render_models(checkpoints / f"SadTalker_V0.0.2_{args.size}.safetensors",
                                      checkpoints / "mapping_00229-model.pth.tar", device=args.device, speed=speed)
     load = {"wall_s": time.perf_counter() - t0, "cpu_s": cpu_seconds() - c0,
-            "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+            "peak_rss_mib": peak_rss_mib()}
 
     keypoints, stage_cpu, timing = [], {}, {"on": False}
     if not speed.compile:
@@ -115,7 +111,7 @@ def measure(args: argparse.Namespace) -> dict:
         timing["on"] = index == 1  # stage breakdown (and profile) of the batch after the second: steady state
         rendered.append(batch_frames.cpu())  # (waits for the device)
         marks.append((time.perf_counter() - t0, cpu_seconds() - c0, batch_frames.shape[0], os.getloadavg()[0]))
-        rss_after.append(_rss_mib())
+        rss_after.append(status_mib("VmRSS"))
         if sum(m[2] for m in marks) >= frames:
             break
     frames_out = torch.cat(rendered)[:frames]
@@ -135,7 +131,7 @@ def measure(args: argparse.Namespace) -> dict:
         "cpu_s_per_frame": steady_cpu / steady_frames,
         "stage_cpu_s_per_frame": {k: v / second for k, v in stage_cpu.items()},
         "load_average": [m[3] for m in marks],
-        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_rss_mib": peak_rss_mib(),
         "clip_frames": windows.frame_num,
         "rss_after_each_batch_mib": rss_after,
     }
@@ -153,9 +149,6 @@ def measure(args: argparse.Namespace) -> dict:
             result["keypoint_max_diff_vs_exact"] = float((kp - exact["keypoints"]).abs().max())
     return result
 
-
-def _rss_mib() -> float:
-    return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
 def run_child(args: list[str]) -> dict:
