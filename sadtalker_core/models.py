@@ -24,12 +24,12 @@ from .config import FACERENDER, FACERENDER_STILL, FaceRenderConfig
 from .face.crop import PreprocessMode
 from .face.landmarks import LandmarkDetector
 from .motion import MotionNets, load_motion_nets
-from .networks.generator import OcclusionAwareSPADEGenerator, load_generator
+from .networks.generator import OcclusionAwareSPADEGenerator
 from .networks.keypoint_detector import KPDetector, load_kp_detector
 from .networks.mapping import MappingNet, load_mapping
 from .networks.recon_net import ReconNet, load_recon_net
-from .render import FaceRenderModels
-from .speed import EXACT, RenderSpeed, apply_render_speed
+from .render import FaceRenderModels, load_render_generator
+from .speed import EXACT, RenderSpeed
 
 RENDER_SIZES = (256, 512)
 MAPPING_FILES = {False: "mapping_00229-model.pth.tar", True: "mapping_00109-model.pth.tar"}
@@ -146,7 +146,7 @@ def load_models(folder: str | os.PathLike, size: int = 256, device: torch.device
         recon=load_recon_net(files.recon, device),
         motion=load_motion_nets(files.expnet, files.posevae, device),
         kp_detector=load_kp_detector(files.render, device, FACERENDER.kp_detector),
-        generator=apply_render_speed(load_generator(files.render, device, FACERENDER.generator), speed),
+        generator=load_render_generator(files.render, device, FACERENDER.generator, speed),
         mappings={still: load_mapping(path, device, render_config(still).mapping) for still, path in files.mappings.items()},
         device=device,
         speed=speed,

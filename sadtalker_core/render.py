@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .config import FACERENDER, FaceRenderConfig
+from .config import FACERENDER, FaceRenderConfig, GeneratorConfig
 from .facerender_inputs import CoeffWindows
 from .keypoints import PoseOverride, keypoint_transformation
 from .networks.generator import OcclusionAwareSPADEGenerator, SourceEncoding, load_generator
@@ -39,6 +39,12 @@ class FaceRenderModels:
         return next(self.generator.parameters()).device
 
 
+def load_render_generator(bundle: str | os.PathLike, device: torch.device | str = "cpu",
+                          config: GeneratorConfig = FACERENDER.generator, speed: RenderSpeed = EXACT) -> OcclusionAwareSPADEGenerator:
+    """The generator of ``bundle`` on ``device``, set up for ``speed`` (:func:`apply_render_speed`)."""
+    return apply_render_speed(load_generator(bundle, device, config), speed)
+
+
 def load_face_render_models(bundle: str | os.PathLike, mapping: str | os.PathLike,
                             config: FaceRenderConfig = FACERENDER,
                             device: torch.device | str = "cpu", speed: RenderSpeed = EXACT) -> FaceRenderModels:
@@ -47,7 +53,7 @@ def load_face_render_models(bundle: str | os.PathLike, mapping: str | os.PathLik
     ``FACERENDER``, ``mapping_00109`` with ``FACERENDER_STILL``); the generator set up for ``speed``."""
     return FaceRenderModels(
         kp_detector=load_kp_detector(bundle, device, config.kp_detector),
-        generator=apply_render_speed(load_generator(bundle, device, config.generator), speed),
+        generator=load_render_generator(bundle, device, config.generator, speed),
         mapping=load_mapping(mapping, device, config.mapping),
     )
 

@@ -13,12 +13,10 @@ import torch
 from ..config import FACERENDER, FACERENDER_STILL, FaceRenderConfig
 from ..facerender_inputs import CoeffWindows, coefficient_windows, read_source_image
 from ..keypoints import HeadPose, PoseOverride, keypoint_transformation
-from ..networks.generator import load_generator
 from ..networks.he_estimator import load_he_estimator
 from ..networks.keypoint_detector import load_kp_detector
 from ..networks.mapping import load_mapping
-from ..render import frame_batches, frames_to_uint8, load_face_render_models, render_frames
-from ..speed import apply_render_speed
+from ..render import frame_batches, frames_to_uint8, load_face_render_models, load_render_generator, render_frames
 from .golden import Golden
 from .registry import EXACT, StageContext, Tolerance, stage
 
@@ -113,8 +111,7 @@ def keypoint_transformation_stage(golden: Golden, ctx: StageContext) -> dict:
 })
 def generator_stage(golden: Golden, ctx: StageContext) -> dict:
     # set up as users get it (the default, exact speed settings)
-    generator = apply_render_speed(load_generator(ctx.checkpoint(golden, "generator", default=BUNDLE), ctx.device,
-                                                  _config(golden).generator))
+    generator = load_render_generator(ctx.checkpoint(golden, "generator", default=BUNDLE), ctx.device, _config(golden).generator)
     kp_driving = golden["kp_driving"].to(ctx.device)
     source_image = golden["source_image"].to(ctx.device).expand(kp_driving.shape[0], -1, -1, -1)
     out = generator(source_image, kp_driving, golden["kp_source"].to(ctx.device))
