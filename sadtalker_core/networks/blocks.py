@@ -47,6 +47,20 @@ def _phase_kernels(weight: torch.Tensor, pairs: list[tuple[_Phase, _Phase]]) -> 
     return kernels
 
 
+def _cached_phase_kernels(conv: nn.Conv2d | nn.Conv3d, pairs: list[tuple[_Phase, _Phase]]) -> list[torch.Tensor]:
+    """:func:`_phase_kernels` of ``conv``'s weight, kept on the module while that weight is
+    unchanged (same memory, dtype and version), so a render derives them once, not every frame.
+    With autograd recording they are derived afresh (they belong to that graph)."""
+    weight = conv.weight
+    if torch.is_grad_enabled():
+        return _phase_kernels(weight, pairs)
+    key = (weight.data_ptr(), weight.dtype, weight._version, tuple(pairs))
+    cached = conv.__dict__.get("_phase_kernels")
+    if cached is None or cached[0] != key:
+        cached = conv.__dict__["_phase_kernels"] = (key, _phase_kernels(weight, pairs))
+    return cached[1]
+
+
 #: smallest source height / width :func:`conv_of_upsampled` splits into phases (measured on CPU:
 #: 2x2 and 4x4 sources of the 3D hourglass ran 1.1-4x slower in phases, 8x8 and up 1.6-5x faster)
 PHASES_MIN_SIZE = 8
@@ -79,7 +93,7 @@ def conv_of_upsampled(x: torch.Tensor, conv: nn.Conv2d | nn.Conv3d, factor: int)
     phase_of = [_Phase.FIRST] + [_Phase.INNER] * (factor - 2) + [_Phase.LAST]
     pairs = [(rows, cols) for rows in dict.fromkeys(phase_of) for cols in dict.fromkeys(phase_of)]
     results = {}
-    for (rows, cols), kernel in zip(pairs, _phase_kernels(weight, pairs)):
+    for (rows, cols), kernel in zip(pairs, _cached_phase_kernels(conv, pairs)):
         window = padded[..., rows.start:rows.start + height + rows.taps - 1, cols.start:cols.start + width + cols.taps - 1]
         results[rows, cols] = conv_nd(window, kernel, conv.bias, padding=padding)
     first = results[pairs[0]]

@@ -64,6 +64,25 @@ def test_a_convolution_of_an_upsampled_map_equals_upsampling_then_convolving(dim
                                conv(F.interpolate(small, scale_factor=(1,) * (dims - 2) + (factor, factor))))
 
 
+def test_a_convolution_of_an_upsampled_map_follows_changes_of_the_weights():
+    """The phase kernels derived for inference are reused across calls, but never stale: an
+    in-place update or a new dtype of the weight is seen, and with autograd recording the
+    weight still gets its gradient."""
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(3, 4, 3, padding=1)
+    x = torch.randn(1, 3, PHASES_MIN_SIZE, PHASES_MIN_SIZE)
+
+    def expected() -> torch.Tensor:
+        return conv(F.interpolate(x.to(conv.weight.dtype), scale_factor=2, mode="nearest"))
+
+    with torch.no_grad():
+        for change in (lambda: None, lambda: conv.weight.mul_(-2), lambda: conv.to(torch.float64)):
+            change()
+            torch.testing.assert_close(conv_of_upsampled(x.to(conv.weight.dtype), conv, 2), expected())
+    conv_of_upsampled(x.double(), conv, 2).sum().backward()
+    assert conv.weight.grad is not None and conv.weight.grad.abs().sum() > 0
+
+
 def test_residual_block_with_a_zero_last_conv_is_the_identity():
     block = ResBlock3d(4).eval()
     torch.nn.init.zeros_(block.conv2.weight)
