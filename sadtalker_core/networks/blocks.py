@@ -49,12 +49,15 @@ def _phase_kernels(weight: torch.Tensor, pairs: list[tuple[_Phase, _Phase]]) -> 
 
 def _cached_phase_kernels(conv: nn.Conv2d | nn.Conv3d, pairs: list[tuple[_Phase, _Phase]]) -> list[torch.Tensor]:
     """:func:`_phase_kernels` of ``conv``'s weight, kept on the module while that weight is
-    unchanged (same memory, dtype and version), so a render derives them once, not every frame.
+    unchanged (same memory, dtype and version counter), so a render derives them once, not every frame.
     With autograd recording they are derived afresh (they belong to that graph)."""
     weight = conv.weight
     if torch.is_grad_enabled():
         return _phase_kernels(weight, pairs)
-    key = (weight.data_ptr(), weight.dtype, weight._version, tuple(pairs))
+    # inference tensors (weights loaded under inference_mode) keep no version: they cannot be
+    # changed in place outside inference_mode
+    version = None if weight.is_inference() else weight._version
+    key = (weight.data_ptr(), weight.dtype, version, tuple(pairs))
     cached = conv.__dict__.get("_phase_kernels")
     if cached is None or cached[0] != key:
         cached = conv.__dict__["_phase_kernels"] = (key, _phase_kernels(weight, pairs))

@@ -83,6 +83,16 @@ def test_a_convolution_of_an_upsampled_map_follows_changes_of_the_weights():
     assert conv.weight.grad is not None and conv.weight.grad.abs().sum() > 0
 
 
+def test_a_convolution_of_an_upsampled_map_accepts_weights_made_under_inference_mode():
+    torch.manual_seed(0)
+    with torch.inference_mode():  # as the conformance tool loads networks
+        conv = torch.nn.Conv2d(3, 4, 3, padding=1)
+        x = torch.randn(1, 3, PHASES_MIN_SIZE, PHASES_MIN_SIZE)
+        expected = conv(F.interpolate(x, scale_factor=2, mode="nearest"))
+        for _ in range(2):
+            torch.testing.assert_close(conv_of_upsampled(x, conv, 2), expected)
+
+
 def test_residual_block_with_a_zero_last_conv_is_the_identity():
     block = ResBlock3d(4).eval()
     torch.nn.init.zeros_(block.conv2.weight)
