@@ -1,15 +1,9 @@
-"""ComfyUI-SadTalker: ComfyUI loads this folder as a package and reads the node mappings below.
+"""ComfyUI-SadTalker: ComfyUI imports this folder as a package and reads the node mappings below.
 
-The core library ``sadtalker_core`` sits beside ``nodes/`` and is imported by its own name, so
-this folder is put on ``sys.path`` first (ComfyUI imports custom nodes by file path only).
+The nodes reach the core library by relative imports (``from ..sadtalker_core ...``), so the
+plugin adds nothing to ``sys.path`` and none of its folders becomes a global module name.
 """
-import os
-import sys
+if __package__:  # imported as a package, as ComfyUI does (pytest also imports this file on its own)
+    from .nodes import NODE_CLASS_MAPPINGS, NODE_DISPLAY_NAME_MAPPINGS
 
-_HERE = os.path.dirname(os.path.abspath(__file__))
-if _HERE not in sys.path:
-    sys.path.append(_HERE)
-
-from .nodes import NODE_CLASS_MAPPINGS, NODE_DISPLAY_NAME_MAPPINGS  # noqa: E402
-
-__all__ = ["NODE_CLASS_MAPPINGS", "NODE_DISPLAY_NAME_MAPPINGS"]
+    __all__ = ["NODE_CLASS_MAPPINGS", "NODE_DISPLAY_NAME_MAPPINGS"]

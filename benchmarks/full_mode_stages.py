@@ -67,15 +67,15 @@ def measure(checkpoints: Path, precision: str, frames: int, picture: Path, work:
     import torch
 
     sys.path.insert(0, str(REPO))
-    from sadtalker_core.audio import load_audio_features
-    from sadtalker_core.enhance import load_face_enhancer
     from sadtalker_core.models import load_models
-    from sadtalker_core.motion import Motion
-    from sadtalker_core.paste import PasteMethod, paste_frames
+    from sadtalker_core.motion.audio import load_audio_features
+    from sadtalker_core.motion.sequences import Motion
     from sadtalker_core.pipeline import RenderOptions, make_motion, render_face_frames
-    from sadtalker_core.source import extract_source, read_image
-    from sadtalker_core.speed import RenderSpeed, fast_dtype
-    from sadtalker_core.video import VideoWriter
+    from sadtalker_core.post.enhance import load_face_enhancer
+    from sadtalker_core.post.paste import PasteMethod, paste_frames
+    from sadtalker_core.post.video import VideoWriter
+    from sadtalker_core.render.speed import RenderSpeed, fast_dtype
+    from sadtalker_core.source.face import extract_source, read_image
 
     folder = work / "checkpoints"
     folder.mkdir(exist_ok=True)

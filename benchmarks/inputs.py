@@ -9,9 +9,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from sadtalker_core.models import SadTalkerModels, load_models  # noqa: E402
-from sadtalker_core.source import SourceFace, extract_source, read_image  # noqa: E402
-from sadtalker_core.speed import Precision, RenderSpeed  # noqa: E402
+from sadtalker_core.models import SadTalkerModels, load_models
+from sadtalker_core.render.speed import Precision, RenderSpeed
+from sadtalker_core.source.face import SourceFace, extract_source, read_image
 
 MEDIA = REPO.parent / "shared" / "media"
 SIZE = 256
@@ -26,7 +26,7 @@ def add_input_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--preprocess", default="crop")
     parser.add_argument("--batch-size", type=int, default=2)
     parser.add_argument("--precision", choices=[p.value for p in Precision], default="exact",
-                        help="render speed setting (sadtalker_core.speed)")
+                        help="render speed setting (sadtalker_core.render.speed)")
 
 
 def input_arguments(args: argparse.Namespace) -> list[str]:

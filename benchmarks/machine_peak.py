@@ -21,7 +21,6 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-
 from report import add_output_options, report
 
 OFFICIAL_GFLOP_PER_FRAME = 1139.1  # convolutions per driving frame, source encoding cached
@@ -97,9 +96,9 @@ def generator_gflop_per_frame(checkpoints: Path) -> float:
     sys.path.insert(0, str(REPO))
     from safetensors.torch import load_file
 
-    from sadtalker_core.facerender_inputs import coefficient_windows, read_source_image
-    from sadtalker_core.keypoints import keypoint_transformation
-    from sadtalker_core.render import load_face_render_models, prepare_source
+    from sadtalker_core.render.frames import load_face_render_models, prepare_source
+    from sadtalker_core.render.inputs import coefficient_windows, read_source_image
+    from sadtalker_core.render.keypoints import keypoint_transformation
 
     golden = load_file(str(REPO.parent / "shared" / "reference" / "goldens" / "make_animation.safetensors"))
     windows = coefficient_windows(golden["source_coeff"], golden["coeff_seq"][:1])

@@ -28,11 +28,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-
 from inputs import add_input_options, input_arguments, load_source  # first: puts the repository on sys.path
 from process import status_mib
 
-from sadtalker_core.audio import DEFAULT_AUDIO, audio_features, load_wav
+from sadtalker_core.motion.audio import DEFAULT_AUDIO, audio_features, load_wav
 from sadtalker_core.pipeline import MotionOptions, RenderOptions, generate, make_motion, render_face_frames
 
 

@@ -68,9 +68,9 @@ def measure(args: argparse.Namespace) -> dict:
     sys.path.insert(0, str(REPO))
     from safetensors.torch import load_file
 
-    from sadtalker_core.facerender_inputs import coefficient_windows, read_source_image
-    from sadtalker_core.render import load_face_render_models, render_frames
-    from sadtalker_core.speed import RenderSpeed
+    from sadtalker_core.render.frames import load_face_render_models, render_frames
+    from sadtalker_core.render.inputs import coefficient_windows, read_source_image
+    from sadtalker_core.render.speed import RenderSpeed
 
     checkpoints, setting, frames, batch, reference = args.checkpoints, args.child, args.frames, args.batch, args.reference
     golden = load_file(str(GOLDEN))

@@ -10,8 +10,8 @@ from collections.abc import Iterable
 import numpy as np
 import torch
 
-from sadtalker_core.audio import AudioFeatures, audio_features, to_mono_16k
-from sadtalker_core.source import to_rgb_uint8
+from ..sadtalker_core.motion.audio import AudioFeatures, audio_features, to_mono_16k
+from ..sadtalker_core.source.face import to_rgb_uint8
 
 
 def check_image(image: torch.Tensor, name: str = "image") -> torch.Tensor:

@@ -3,12 +3,11 @@ from __future__ import annotations
 
 import torch
 
-from sadtalker_core.face.crop import PreprocessMode
-from sadtalker_core.motion import Motion
-from sadtalker_core.pipeline import extract_frames
-from sadtalker_core.source import SourceFace
-from sadtalker_core.video import DEFAULT_FPS, resample_indices
-
+from ..sadtalker_core.motion.sequences import Motion
+from ..sadtalker_core.pipeline import extract_frames
+from ..sadtalker_core.post.video import DEFAULT_FPS, resample_indices
+from ..sadtalker_core.source.crop import PreprocessMode
+from ..sadtalker_core.source.face import SourceFace
 from . import comfy
 from .convert import image_frames, to_image
 from .types import CATEGORY, COEFFS, FACE, MODELS, ModelBundle

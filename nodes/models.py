@@ -11,18 +11,17 @@ from pathlib import Path
 
 import torch
 
-from sadtalker_core.checkpoints import CheckpointError
-from sadtalker_core.enhance import FaceEnhancer, load_face_enhancer
-from sadtalker_core.face.dlib_detector import DlibDetector
-from sadtalker_core.face.official_detector import OfficialDetector
-from sadtalker_core.models import DETECTOR_FILES, RENDER_SIZES, find_model_files, load_models
-from sadtalker_core.speed import EXACT, FAST, RenderSpeed
-
+from ..sadtalker_core.checkpoints import CheckpointError
+from ..sadtalker_core.models import DETECTOR_FILES, RENDER_SIZES, find_model_files, load_models
+from ..sadtalker_core.post.enhance import FaceEnhancer, load_face_enhancer
+from ..sadtalker_core.render.speed import EXACT, FAST, RenderSpeed
+from ..sadtalker_core.source.dlib_detector import DlibDetector
+from ..sadtalker_core.source.official_detector import OfficialDetector
 from . import comfy
 from .types import CATEGORY, ENHANCER, MODELS, ModelBundle
 
 DEVICES = ("auto", "cpu")
-#: the face renderer's number format (sadtalker_core.speed): fp32 reproduces the official frames; fast runs the
+#: the face renderer's number format (sadtalker_core.render.speed): fp32 reproduces the official frames; fast runs the
 #: generator's convolutions in bfloat16 (float16 on older GPUs) where the device computes it natively
 PRECISIONS = {"fp32": EXACT, "fast": FAST}
 DETECTORS = ("auto", "retinaface", "dlib")

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import logging
 
-from sadtalker_core.config import PoseVAEConfig
-from sadtalker_core.motion import Motion
-from sadtalker_core.motion_io import SUFFIXES, load_motion, save_motion
-from sadtalker_core.pipeline import BlinkMode, make_expression, make_pose
-from sadtalker_core.sequences import (
+from ..sadtalker_core.config import PoseVAEConfig
+from ..sadtalker_core.motion.files import SUFFIXES, load_motion, save_motion
+from ..sadtalker_core.motion.sequences import (
     ExpressionSequence,
+    Motion,
     PoseSequence,
     combine_motion,
     split_motion,
@@ -17,8 +16,8 @@ from sadtalker_core.sequences import (
     with_head_motion_scale,
     with_reference_motion,
 )
-from sadtalker_core.source import SourceFace
-
+from ..sadtalker_core.pipeline import BlinkMode, make_expression, make_pose
+from ..sadtalker_core.source.face import SourceFace
 from . import comfy
 from .convert import speech
 from .types import CATEGORY, COEFFS, EXPRESSION, FACE, MODELS, POSE, ModelBundle

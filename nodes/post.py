@@ -6,10 +6,9 @@ import dataclasses
 import numpy as np
 import torch
 
-from sadtalker_core.enhance import FaceEnhancer
-from sadtalker_core.paste import PasteMethod, paste_frames
-from sadtalker_core.source import SourceFace, to_rgb_uint8
-
+from ..sadtalker_core.post.enhance import FaceEnhancer
+from ..sadtalker_core.post.paste import PasteMethod, paste_frames
+from ..sadtalker_core.source.face import SourceFace, to_rgb_uint8
 from . import comfy
 from .convert import check_image, image_frames, to_image, uint8_frames
 from .types import CATEGORY, ENHANCER, FACE

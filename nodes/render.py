@@ -3,10 +3,9 @@ from __future__ import annotations
 
 import torch
 
-from sadtalker_core.pipeline import RenderOptions, render_face_frames
-from sadtalker_core.sequences import ExpressionSequence, PoseSequence, combine_motion
-from sadtalker_core.source import SourceFace
-
+from ..sadtalker_core.motion.sequences import ExpressionSequence, PoseSequence, combine_motion
+from ..sadtalker_core.pipeline import RenderOptions, render_face_frames
+from ..sadtalker_core.source.face import SourceFace
 from . import comfy
 from .convert import to_image
 from .types import CATEGORY, EXPRESSION, FACE, MODELS, POSE, ModelBundle

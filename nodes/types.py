@@ -4,20 +4,20 @@
 socket                 value
 =====================  ==============================================================
 SADTALKER_MODELS       :class:`ModelBundle`: every network, loaded once, + face detector
-SADTALKER_FACE         :class:`~sadtalker_core.source.SourceFace`: crop, crop info, 73-d coefficients
-SADTALKER_COEFFS       :class:`~sadtalker_core.motion.Motion`: 3DMM of each frame of a picture
+SADTALKER_FACE         :class:`~sadtalker_core.source.face.SourceFace`: crop, crop info, 73-d coefficients
+SADTALKER_COEFFS       :class:`~sadtalker_core.motion.sequences.Motion`: 3DMM of each frame of a picture
                        sequence (a reference video), for blinks or head pose
-SADTALKER_EXPRESSION   :class:`~sadtalker_core.sequences.ExpressionSequence` (ExpNet)
-SADTALKER_POSE         :class:`~sadtalker_core.sequences.PoseSequence` (PoseVAE or a pose source)
-SADTALKER_ENHANCER     :class:`~sadtalker_core.enhance.FaceEnhancer` (GFPGAN / RestoreFormer / CodeFormer)
+SADTALKER_EXPRESSION   :class:`~sadtalker_core.motion.sequences.ExpressionSequence` (ExpNet)
+SADTALKER_POSE         :class:`~sadtalker_core.motion.sequences.PoseSequence` (PoseVAE or a pose source)
+SADTALKER_ENHANCER     :class:`~sadtalker_core.post.enhance.FaceEnhancer` (GFPGAN / RestoreFormer / CodeFormer)
 =====================  ==============================================================
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sadtalker_core.face.landmarks import LandmarkDetector
-from sadtalker_core.models import SadTalkerModels
+from ..sadtalker_core.models import SadTalkerModels
+from ..sadtalker_core.source.landmarks import LandmarkDetector
 
 MODELS = "SADTALKER_MODELS"
 FACE = "SADTALKER_FACE"

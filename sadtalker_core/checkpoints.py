@@ -20,7 +20,7 @@ import pickle
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
+from typing import Mapping, TypeVar
 
 import torch
 from torch import nn
@@ -261,3 +261,13 @@ def load_section_into(module: nn.Module, path: str | os.PathLike, section: str) 
     match: the weights are never held twice)."""
     state = read_section(path, section, into=module.state_dict())
     return load_into(module, state, f"{path} [{section}]")
+
+
+Net = TypeVar("Net", bound=nn.Module)
+
+
+def load_network(net: Net, path: str | os.PathLike, section: str, device: torch.device | str = "cpu") -> Net:
+    """``net`` with ``section`` of the official file at ``path`` loaded strictly
+    (:func:`load_section_into`), ready for inference: eval mode, no gradients, on ``device``.
+    Every network's loader is this call."""
+    return load_section_into(net, path, section).eval().requires_grad_(False).to(device)

@@ -16,18 +16,18 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from .audio import DEFAULT_AUDIO, AudioFeatures, audio_features, load_wav
-from .enhance import FaceEnhancer, load_face_enhancer
-from .face.crop import PreprocessMode
-from .face.landmarks import LandmarkDetector
 from .models import RENDER_SIZES, SadTalkerModels, load_models
-from .motion import Motion
-from .motion_io import load_motion, save_motion
-from .paste import PasteMethod
+from .motion.audio import DEFAULT_AUDIO, AudioFeatures, audio_features, load_wav
+from .motion.files import load_motion, save_motion
+from .motion.sequences import Motion
 from .pipeline import BlinkMode, Clip, MotionOptions, RenderOptions, generate, make_motion, video_motion
-from .source import extract_source, read_image
-from .speed import EXACT, FAST, RenderSpeed, fast_dtype
-from .video import VideoError, check_writable, iter_frames, probe_video
+from .post.enhance import FaceEnhancer, load_face_enhancer
+from .post.paste import PasteMethod
+from .post.video import VideoError, check_writable, iter_frames, probe_video
+from .render.speed import EXACT, FAST, RenderSpeed, fast_dtype
+from .source.crop import PreprocessMode
+from .source.face import extract_source, read_image
+from .source.landmarks import LandmarkDetector
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 DEMO_IMAGE = ASSETS / "portrait.png"
@@ -247,7 +247,7 @@ def _forward_download(argv: Sequence[str]) -> int:
 
 
 def _forward_conformance(argv: Sequence[str]) -> int:
-    from .conformance.__main__ import main
+    from .conformance import main
 
     return main(list(argv))
 

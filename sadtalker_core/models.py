@@ -21,15 +21,15 @@ import torch
 
 from .checkpoints import CheckpointError
 from .config import FACERENDER, FACERENDER_STILL, FaceRenderConfig
-from .face.crop import PreprocessMode
-from .face.landmarks import LandmarkDetector
-from .motion import MotionNets, load_motion_nets
+from .motion.coefficients import MotionNets, load_motion_nets
 from .networks.generator import OcclusionAwareSPADEGenerator
 from .networks.keypoint_detector import KPDetector, load_kp_detector
 from .networks.mapping import MappingNet, load_mapping
 from .networks.recon_net import ReconNet, load_recon_net
-from .render import FaceRenderModels, load_render_generator
-from .speed import EXACT, RenderSpeed
+from .render.frames import FaceRenderModels, load_render_generator
+from .render.speed import EXACT, RenderSpeed
+from .source.crop import PreprocessMode
+from .source.landmarks import LandmarkDetector
 
 RENDER_SIZES = (256, 512)
 MAPPING_FILES = {False: "mapping_00229-model.pth.tar", True: "mapping_00109-model.pth.tar"}
@@ -123,10 +123,10 @@ class SadTalkerModels:
     def detector(self) -> LandmarkDetector:
         """The official RetinaFace + FAN detector when its files are there, else dlib's."""
         if self.files.detector is not None:
-            from .face.official_detector import OfficialDetector
+            from .source.official_detector import OfficialDetector
 
             return OfficialDetector.from_files(*self.files.detector, device=self.device)
-        from .face.dlib_detector import DlibDetector
+        from .source.dlib_detector import DlibDetector
 
         return DlibDetector()
 
@@ -138,7 +138,7 @@ def render_config(still: bool) -> FaceRenderConfig:
 def load_models(folder: str | os.PathLike, size: int = 256, device: torch.device | str | None = None,
                 speed: RenderSpeed = EXACT) -> SadTalkerModels:
     """Find and load every network for render ``size`` from ``folder`` (on CUDA when available);
-    the face renderer's generator is set up for ``speed`` (:mod:`sadtalker_core.speed`)."""
+    the face renderer's generator is set up for ``speed`` (:mod:`sadtalker_core.render.speed`)."""
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     files = find_model_files(folder, size)
     return SadTalkerModels(

@@ -19,21 +19,29 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .audio import AudioFeatures
-from .blink import random_blink_ratio
-from .enhance import FaceEnhancer
-from .face.crop import PreprocessMode
-from .facerender_inputs import coefficient_windows, source_image_tensor
-from .face.landmarks import LandmarkDetector
 from .models import SadTalkerModels
-from .motion import COEFF_DIM, Motion, audio_to_expression, audio_to_pose
-from .motion_io import motion_from_coeffs
-from .motion_sources import free_view, reference_coeff
-from .paste import PasteMethod, paste_frames, restore_aspect
-from .render import frames_to_uint8, render_frames
-from .sequences import (ExpressionSequence, PoseSequence, combine_motion, with_head_motion_scale,
-                        with_reference_motion)
-from .source import SourceFace, extract_sequence
+from .motion.audio import AudioFeatures
+from .motion.blink import random_blink_ratio
+from .motion.expression import audio_to_expression, reference_coeff
+from .motion.files import motion_from_coeffs
+from .motion.free_view import free_view
+from .motion.pose import audio_to_pose
+from .motion.sequences import (
+    COEFF_DIM,
+    ExpressionSequence,
+    Motion,
+    PoseSequence,
+    combine_motion,
+    with_head_motion_scale,
+    with_reference_motion,
+)
+from .post.enhance import FaceEnhancer
+from .post.paste import PasteMethod, paste_frames, restore_aspect
+from .render.frames import frames_to_uint8, render_frames
+from .render.inputs import coefficient_windows, source_image_tensor
+from .source.crop import PreprocessMode
+from .source.face import SourceFace, extract_sequence
+from .source.landmarks import LandmarkDetector
 
 
 class BlinkMode(str, Enum):
@@ -130,7 +138,7 @@ def extract_frames(models: SadTalkerModels, frames: Iterable[np.ndarray], mode: 
                    on_frame: Callable[[int], None] | None = None,
                    name: str = "the video") -> tuple[SourceFace, Motion]:
     """The face of the first frame and the 3DMM motion of every frame (expression + pose) of a
-    picture sequence: one picture, or a video at 25 fps (:func:`~sadtalker_core.video.iter_frames`),
+    picture sequence: one picture, or a video at 25 fps (:func:`~sadtalker_core.post.video.iter_frames`),
     e.g. a reference video for blinks or head pose.  Frames are RGB (uint8, or float in 0..1).
     Errors name ``name``."""
     detector = detector or models.detector()
@@ -210,7 +218,7 @@ def generate(models: SadTalkerModels, source: SourceFace, audio: AudioFeatures, 
     rendered elsewhere).  An unwritable ``out_path`` fails before any work; the file appears
     only when complete.
     """
-    from .video import AudioTrack, VideoWriter, check_writable
+    from .post.video import AudioTrack, VideoWriter, check_writable
 
     out_path = Path(out_path)
     check_writable(out_path)

@@ -21,9 +21,9 @@ import numpy as np
 import skimage.data
 import soundfile
 
-from sadtalker_core.audio import load_wav
-from sadtalker_core.face.dlib_detector import DlibDetector
-from sadtalker_core.face.landmarks import pick_face
+from sadtalker_core.motion.audio import load_wav
+from sadtalker_core.source.dlib_detector import DlibDetector
+from sadtalker_core.source.landmarks import pick_face
 
 ASSETS = Path(__file__).resolve().parents[1] / "sadtalker_core" / "assets"
 SENTENCE = "Hello! I am a talking portrait."

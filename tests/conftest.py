@@ -13,6 +13,11 @@ from pathlib import Path
 import pytest
 from paths import CORE_CHECKPOINTS, GOLDENS, MEDIA, SHARED
 
+from workflows import plugin_package
+
+# the node tests import the plugin folder as ComfyUI does, as one package: comfyui_sadtalker.nodes...
+plugin_package.load()
+
 
 def _fake_weights_module():
     path = SHARED / "reference" / "fake_weights.py"

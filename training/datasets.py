@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset, Sampler
 
-from sadtalker_core.facerender_inputs import coefficient_windows
+from sadtalker_core.render.inputs import coefficient_windows
 
 from .shards import TARGETS_DIR, PreparedData
 

@@ -1,7 +1,7 @@
-"""Keypoint helpers of the renderer trainers, next to ``sadtalker_core.keypoints``.
+"""Keypoint helpers of the renderer trainers, next to ``sadtalker_core.render.keypoints``.
 
 face-vid2vid trains with the full translation ``kp = R kp_c + t + δ``; SadTalker's inference
-(``sadtalker_core.keypoints.keypoint_transformation``) keeps only t's y component.  The
+(``sadtalker_core.render.keypoints.keypoint_transformation``) keeps only t's y component.  The
 face-vid2vid trainer uses the former (the renderer learns from every head motion); the
 MappingNet trainer predicts through the latter, since that is what inference will apply to its
 output, and matches the face-vid2vid keypoints of the frame.
@@ -12,7 +12,8 @@ import math
 
 import torch
 
-from sadtalker_core.keypoints import HeadPose, head_angles, rotation_matrix
+from sadtalker_core.networks.mapping import HeadPose
+from sadtalker_core.render.keypoints import head_angles, rotation_matrix
 
 
 def posed_keypoints(kp_canonical: torch.Tensor, pose: HeadPose) -> torch.Tensor:

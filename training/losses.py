@@ -12,8 +12,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from sadtalker_core.keypoints import HeadPose, bins_to_degrees
 from sadtalker_core.networks.blocks import AntiAliasInterpolation2d
+from sadtalker_core.networks.mapping import HeadPose
+from sadtalker_core.render.keypoints import bins_to_degrees
 
 GAN_MODES = ("hinge", "ls")
 HALF = (torch.float16, torch.bfloat16)

@@ -35,16 +35,25 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from sadtalker_core.audio import AudioError, audio_features
-from sadtalker_core.face.align import align_face
-from sadtalker_core.face.coeffs import Coeffs3DMM, source_coeffs
-from sadtalker_core.face.extract import recon_input
-from sadtalker_core.face.landmarks import LandmarkDetector
+from sadtalker_core.motion.audio import AudioError, audio_features
 from sadtalker_core.networks.recon_net import ReconNet, load_recon_net
-from sadtalker_core.video import VideoError, iter_frames, probe_video, read_audio
+from sadtalker_core.post.video import VideoError, iter_frames, probe_video, read_audio
+from sadtalker_core.source.align import align_face
+from sadtalker_core.source.coeffs import Coeffs3DMM, source_coeffs
+from sadtalker_core.source.extract import recon_input
+from sadtalker_core.source.landmarks import LandmarkDetector
 
-from .shards import (CLIPS_DIR, SKIPPED_DIR, ClipData, ClipRecord, ClipShard, Manifest, SkipRecord, read_metadata,
-                     write_shard)
+from .shards import (
+    CLIPS_DIR,
+    SKIPPED_DIR,
+    ClipData,
+    ClipRecord,
+    ClipShard,
+    Manifest,
+    SkipRecord,
+    read_metadata,
+    write_shard,
+)
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".avi", ".webm")
 
@@ -159,14 +168,14 @@ class Tools:
 def load_tools(config: PrepareConfig) -> Tools:
     torch.set_num_threads(config.threads)
     if config.detector == "official":
-        from sadtalker_core.face.official_detector import OfficialDetector
+        from sadtalker_core.source.official_detector import OfficialDetector
 
         if len(config.detector_files) != 2:
             raise ValueError("the official detector needs detector_files: detection_Resnet50_Final.pth "
                              "and alignment_WFLW_4HG.pth")
         detector: LandmarkDetector = OfficialDetector.from_files(*config.detector_files, device=config.device)
     elif config.detector == "dlib":
-        from sadtalker_core.face.dlib_detector import DlibDetector
+        from sadtalker_core.source.dlib_detector import DlibDetector
 
         detector = DlibDetector()
     else:

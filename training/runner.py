@@ -30,7 +30,14 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset, default_collate
 from tqdm import tqdm
 
-from .checkpointing import checkpoint_path, list_checkpoints, load_checkpoint, prune_checkpoints, restore, save_checkpoint
+from .checkpointing import (
+    checkpoint_path,
+    list_checkpoints,
+    load_checkpoint,
+    prune_checkpoints,
+    restore,
+    save_checkpoint,
+)
 from .config import RunConfig, load_config, save_config, to_dict
 from .datasets import StepBatchSampler
 from .distributed import DistContext, barrier, init_distributed, mean_over_processes, shutdown

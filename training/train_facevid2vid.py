@@ -36,8 +36,18 @@ from .datasets import FramePairs, TPSNoise
 from .discriminator import DiscriminatorConfig, MultiScaleDiscriminator
 from .export import FACEVID2VID_FILE, write_official
 from .keypoints import posed_keypoints, renderer_degrees, split_pose
-from .losses import (ImagePyramid, PerceptualLoss, PerceptualWeights, deformation_prior, discriminator_adversarial,
-                     feature_matching, generator_adversarial, head_pose_loss, keypoint_prior, upcast)
+from .losses import (
+    ImagePyramid,
+    PerceptualLoss,
+    PerceptualWeights,
+    deformation_prior,
+    discriminator_adversarial,
+    feature_matching,
+    generator_adversarial,
+    head_pose_loss,
+    keypoint_prior,
+    upcast,
+)
 from .runner import Optimization, Task, adam_per_network, frozen, main
 from .samples import save_image_grid
 from .shards import PreparedData

@@ -26,11 +26,11 @@ import torch.nn.functional as F
 
 from sadtalker_core.checkpoints import load_section_into
 from sadtalker_core.config import FACERENDER, FaceRenderConfig
-from sadtalker_core.keypoints import keypoint_transformation
 from sadtalker_core.networks.generator import load_generator
 from sadtalker_core.networks.he_estimator import load_he_estimator
 from sadtalker_core.networks.keypoint_detector import load_kp_detector
 from sadtalker_core.networks.mapping import MappingNet
+from sadtalker_core.render.keypoints import keypoint_transformation
 
 from .config import RunConfig
 from .datasets import FramePairs

@@ -98,8 +98,9 @@ def from_node_class(name: str, node: type) -> NodeDef:
 
 def catalog(object_info_path: Path) -> dict[str, NodeDef]:
     """Every node a workflow may use: ComfyUI's core nodes and this plugin's."""
-    import nodes
+    from .plugin_package import load
 
+    nodes = load().nodes
     core = json.loads(object_info_path.read_text())
     defs = {name: from_object_info(name, info) for name, info in core.items()}
     defs.update({name: from_node_class(name, cls) for name, cls in nodes.NODE_CLASS_MAPPINGS.items()})

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..checkpoints import load_section_into
+from ..checkpoints import load_network
 
 FAN_INPUT_SIZE = 256
 HEATMAP_SIZE = 64
@@ -224,6 +224,4 @@ def crop_landmarks98(net: AwingFAN, crop_rgb: np.ndarray) -> np.ndarray:
 
 def load_awing_fan(path: str | os.PathLike, device: torch.device | str = "cpu") -> AwingFAN:
     """An :class:`AwingFAN` in eval mode with the weights of ``alignment_WFLW_4HG.pth``, on ``device``."""
-    net = AwingFAN()
-    load_section_into(net, path, "awing_fan")
-    return net.eval().to(device)
+    return load_network(AwingFAN(), path, "awing_fan", device)

@@ -7,9 +7,12 @@ mapped linearly to the 64 expression coefficients.  Weights: section ``audio2exp
 """
 from __future__ import annotations
 
+import os
+
 import torch
 from torch import nn
 
+from ..checkpoints import load_network
 from ..config import ExpNetConfig
 from .audio_encoder import EMBEDDING_SIZE, wav2lip_audio_encoder
 
@@ -29,3 +32,9 @@ class ExpNet(nn.Module):
             [audio, ref_exp.reshape(batch * frames, -1), blink.reshape(batch * frames, -1)], dim=1
         )
         return self.mapping1(features).reshape(batch, frames, -1)
+
+
+def load_expnet(path: str | os.PathLike, device: torch.device | str = "cpu", config: ExpNetConfig = ExpNetConfig()) -> ExpNet:
+    """ExpNet from an official file holding section ``audio2exp`` (the SadTalker safetensors
+    bundle or ``auido2exp_00300-model.pth``), ready for inference."""
+    return load_network(ExpNet(config), path, "audio2exp", device)

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..checkpoints import load_section_into
+from ..checkpoints import load_network
 from ..config import GeneratorConfig
 from .blocks import DownBlock2d, ResBlock3d, SameBlock2d, SPADEResnetBlock, fold_spectral_norm
 from .dense_motion import DenseMotionNetwork
@@ -130,6 +130,4 @@ def load_generator(path: str | os.PathLike, device: torch.device | str = "cpu", 
     """A :class:`OcclusionAwareSPADEGenerator` in eval mode with the ``generator`` weights of an
     official file (``SadTalker_V0.0.2_*.safetensors`` or ``facevid2vid_00189-model.pth.tar``), on
     ``device``, its spectral norms folded into the weights (:func:`fold_spectral_norm`)."""
-    net = OcclusionAwareSPADEGenerator(config)
-    load_section_into(net, path, "generator")
-    return fold_spectral_norm(net.eval().requires_grad_(False)).to(device)
+    return fold_spectral_norm(load_network(OcclusionAwareSPADEGenerator(config), path, "generator", device))

@@ -12,9 +12,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..checkpoints import load_section_into
+from ..checkpoints import load_network
 from ..config import HEEstimatorConfig
-from ..keypoints import HeadPose
+from .mapping import HeadPose
 
 
 class ResBottleneck(nn.Module):
@@ -95,6 +95,4 @@ class HEEstimator(nn.Module):
 def load_he_estimator(path: str | os.PathLike, device: torch.device | str = "cpu", config: HEEstimatorConfig = HEEstimatorConfig()) -> HEEstimator:
     """A :class:`HEEstimator` in eval mode with the ``he_estimator`` weights of
     ``facevid2vid_00189-model.pth.tar`` (the safetensors bundles hold none), on ``device``."""
-    net = HEEstimator(config)
-    load_section_into(net, path, "he_estimator")
-    return net.eval().requires_grad_(False).to(device)
+    return load_network(HEEstimator(config), path, "he_estimator", device)

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..checkpoints import load_section_into
+from ..checkpoints import load_network
 from ..config import KPDetectorConfig
 from .blocks import AntiAliasInterpolation2d, DownBlock2d, UpBlock3d
 from .coordinates import coordinate_grid
@@ -77,6 +77,4 @@ class KPDetector(nn.Module):
 def load_kp_detector(path: str | os.PathLike, device: torch.device | str = "cpu", config: KPDetectorConfig = KPDetectorConfig()) -> KPDetector:
     """A :class:`KPDetector` in eval mode with the ``kp_detector`` weights of an official file
     (``SadTalker_V0.0.2_*.safetensors`` or ``facevid2vid_00189-model.pth.tar``), on ``device``."""
-    net = KPDetector(config)
-    load_section_into(net, path, "kp_detector")
-    return net.eval().requires_grad_(False).to(device)
+    return load_network(KPDetector(config), path, "kp_detector", device)

@@ -8,13 +8,28 @@ Two trained variants exist: ``coeff_nc`` 70 (expression 64 + angles 3 + translat
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from ..checkpoints import load_section_into
+from ..checkpoints import load_network
 from ..config import MappingConfig
-from ..keypoints import HeadPose
+
+
+@dataclass(frozen=True)
+class HeadPose:
+    """Head pose and expression as predicted by MappingNet / HEEstimator (batch first).
+
+    ``yaw``, ``pitch``, ``roll``: (bs, 66) bin logits; ``t``: (bs, 3) translation;
+    ``exp``: (bs, 3 * num_kp) keypoint expression offsets.
+    """
+
+    yaw: torch.Tensor
+    pitch: torch.Tensor
+    roll: torch.Tensor
+    t: torch.Tensor
+    exp: torch.Tensor
 
 
 class MappingNet(nn.Module):
@@ -48,6 +63,4 @@ class MappingNet(nn.Module):
 def load_mapping(path: str | os.PathLike, device: torch.device | str = "cpu", config: MappingConfig = MappingConfig()) -> MappingNet:
     """A :class:`MappingNet` in eval mode with the ``mapping`` weights of ``mapping_00229-model.pth.tar``
     (``coeff_nc`` 70) or ``mapping_00109-model.pth.tar`` (73); ``config`` must match the file, on ``device``."""
-    net = MappingNet(config)
-    load_section_into(net, path, "mapping")
-    return net.eval().requires_grad_(False).to(device)
+    return load_network(MappingNet(config), path, "mapping", device)

@@ -9,15 +9,17 @@ Sub-modules, named like the ``audio2pose`` checkpoint section so it loads strict
   sequence to the latent's mean / log-variance;
 * ``netD_motion``: the motion discriminator (training only).
 
-Test-time sampling over whole videos (32-frame chunks, remainder, noise) is in ``motion.py``.
+Test-time sampling over whole videos (32-frame chunks, remainder, noise) is in ``motion/pose.py``.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
+from ..checkpoints import load_network
 from ..config import PoseVAEConfig
 from .audio_encoder import wav2lip_audio_encoder
 from .pose_discriminator import PoseDiscriminator
@@ -148,3 +150,9 @@ class PoseVAE(nn.Module):
                audio_emb: torch.Tensor) -> torch.Tensor:
         """One ``seq_len`` chunk of pose motion from a latent draw (the official ``netG.test``)."""
         return self.netG.decoder(z, style, ref_pose, audio_emb)
+
+
+def load_posevae(path: str | os.PathLike, device: torch.device | str = "cpu", config: PoseVAEConfig = PoseVAEConfig()) -> PoseVAE:
+    """PoseVAE from an official file holding section ``audio2pose`` (the SadTalker safetensors
+    bundle or ``auido2pose_00140-model.pth``), ready for inference."""
+    return load_network(PoseVAE(config), path, "audio2pose", device)

@@ -13,7 +13,7 @@ import os
 import torch
 from torch import nn
 
-from ..checkpoints import load_section_into
+from ..checkpoints import load_network
 from ..config import ReconNetConfig
 
 #: bottleneck blocks per stage of a ResNet-50.
@@ -103,6 +103,4 @@ def load_recon_net(
 ) -> ReconNet:
     """A :class:`ReconNet` in eval mode with the ``face_3drecon`` weights of an official file
     (``SadTalker_V0.0.2_*.safetensors`` or ``epoch_20.pth``), on ``device``."""
-    net = ReconNet(config)
-    load_section_into(net, path, "face_3drecon")
-    return net.eval().to(device)
+    return load_network(ReconNet(config), path, "face_3drecon", device)

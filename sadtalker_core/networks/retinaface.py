@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..checkpoints import load_section_into
+from ..checkpoints import load_network
 from .recon_net import ResNet50Features
 
 #: The mean facexlib subtracts (meant for B, G, R; applied to whatever channel order comes in).
@@ -268,6 +268,4 @@ def nms(boxes: torch.Tensor, scores: torch.Tensor, iou_threshold: float) -> torc
 
 def load_retinaface(path: str | os.PathLike, device: torch.device | str = "cpu") -> RetinaFace:
     """A :class:`RetinaFace` in eval mode with the weights of ``detection_Resnet50_Final.pth``, on ``device``."""
-    net = RetinaFace()
-    load_section_into(net, path, "retinaface")
-    return net.eval().to(device)
+    return load_network(RetinaFace(), path, "retinaface", device)

@@ -9,10 +9,9 @@ import numpy as np
 import pytest
 import soundfile
 import torch
+from comfyui_sadtalker.sadtalker_core.post.video import iter_frames
 from paths import CORE_CHECKPOINTS
 from PIL import Image
-
-from sadtalker_core.video import iter_frames
 
 
 def image_of(path: Path) -> torch.Tensor:
@@ -44,7 +43,7 @@ def comfy_root(tmp_path_factory, weights_dir) -> Path:
 
 @pytest.fixture(scope="session")
 def bundle(comfy_root):
-    from nodes.models import LoadSadTalkerModels
+    from comfyui_sadtalker.nodes.models import LoadSadTalkerModels
 
     return LoadSadTalkerModels().load("256", "cpu", "auto", "auto")[0]
 
@@ -82,7 +81,7 @@ def video_frames(media_dir) -> torch.Tensor:
 @pytest.fixture()
 def progress(monkeypatch) -> list[tuple[int, int]]:
     """Records (done, total) of every progress report the nodes make."""
-    from nodes import comfy
+    from comfyui_sadtalker.nodes import comfy
 
     reports: list[tuple[int, int]] = []
     monkeypatch.setattr(comfy, "progress_bar", lambda total: lambda done: reports.append((done, total)))

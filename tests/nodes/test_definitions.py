@@ -5,9 +5,8 @@ from __future__ import annotations
 import inspect
 
 import pytest
-
-import nodes
-from nodes import types
+from comfyui_sadtalker import nodes
+from comfyui_sadtalker.nodes import types
 
 OUR_TYPES = {types.MODELS, types.FACE, types.COEFFS, types.EXPRESSION, types.POSE, types.ENHANCER}
 CORE_TYPES = {"IMAGE", "AUDIO", "INT", "FLOAT", "STRING", "BOOLEAN"}

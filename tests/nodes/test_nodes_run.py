@@ -6,15 +6,22 @@ import shutil
 
 import pytest
 import torch
+from comfyui_sadtalker.nodes.face import Extract3DMM
+from comfyui_sadtalker.nodes.models import LoadFaceEnhancer, LoadSadTalkerModels
+from comfyui_sadtalker.nodes.motion import (
+    ExpNetNode,
+    FreeView,
+    LoadMotion,
+    PoseFromReference,
+    PoseVAENode,
+    SaveMotion,
+    StillPose,
+)
+from comfyui_sadtalker.nodes.post import FaceEnhance, PasteBack
+from comfyui_sadtalker.nodes.render import Render
+from comfyui_sadtalker.sadtalker_core.motion.sequences import ExpressionSequence, PoseSequence
+from comfyui_sadtalker.sadtalker_core.render.speed import EXACT, FAST
 from spandrel.architectures.GFPGAN import GFPGAN
-
-from nodes.face import Extract3DMM
-from nodes.models import LoadFaceEnhancer, LoadSadTalkerModels
-from nodes.motion import ExpNetNode, FreeView, LoadMotion, PoseFromReference, PoseVAENode, SaveMotion, StillPose
-from nodes.post import FaceEnhance, PasteBack
-from nodes.render import Render
-from sadtalker_core.sequences import ExpressionSequence, PoseSequence
-from sadtalker_core.speed import EXACT, FAST
 
 
 def run(node_class, **inputs):
@@ -247,7 +254,7 @@ def test_face_enhance_restores_frames_batch_by_batch(gfpgan_name, progress):
 
 def test_cancel_stops_the_render_after_the_batch_in_progress(bundle, portrait_face, short_speech, monkeypatch,
                                                              progress):
-    from nodes import comfy
+    from comfyui_sadtalker.nodes import comfy
 
     class Interrupted(Exception):
         pass

@@ -6,6 +6,7 @@ from collections import OrderedDict
 
 import pytest
 import torch
+from paths import CORE_CHECKPOINTS, MANIFESTS
 from safetensors.torch import save_file
 from torch import nn
 
@@ -17,9 +18,6 @@ from sadtalker_core.checkpoints import (
     load_section_into,
     read_section,
 )
-
-from paths import CORE_CHECKPOINTS, MANIFESTS
-
 
 
 class TinyNet(nn.Module):

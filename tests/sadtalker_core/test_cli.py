@@ -20,12 +20,12 @@ from paths import CORE_CHECKPOINTS
 
 from sadtalker_core import cli
 from sadtalker_core.cli import DEMO_AUDIO, DEMO_IMAGE, build_parser, main, motion_options, render_options
-from sadtalker_core.face.dlib_detector import DlibDetector
-from sadtalker_core.motion_io import load_motion
+from sadtalker_core.motion.files import load_motion
 from sadtalker_core.pipeline import BlinkMode, MotionOptions
-from sadtalker_core.source import read_image
-from sadtalker_core.speed import EXACT, FAST
-from sadtalker_core.video import probe_video, read_audio
+from sadtalker_core.post.video import probe_video, read_audio
+from sadtalker_core.render.speed import EXACT, FAST
+from sadtalker_core.source.dlib_detector import DlibDetector
+from sadtalker_core.source.face import read_image
 
 REPO = Path(__file__).resolve().parents[2]
 

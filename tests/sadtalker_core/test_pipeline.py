@@ -20,16 +20,22 @@ import torch
 from safetensors.torch import save_file
 from spandrel.architectures.GFPGAN import GFPGAN
 
-from sadtalker_core.audio import AudioError, audio_features, load_audio_features, load_wav
 from sadtalker_core.checkpoints import CheckpointError
-from sadtalker_core.enhance import load_face_enhancer
-from sadtalker_core.face.dlib_detector import DlibDetector
-from sadtalker_core.face.landmarks import NoFaceError, pick_face
 from sadtalker_core.models import load_models
-from sadtalker_core.pipeline import (MotionOptions, RenderOptions, generate, make_motion, render_face_frames,
-                                     video_motion)
-from sadtalker_core.source import FaceTooSmallError, extract_source, read_image
-from sadtalker_core.video import VideoError, iter_frames, probe_video, read_audio
+from sadtalker_core.motion.audio import AudioError, audio_features, load_audio_features, load_wav
+from sadtalker_core.pipeline import (
+    MotionOptions,
+    RenderOptions,
+    generate,
+    make_motion,
+    render_face_frames,
+    video_motion,
+)
+from sadtalker_core.post.enhance import load_face_enhancer
+from sadtalker_core.post.video import VideoError, iter_frames, probe_video, read_audio
+from sadtalker_core.source.dlib_detector import DlibDetector
+from sadtalker_core.source.face import FaceTooSmallError, extract_source, read_image
+from sadtalker_core.source.landmarks import NoFaceError, pick_face
 
 SPEECH = "RD_Radio31_000.wav"  # 8 s of English
 FRAME_SAMPLES = 640  # 16 kHz samples per 25 fps frame

@@ -22,9 +22,9 @@ import torch
 from PIL import Image
 from scipy.io import savemat
 
-from sadtalker_core.audio import load_wav
-from sadtalker_core.config import (DenseMotionConfig, FaceRenderConfig, GeneratorConfig, KPDetectorConfig)
-from sadtalker_core.video import AudioTrack, VideoWriter
+from sadtalker_core.config import DenseMotionConfig, FaceRenderConfig, GeneratorConfig, KPDetectorConfig
+from sadtalker_core.motion.audio import load_wav
+from sadtalker_core.post.video import AudioTrack, VideoWriter
 from training.checkpointing import checkpoint_path, load_checkpoint
 from training.config import RunConfig
 from training.discriminator import DiscriminatorConfig

@@ -9,8 +9,10 @@ import os
 import pytest
 import torch
 
-from sadtalker_core.audio import load_audio_features
-from sadtalker_core.motion import MotionNets, audio_to_motion, load_expnet, load_posevae
+from sadtalker_core.motion.audio import load_audio_features
+from sadtalker_core.motion.coefficients import MotionNets, audio_to_motion
+from sadtalker_core.networks.expnet import load_expnet
+from sadtalker_core.networks.posevae import load_posevae
 from training.distributed import DistContext
 from training.export import EXPNET_FILE
 from training.runner import Optimization, prepare_networks

@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from sadtalker_core.audio import load_audio_features
 from sadtalker_core.checkpoints import CheckpointError, read_section
 from sadtalker_core.models import bundle_name, load_models
-from sadtalker_core.motion import audio_to_motion
+from sadtalker_core.motion.audio import load_audio_features
+from sadtalker_core.motion.coefficients import audio_to_motion
 from training.export import main, mapping_file, run_exports, write_official
 
 

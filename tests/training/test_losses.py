@@ -9,13 +9,23 @@ import pytest
 import torch
 
 from sadtalker_core.checkpoints import CheckpointError
-from sadtalker_core.keypoints import HeadPose
+from sadtalker_core.networks.mapping import HeadPose
 from training.bfm import LandmarkProjector, eye_blink_loss, eye_openings, load_bfm
 from training.discriminator import DiscriminatorConfig, MultiScaleDiscriminator
 from training.keypoints import posed_keypoints, renderer_degrees, split_pose
-from training.losses import (ImagePyramid, PerceptualLoss, PerceptualWeights, deformation_prior,
-                             discriminator_adversarial, feature_matching, generator_adversarial, head_pose_loss,
-                             keypoint_prior, kl_divergence, upcast)
+from training.losses import (
+    ImagePyramid,
+    PerceptualLoss,
+    PerceptualWeights,
+    deformation_prior,
+    discriminator_adversarial,
+    feature_matching,
+    generator_adversarial,
+    head_pose_loss,
+    keypoint_prior,
+    kl_divergence,
+    upcast,
+)
 from training.transforms import ThinPlateWarp
 from training.vgg import VGG19Features, load_vgg19
 

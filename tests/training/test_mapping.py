@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import torch
 
-from sadtalker_core.facerender_inputs import coefficient_windows
 from sadtalker_core.networks.mapping import load_mapping
-from sadtalker_core.render import FaceRenderModels, load_face_render_models, render_frames
+from sadtalker_core.render.frames import FaceRenderModels, load_face_render_models, render_frames
+from sadtalker_core.render.inputs import coefficient_windows
 from training.datasets import to_image
 from training.shards import PreparedData
 

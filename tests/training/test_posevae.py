@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import torch
 
-from sadtalker_core.audio import load_audio_features
 from sadtalker_core.checkpoints import read_section
-from sadtalker_core.motion import load_posevae, sample_pose_motion
+from sadtalker_core.motion.audio import load_audio_features
+from sadtalker_core.motion.pose import sample_pose_motion
+from sadtalker_core.networks.posevae import load_posevae
 from training.config import load_config, save_config
 from training.export import POSEVAE_FILE
 from training.runner import main

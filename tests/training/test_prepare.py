@@ -7,8 +7,8 @@ import shutil
 import numpy as np
 import pytest
 
-from sadtalker_core.audio import audio_features
-from sadtalker_core.video import read_audio
+from sadtalker_core.motion.audio import audio_features
+from sadtalker_core.post.video import read_audio
 from training.prepare import CropBox, PrepareConfig, clip_crop_box, fill_missing, main, prepare
 from training.shards import ClipShard, Manifest, PreparedData
 

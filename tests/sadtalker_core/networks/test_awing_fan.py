@@ -6,6 +6,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from paths import MANIFESTS
 
 from sadtalker_core.checkpoints import CheckpointError
 from sadtalker_core.networks.awing_fan import (
@@ -19,8 +20,6 @@ from sadtalker_core.networks.awing_fan import (
     load_awing_fan,
     points_in_crop,
 )
-
-from paths import MANIFESTS
 
 FILE = "alignment_WFLW_4HG.pth"
 

@@ -8,8 +8,16 @@ import torch
 import torch.nn.functional as F
 
 from sadtalker_core.checkpoints import read_section
-from sadtalker_core.networks.blocks import (PHASES_MIN_SIZE, SPADE, AntiAliasInterpolation2d, Hourglass, ResBlock3d,
-                                            SPADEResnetBlock, conv_of_upsampled, fold_spectral_norm)
+from sadtalker_core.networks.blocks import (
+    PHASES_MIN_SIZE,
+    SPADE,
+    AntiAliasInterpolation2d,
+    Hourglass,
+    ResBlock3d,
+    SPADEResnetBlock,
+    conv_of_upsampled,
+    fold_spectral_norm,
+)
 
 BUNDLE = "SadTalker_V0.0.2_256.safetensors"
 

@@ -5,12 +5,10 @@ import json
 
 import pytest
 import torch
+from paths import MANIFESTS
 
 from sadtalker_core.checkpoints import read_section
-from sadtalker_core.motion import load_expnet
-from sadtalker_core.networks.expnet import ExpNet
-
-from paths import MANIFESTS
+from sadtalker_core.networks.expnet import ExpNet, load_expnet
 
 BUNDLE = "SadTalker_V0.0.2_256.safetensors"
 

@@ -8,11 +8,10 @@ import json
 
 import pytest
 import torch
-
-from sadtalker_core.conformance import load_golden
-from sadtalker_core.networks.generator import OcclusionAwareSPADEGenerator, load_generator
-
 from paths import MANIFESTS
+
+from conformance import load_golden
+from sadtalker_core.networks.generator import OcclusionAwareSPADEGenerator, load_generator
 
 BUNDLE = "SadTalker_V0.0.2_256.safetensors"
 SIZE = 128

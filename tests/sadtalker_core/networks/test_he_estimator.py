@@ -4,10 +4,9 @@ from __future__ import annotations
 import json
 
 import torch
+from paths import MANIFESTS
 
 from sadtalker_core.networks.he_estimator import HEEstimator
-
-from paths import MANIFESTS
 
 LEGACY = "facevid2vid_00189-model.pth.tar"
 

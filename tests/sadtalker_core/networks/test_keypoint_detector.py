@@ -5,11 +5,10 @@ import json
 
 import pytest
 import torch
+from paths import MANIFESTS
 
 from sadtalker_core.config import KPDetectorConfig
 from sadtalker_core.networks.keypoint_detector import KPDetector, load_kp_detector
-
-from paths import MANIFESTS
 
 BUNDLE = "SadTalker_V0.0.2_256.safetensors"
 LEGACY = "facevid2vid_00189-model.pth.tar"

@@ -5,12 +5,11 @@ import json
 
 import pytest
 import torch
+from paths import MANIFESTS
 
 from sadtalker_core.checkpoints import CheckpointError
 from sadtalker_core.config import FACERENDER, FACERENDER_STILL
 from sadtalker_core.networks.mapping import MappingNet, load_mapping
-
-from paths import MANIFESTS
 
 VARIANTS = [("mapping_00229-model.pth.tar", FACERENDER), ("mapping_00109-model.pth.tar", FACERENDER_STILL)]
 

@@ -6,12 +6,10 @@ import json
 
 import pytest
 import torch
+from paths import MANIFESTS
 
 from sadtalker_core.checkpoints import read_section
-from sadtalker_core.motion import load_posevae
-from sadtalker_core.networks.posevae import CVAEOutput, PoseVAE
-
-from paths import MANIFESTS
+from sadtalker_core.networks.posevae import CVAEOutput, PoseVAE, load_posevae
 
 BUNDLE = "SadTalker_V0.0.2_256.safetensors"
 

@@ -7,9 +7,10 @@ from collections import OrderedDict
 import numpy as np
 import pytest
 import torch
+from paths import MANIFESTS
 
+from conformance import load_golden
 from sadtalker_core.checkpoints import CheckpointError
-from sadtalker_core.conformance import load_golden
 from sadtalker_core.networks.retinaface import (
     PIXEL_MEAN,
     DecodedDetections,
@@ -22,8 +23,6 @@ from sadtalker_core.networks.retinaface import (
     prior_boxes,
     select,
 )
-
-from paths import MANIFESTS
 
 FILE = "detection_Resnet50_Final.pth"
 

@@ -1,0 +1,50 @@
+"""CLI: recompute golden files with our implementation and report max errors.
+
+Exit status 0 when every output of every golden is within tolerance, 1 otherwise.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import torch
+
+from . import StageContext, load_golden, run_golden
+
+DEFAULT_MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m conformance", description=__doc__)
+    parser.add_argument("--weights", required=True, type=Path, help="folder with the official checkpoint files")
+    parser.add_argument("--media", action="append", type=Path, default=None,
+                        help=f"folder with the media files goldens name (repeatable; default {DEFAULT_MEDIA})")
+    parser.add_argument("--device", default="cpu", help="torch device (default cpu)")
+    parser.add_argument("goldens", nargs="+", type=Path, help="golden .safetensors files")
+    args = parser.parse_args(argv)
+
+    torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cuda.matmul.allow_tf32 = False
+    ctx = StageContext(args.weights, tuple(args.media or [DEFAULT_MEDIA]), torch.device(args.device))
+    failed = 0
+    for path in args.goldens:
+        try:
+            report = run_golden(load_golden(path), ctx)
+        except Exception as exc:  # noqa: BLE001 - report and go on with the next golden
+            print(f"FAIL {path.name}: {type(exc).__name__}: {exc}")
+            failed += 1
+            continue
+        print(f"{'ok  ' if report.passed else 'FAIL'} {report.golden} [{report.stage}]")
+        for check in report.checks:
+            status = "ok  " if check.passed else "FAIL"
+            detail = f" ({check.problem})" if check.problem else ""
+            print(f"    {status} {check.name:32s} max abs err {check.max_abs_error:.3g}  limit {check.limit:.3g} ({check.tolerance}){detail}")
+        failed += not report.passed
+    total = len(args.goldens)
+    print(f"{total - failed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

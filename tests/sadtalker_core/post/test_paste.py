@@ -1,0 +1,157 @@
+"""Paste-back: the official seamless clone against the goldens, and the feathered blend's guarantees."""
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+
+import cv2
+import numpy as np
+import pytest
+from safetensors import safe_open
+from safetensors.torch import load_file
+
+from sadtalker_core.post.paste import (
+    FeatherPaste,
+    FeatherShape,
+    PasteMethod,
+    SeamlessPaste,
+    feather_weights,
+    paste_frames,
+    restore_aspect,
+)
+from sadtalker_core.source.crop import Box, FaceCrop, crop_face
+
+QUAD_BOX = Box(174, 11, 633, 469)  # full_body_1 paste box of mode full (paste_pic golden)
+CROP_SIZE = (459, 458)
+
+
+@pytest.fixture(scope="module")
+def full_bgr(media_dir) -> np.ndarray:
+    return cv2.imread(str(media_dir / "full_body_1.png"))
+
+
+@pytest.fixture(scope="module")
+def landmarks(goldens_dir) -> np.ndarray:
+    """full_body_1's 68 landmarks of the croper golden (its geometry is the paste_pic goldens' crop_info)."""
+    return load_file(goldens_dir / "croper.safetensors")["full_body_1_lm68"].numpy()
+
+
+def _face(full_bgr: np.ndarray, landmarks: np.ndarray, mode: str) -> FaceCrop:
+    """The crop treats channels alike: a BGR picture keeps BGR as the full image, as paste_pic reads it."""
+    return crop_face(full_bgr, mode, landmarks)
+
+
+@pytest.fixture(scope="module")
+def frames_rgb(goldens_dir) -> np.ndarray:
+    """Two 256x256 rendered frames (make_animation golden), the paste_pic goldens' input."""
+    return load_file(goldens_dir / "make_animation.safetensors")["frames_uint8"].numpy()[:2]
+
+
+def _meta(path) -> dict:
+    with safe_open(str(path), framework="pt") as f:
+        return json.loads(f.metadata()["meta"])
+
+
+def _border_step(image: np.ndarray, box: Box) -> float:
+    """Mean |difference| between the pixels just inside and just outside the box's four sides."""
+    i = image.astype(np.int16)
+    steps = [
+        i[box.y1:box.y2, box.x1] - i[box.y1:box.y2, box.x1 - 1],
+        i[box.y1:box.y2, box.x2 - 1] - i[box.y1:box.y2, box.x2],
+        i[box.y1, box.x1:box.x2] - i[box.y1 - 1, box.x1:box.x2],
+        i[box.y2 - 1, box.x1:box.x2] - i[box.y2, box.x1:box.x2],
+    ]
+    return float(np.mean(np.abs(np.concatenate([s.reshape(-1) for s in steps]))))
+
+
+def _outside(image: np.ndarray, box: Box) -> np.ndarray:
+    mask = np.ones(image.shape[:2], bool)
+    mask[max(box.y1, 0):box.y2, max(box.x1, 0):box.x2] = False
+    return image[mask]
+
+
+@pytest.mark.parametrize("golden", ["paste_pic", "paste_pic_extfull"])
+def test_seamless_equals_reference_full_frames(goldens_dir, full_bgr, landmarks, frames_rgb, golden):
+    """Landmarks -> crop -> paste: whole output frames hash to the reference's (the goldens store
+    only the changed region)."""
+    meta = _meta(goldens_dir / f"{golden}.safetensors")
+    face = _face(full_bgr, landmarks, meta["mode"])
+    bgr_frames = (np.ascontiguousarray(f[..., ::-1]) for f in frames_rgb)
+    out = paste_frames(bgr_frames, face, PasteMethod.SEAMLESS)
+    assert [hashlib.sha256(o.tobytes()).hexdigest() for o in out] == meta["out_full_frames_bgr_sha256"]
+
+
+def test_restore_aspect_is_the_reference_resize_and_idempotent(frames_rgb):
+    once = restore_aspect(frames_rgb[0], CROP_SIZE)
+    assert once.shape == (255, 256, 3)  # int(256 * 458 / 459)
+    np.testing.assert_array_equal(once, cv2.resize(frames_rgb[0], (256, 255)))
+    np.testing.assert_array_equal(restore_aspect(once, CROP_SIZE), once)
+
+
+@pytest.mark.parametrize("shape", list(FeatherShape))
+def test_feather_changes_only_the_box_and_leaves_no_seam(full_bgr, frames_rgb, shape):
+    frame = frames_rgb[0]
+    out = FeatherPaste(full_bgr, QUAD_BOX, feather=0.1, shape=shape)(frame)
+    assert out.shape == full_bgr.shape and out.dtype == np.uint8
+    np.testing.assert_array_equal(_outside(out, QUAD_BOX), _outside(full_bgr, QUAD_BOX))
+
+    hard = full_bgr.copy()
+    hard[QUAD_BOX.y1:QUAD_BOX.y2, QUAD_BOX.x1:QUAD_BOX.x2] = cv2.resize(frame, (QUAD_BOX.width, QUAD_BOX.height))
+    natural, hard_step, soft = (_border_step(img, QUAD_BOX) for img in (full_bgr, hard, out))
+    assert hard_step > 10 * natural  # the fake render's colours differ a lot from the photo
+    assert soft <= natural + 0.5  # the feathered border is as smooth as the photo itself
+
+    centre = out[QUAD_BOX.center[1], QUAD_BOX.center[0]]
+    patch = cv2.resize(frame, (QUAD_BOX.width, QUAD_BOX.height))
+    np.testing.assert_array_equal(centre, patch[QUAD_BOX.height // 2, QUAD_BOX.width // 2])
+
+
+def test_feather_weights_rise_smoothly_from_the_edge():
+    w = feather_weights(200, 100, feather=0.1)  # band of 10 px
+    assert w.shape == (100, 200) and w.dtype == np.float32
+    assert w[0].max() < 0.01 and w[:, 0].max() < 0.01 and w[50, 100] == 1.0
+    assert np.all(w[50, 10:190] == 1.0)
+    assert np.abs(np.diff(w, axis=1)).max() <= 1.5 / 10 + 1e-6  # smoothstep slope <= 1.5 / band
+    ellipse = feather_weights(200, 100, feather=0.1, shape=FeatherShape.ELLIPSE)
+    assert ellipse[:10, :10].max() == 0.0 and ellipse[50, 100] == 1.0
+
+
+@pytest.mark.parametrize("paste_class", [SeamlessPaste, FeatherPaste])
+def test_box_past_the_image_is_clipped(full_bgr, frames_rgb, paste_class):
+    """The quad box can reach past the right/bottom edge; the reference's seamlessClone raises there."""
+    box = Box(600, 900, 900, 1250)
+    paste = SeamlessPaste(full_bgr, box, (300, 350)) if paste_class is SeamlessPaste else FeatherPaste(full_bgr, box)
+    out = paste(frames_rgb[0])
+    assert out.shape == full_bgr.shape
+    np.testing.assert_array_equal(_outside(out, box), _outside(full_bgr, box))
+    assert not np.array_equal(out[900:1200, 600:800], full_bgr[900:1200, 600:800])
+
+
+def test_seamless_changes_only_its_reported_region(full_bgr, frames_rgb):
+    paste = SeamlessPaste(full_bgr, QUAD_BOX, CROP_SIZE)
+    roi = paste.changed_region()
+    assert roi == Box(175, 12, 632, 468)  # paste_pic golden roi_yyxx
+    out = paste(frames_rgb[0])
+    np.testing.assert_array_equal(_outside(out, roi), _outside(full_bgr, roi))
+
+
+@pytest.mark.parametrize("method", list(PasteMethod))
+def test_paste_frames_is_lazy(full_bgr, landmarks, frames_rgb, method):
+    """One frame in, one frame out: an endless frame source works."""
+    out = paste_frames(itertools.repeat(frames_rgb[1]), _face(full_bgr, landmarks, "full"), method)
+    first, second = itertools.islice(out, 2)
+    np.testing.assert_array_equal(first, second)
+
+
+def test_bad_inputs(full_bgr, landmarks, frames_rgb):
+    with pytest.raises(ValueError, match="outside"):
+        FeatherPaste(full_bgr, Box(900, 0, 1000, 100))
+    with pytest.raises(ValueError, match="frame must be"):
+        SeamlessPaste(full_bgr, QUAD_BOX, CROP_SIZE)(frames_rgb[0].astype(np.float32))
+    with pytest.raises(ValueError, match="full image must be"):
+        FeatherPaste(full_bgr[..., 0], QUAD_BOX)
+    with pytest.raises(ValueError, match="'poisson' is not a valid PasteMethod"):
+        paste_frames([frames_rgb[0]], _face(full_bgr, landmarks, "extfull"), "poisson")
+    with pytest.raises(ValueError, match="'extcrop' does not paste back"):
+        paste_frames([frames_rgb[0]], _face(full_bgr, landmarks, "extcrop"), PasteMethod.FEATHER)

@@ -1,0 +1,33 @@
+"""Frames already in memory are put on the 25 fps timeline with the same nearest-frame rule the
+video reader uses."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sadtalker_core.post.video import VideoError, VideoWriter, iter_frames, resample_indices
+
+
+def test_the_same_rate_keeps_every_frame_once():
+    assert resample_indices(7, 25) == list(range(7))
+
+
+def test_a_faster_source_drops_and_a_slower_one_repeats_frames():
+    assert resample_indices(6, 30, 25) == [0, 1, 2, 4, 5]
+    assert resample_indices(3, 10, 25) == [0, 0, 1, 1, 2, 2, 2]
+
+
+def test_no_frames_is_refused():
+    with pytest.raises(VideoError, match="at least one frame"):
+        resample_indices(0, 30)
+
+
+def test_it_picks_what_the_video_reader_picks(tmp_path):
+    """A 30 fps clip whose frame i is flat grey 20 * i, read at 25 fps, against the indices."""
+    path = tmp_path / "thirty.mp4"
+    levels = np.arange(12) * 20
+    with VideoWriter(path, fps=30) as writer:
+        for level in levels:
+            writer.write(np.full((16, 16, 3), level, np.uint8))
+    read = [int(round(frame.mean() / 20)) for frame in iter_frames(path, 25)]
+    assert read == resample_indices(len(levels), 30, 25)

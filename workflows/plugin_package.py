@@ -1,0 +1,26 @@
+"""The plugin folder imported the way ComfyUI imports a custom node: as one package (here named
+``comfyui_sadtalker``) whose ``nodes`` reach the core by relative imports, so nothing of the
+plugin becomes a global module name.  Used by the workflow builder and the node tests."""
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+NAME = "comfyui_sadtalker"
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def load() -> ModuleType:
+    """The plugin package (imported once; its node modules are ``comfyui_sadtalker.nodes.*``)."""
+    if NAME not in sys.modules:
+        spec = importlib.util.spec_from_file_location(NAME, ROOT / "__init__.py", submodule_search_locations=[str(ROOT)])
+        package = importlib.util.module_from_spec(spec)
+        sys.modules[NAME] = package
+        try:
+            spec.loader.exec_module(package)
+        except BaseException:
+            del sys.modules[NAME]
+            raise
+    return sys.modules[NAME]
