@@ -14,29 +14,20 @@ import torch
 from ..sadtalker_core.checkpoints import CheckpointError
 from ..sadtalker_core.models import DETECTOR_FILES, RENDER_SIZES, find_model_files, load_models
 from ..sadtalker_core.post.enhance import FaceEnhancer, load_face_enhancer
-from ..sadtalker_core.render.speed import EXACT, FAST, RenderSpeed
+from ..sadtalker_core.precision import Precision
+from ..sadtalker_core.render.speed import RenderSpeed
 from ..sadtalker_core.source.dlib_detector import DlibDetector
 from ..sadtalker_core.source.official_detector import OfficialDetector
 from . import comfy
 from .types import CATEGORY, ENHANCER, MODELS, ModelBundle
 
 DEVICES = ("auto", "cpu")
-#: the face renderer's number format (sadtalker_core.render.speed): fp32 reproduces the official frames; fast runs the
-#: generator's convolutions in bfloat16 (float16 on older GPUs) where the device computes it natively
-PRECISIONS = {"fp32": EXACT, "fast": FAST}
+PRECISIONS = [p.value for p in Precision]
 DETECTORS = ("auto", "retinaface", "dlib")
-ENHANCER_PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 
 
 def _device(choice: str) -> torch.device:
     return torch.device("cpu") if choice == "cpu" else comfy.torch_device()
-
-
-def _speed(precision: str, device: torch.device) -> RenderSpeed:
-    """auto: fast on a CUDA GPU (where bfloat16 / float16 pay off), fp32 elsewhere."""
-    if precision == "auto":
-        precision = "fast" if device.type == "cuda" else "fp32"
-    return PRECISIONS[precision]
 
 
 def _model_folder(size: int) -> Path:
@@ -92,10 +83,11 @@ class LoadSadTalkerModels:
                                              "needs SadTalker_V0.0.2_512.safetensors)."}),
             "device": (list(DEVICES), {
                 "default": "auto", "tooltip": "auto: ComfyUI's device (the GPU when there is one); cpu: always the CPU."}),
-            "precision": (["auto", *PRECISIONS], {
-                "default": "auto", "tooltip": "Face renderer number format. fp32: the official frames; fast: "
-                "bfloat16 / float16 convolutions where the device has them (frames differ slightly, PSNR > 35 dB); "
-                "auto: fast on a CUDA GPU, fp32 elsewhere."}),
+            "precision": (PRECISIONS, {
+                "default": "auto", "tooltip": "Face renderer number format. exact: float32, the official frames; "
+                "fast: bfloat16 / float16 convolutions where the device computes them natively (about 2-3x faster, "
+                "frames differ slightly, PSNR > 35 dB; refused on CPUs without AVX512-BF16 / AMX); "
+                "auto: fast on a CUDA GPU, exact elsewhere."}),
             "face_detector": (list(DETECTORS), {
                 "default": "auto", "tooltip": "retinaface: the official RetinaFace + FAN files "
                 "(detection_Resnet50_Final.pth, alignment_WFLW_4HG.pth in models/facedetection or models/sadtalker); "
@@ -111,7 +103,7 @@ class LoadSadTalkerModels:
                     f"face_detector 'retinaface' needs {' and '.join(DETECTOR_FILES)} in ComfyUI/models/facedetection "
                     "or models/sadtalker; put them there or choose 'dlib'")
         target = _device(device)
-        return (_load(_model_folder(int(size)), int(size), target, _speed(precision, target), detector),)
+        return (_load(_model_folder(int(size)), int(size), target, RenderSpeed(precision).on(target), detector),)
 
 
 class LoadFaceEnhancer:
@@ -132,10 +124,11 @@ class LoadFaceEnhancer:
                 "tooltip": "A file in ComfyUI/models/facerestore_models: GFPGANv1.4.pth, RestoreFormer.pth or "
                            "codeformer.pth (CodeFormer needs the spandrel_extra_arches package)."}),
             "device": (list(DEVICES), {"default": "auto", "tooltip": "auto: ComfyUI's device; cpu: always the CPU."}),
-            "precision": (list(ENHANCER_PRECISIONS), {
-                "default": "fp32", "tooltip": "fp16 / bf16 are faster on a GPU; bf16 also on CPUs with bfloat16 "
-                                              "arithmetic (AVX512-BF16 / AMX; 2.3x for GFPGAN in benchmarks/RESULTS.md). "
-                                              "A model that does not support them runs in fp32."}),
+            "precision": (PRECISIONS, {
+                "default": "auto", "tooltip": "exact: float32; fast: the reduced precision the device computes "
+                "natively (GPUs; CPUs with AVX512-BF16 / AMX: 2.3x for GFPGAN in benchmarks/RESULTS.md; refused "
+                "elsewhere); auto: fast on a CUDA GPU, exact elsewhere. A model without reduced-precision support "
+                "runs in float32."}),
         }}
 
     def load(self, model_name: str, device: str, precision: str) -> tuple[FaceEnhancer]:
@@ -145,7 +138,7 @@ class LoadFaceEnhancer:
 @functools.lru_cache(maxsize=2)
 def _load_enhancer(path: Path, device: torch.device, precision: str) -> FaceEnhancer:
     comfy.free_memory(path.stat().st_size, device)
-    return load_face_enhancer(path, device, ENHANCER_PRECISIONS[precision])
+    return load_face_enhancer(path, device, precision)
 
 
 NODES = {

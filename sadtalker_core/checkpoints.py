@@ -25,11 +25,9 @@ from typing import Mapping, TypeVar
 import torch
 from torch import nn
 
+from .errors import CheckpointError
+
 OPTIONAL_SUFFIXES = ("num_batches_tracked",)
-
-
-class CheckpointError(ValueError):
-    """A checkpoint file is missing, unreadable, truncated, or not the file that was expected."""
 
 
 @dataclass(frozen=True)

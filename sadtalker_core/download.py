@@ -29,16 +29,14 @@ from typing import Iterable, Mapping, Sequence
 
 from tqdm import tqdm
 
+from .errors import DownloadError
+
 CHUNK = 1 << 20
 TIMEOUT_S = 60
 _SADTALKER = "https://github.com/OpenTalker/SadTalker/releases/download/v0.0.2-rc/"
 _FACEXLIB = "https://github.com/xinntao/facexlib/releases/download/v0.1.0/"
 _GFPGAN = "https://github.com/TencentARC/GFPGAN/releases/download/"
 _HEX64 = re.compile(r"[0-9a-f]{64}")
-
-
-class DownloadError(RuntimeError):
-    """A model file could not be fetched or verified; the message names the URL or file and the fix."""
 
 
 @dataclass(frozen=True)

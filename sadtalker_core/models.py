@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 
 import torch
 
 from .checkpoints import CheckpointError
 from .config import FACERENDER, FACERENDER_STILL, FaceRenderConfig
+from .errors import InputError
 from .motion.coefficients import MotionNets, load_motion_nets
 from .networks.generator import OcclusionAwareSPADEGenerator
 from .networks.keypoint_detector import KPDetector, load_kp_detector
@@ -32,7 +34,6 @@ from .source.crop import PreprocessMode
 from .source.landmarks import LandmarkDetector
 
 RENDER_SIZES = (256, 512)
-MAPPING_FILES = {False: "mapping_00229-model.pth.tar", True: "mapping_00109-model.pth.tar"}
 LEGACY_FILES = {
     "recon": "epoch_20.pth",
     "expnet": "auido2exp_00300-model.pth",
@@ -40,6 +41,28 @@ LEGACY_FILES = {
     "render": "facevid2vid_00189-model.pth.tar",
 }
 DETECTOR_FILES = ("detection_Resnet50_Final.pth", "alignment_WFLW_4HG.pth")
+
+
+class MappingVariant(str, Enum):
+    """The two trained MappingNets and the preprocess modes that use each."""
+
+    FACE = "face"  # mapping_00229 (70 coefficients, facerender.yaml): crop, extcrop, resize
+    STILL = "still"  # mapping_00109 (73: + the crop's scale and offset, facerender_still.yaml): full, extfull
+
+    @classmethod
+    def for_mode(cls, mode: PreprocessMode | str) -> MappingVariant:
+        return cls.STILL if PreprocessMode(mode).pastes_back else cls.FACE
+
+    @property
+    def file_name(self) -> str:
+        return MAPPING_FILES[self]
+
+    @property
+    def config(self) -> FaceRenderConfig:
+        return FACERENDER_STILL if self is MappingVariant.STILL else FACERENDER
+
+
+MAPPING_FILES = {MappingVariant.FACE: "mapping_00229-model.pth.tar", MappingVariant.STILL: "mapping_00109-model.pth.tar"}
 
 
 def bundle_name(size: int) -> str:
@@ -55,24 +78,24 @@ class ModelFiles:
     expnet: Path
     posevae: Path
     render: Path
-    mappings: dict[bool, Path]  # still (full / extfull) family -> mapping file
+    mappings: dict[MappingVariant, Path]
     detector: tuple[Path, Path] | None
 
     def mapping_for(self, mode: PreprocessMode) -> Path:
-        still = mode in (PreprocessMode.FULL, PreprocessMode.EXTFULL)
-        if still not in self.mappings:
+        variant = MappingVariant.for_mode(mode)
+        if variant not in self.mappings:
             raise CheckpointError(
-                f"preprocess '{mode.value}' needs {MAPPING_FILES[still]}, which is not in "
+                f"preprocess '{PreprocessMode(mode).value}' needs {variant.file_name}, which is not in "
                 f"{self.render.parent}; put the official file there (python -m sadtalker_core download DIR)"
             )
-        return self.mappings[still]
+        return self.mappings[variant]
 
 
 def find_model_files(folder: str | os.PathLike, size: int = 256) -> ModelFiles:
     """Locate the official files for render ``size`` (256 or 512) in ``folder``."""
     folder = Path(folder)
     if size not in RENDER_SIZES:
-        raise ValueError(f"render size must be one of {RENDER_SIZES}, got {size}")
+        raise InputError(f"render size must be one of {RENDER_SIZES}, got {size}")
     if not folder.is_dir():
         raise CheckpointError(f"model folder {folder} does not exist; download the official SadTalker files into it: "
                               f"python -m sadtalker_core download {folder}")
@@ -89,9 +112,9 @@ def find_model_files(folder: str | os.PathLike, size: int = 256) -> ModelFiles:
             + ". Download the official SadTalker files into that folder: python -m sadtalker_core download "
             + str(folder)
         )
-    mappings = {still: folder / name for still, name in MAPPING_FILES.items() if (folder / name).is_file()}
+    mappings = {variant: folder / name for variant, name in MAPPING_FILES.items() if (folder / name).is_file()}
     if not mappings:
-        raise CheckpointError(f"{folder}: neither {MAPPING_FILES[False]} nor {MAPPING_FILES[True]} found")
+        raise CheckpointError(f"{folder}: neither {' nor '.join(MAPPING_FILES.values())} found")
     detector = tuple(folder / name for name in DETECTOR_FILES)
     return ModelFiles(size, recon, expnet, posevae, render, mappings,
                       detector if all(p.is_file() for p in detector) else None)
@@ -106,7 +129,7 @@ class SadTalkerModels:
     motion: MotionNets
     kp_detector: KPDetector
     generator: OcclusionAwareSPADEGenerator
-    mappings: dict[bool, MappingNet]
+    mappings: dict[MappingVariant, MappingNet]
     device: torch.device
     speed: RenderSpeed = EXACT  # how the generator computes (precision, layout, compilation)
 
@@ -117,8 +140,7 @@ class SadTalkerModels:
     def render_models(self, mode: PreprocessMode) -> FaceRenderModels:
         """Keypoint detector + generator + the mapping variant ``mode`` uses."""
         self.files.mapping_for(mode)  # clear error when the file is missing
-        still = mode in (PreprocessMode.FULL, PreprocessMode.EXTFULL)
-        return FaceRenderModels(self.kp_detector, self.generator, self.mappings[still])
+        return FaceRenderModels(self.kp_detector, self.generator, self.mappings[MappingVariant.for_mode(mode)])
 
     def detector(self) -> LandmarkDetector:
         """The official RetinaFace + FAN detector when its files are there, else dlib's."""
@@ -131,15 +153,12 @@ class SadTalkerModels:
         return DlibDetector()
 
 
-def render_config(still: bool) -> FaceRenderConfig:
-    return FACERENDER_STILL if still else FACERENDER
-
-
 def load_models(folder: str | os.PathLike, size: int = 256, device: torch.device | str | None = None,
                 speed: RenderSpeed = EXACT) -> SadTalkerModels:
     """Find and load every network for render ``size`` from ``folder`` (on CUDA when available);
     the face renderer's generator is set up for ``speed`` (:mod:`sadtalker_core.render.speed`)."""
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    speed = speed.on(device)
     files = find_model_files(folder, size)
     return SadTalkerModels(
         files=files,
@@ -147,7 +166,7 @@ def load_models(folder: str | os.PathLike, size: int = 256, device: torch.device
         motion=load_motion_nets(files.expnet, files.posevae, device),
         kp_detector=load_kp_detector(files.render, device, FACERENDER.kp_detector),
         generator=load_render_generator(files.render, device, FACERENDER.generator, speed),
-        mappings={still: load_mapping(path, device, render_config(still).mapping) for still, path in files.mappings.items()},
+        mappings={variant: load_mapping(path, device, variant.config.mapping) for variant, path in files.mappings.items()},
         device=device,
         speed=speed,
     )

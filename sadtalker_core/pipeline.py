@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .errors import InputError
 from .models import SadTalkerModels
 from .motion.audio import AudioFeatures
 from .motion.blink import random_blink_ratio
@@ -78,7 +79,7 @@ class RenderOptions:
     def __post_init__(self) -> None:
         object.__setattr__(self, "paste", PasteMethod(self.paste))
         if self.batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
+            raise InputError(f"batch_size must be >= 1, got {self.batch_size}")
 
 
 def make_expression(models: SadTalkerModels, source: SourceFace, audio: AudioFeatures,
@@ -151,7 +152,7 @@ def extract_frames(models: SadTalkerModels, frames: Iterable[np.ndarray], mode: 
         if on_frame is not None:
             on_frame(index + 1)
     if first is None:
-        raise ValueError(f"{name} has no frames")
+        raise InputError(f"{name} has no frames")
     return first, motion_from_coeffs(torch.cat(coeffs))
 
 
@@ -169,7 +170,7 @@ def render_face_frames(models: SadTalkerModels, source: SourceFace, motion: Moti
     """Rendered face frames, RGB uint8, resized to the crop's aspect (official video frames),
     ``options.batch_size`` at a time: one (n, h, w, 3) array per batch."""
     render = models.render_models(source.crop.mode)
-    windows = coefficient_windows(source.source_coeff, motion.coeff_70(), render.mapping.first[0].in_channels,
+    windows = coefficient_windows(source.source_coeff, motion.coeff_70(), render.mapping.coeff_nc,
                                   options.expression_scale, options.still)
     image = source_image_tensor(source.crop.image, source.size)
     view = free_view(options.yaw, options.pitch, options.roll, motion.num_frames)
@@ -224,7 +225,7 @@ def generate(models: SadTalkerModels, source: SourceFace, audio: AudioFeatures, 
     check_writable(out_path)
     motion = motion or make_motion(models, source, audio, motion_options)
     total = motion.num_frames
-    track = AudioTrack(audio.wav, 16000)
+    track = AudioTrack(audio.wav, audio.sample_rate)
     size = (0, 0)
     with VideoWriter(out_path, fps=motion.fps, audio=track) as writer:
         batches = renderer(models, source, motion, render_options, enhancer)

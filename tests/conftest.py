@@ -72,3 +72,12 @@ def goldens_dir() -> Path:
 @pytest.fixture(scope="session")
 def media_dir() -> Path:
     return MEDIA
+
+
+@pytest.fixture(scope="session")
+def native_precision() -> str:
+    """The quicker precision this CPU computes natively: ``fast`` (bfloat16) on CPUs with AVX512-BF16 /
+    AMX, else ``exact``: emulated bfloat16 would be many times slower than float32."""
+    from sadtalker_core.precision import reduced_dtype
+
+    return "fast" if reduced_dtype("cpu") is not None else "exact"

@@ -29,7 +29,7 @@ import torch
 from safetensors.torch import save_file
 
 from sadtalker_core.checkpoints import CheckpointError, layout_for, read_section
-from sadtalker_core.models import MAPPING_FILES, bundle_name
+from sadtalker_core.models import MAPPING_FILES, MappingVariant, bundle_name
 
 POSEVAE_FILE = "auido2pose_00140-model.pth"
 EXPNET_FILE = "auido2exp_00300-model.pth"
@@ -43,7 +43,7 @@ def mapping_file(coeff_nc: int) -> str:
     """``mapping_00229-model.pth.tar`` for 70 coefficients, ``mapping_00109-model.pth.tar`` for 73."""
     if coeff_nc not in (70, 73):
         raise ValueError(f"MappingNet has 70 or 73 input coefficients, got {coeff_nc}")
-    return MAPPING_FILES[coeff_nc == 73]
+    return MAPPING_FILES[MappingVariant.STILL if coeff_nc == 73 else MappingVariant.FACE]
 
 
 def write_official(path: str | os.PathLike, sections: Mapping[str, Mapping[str, torch.Tensor]]) -> Path:

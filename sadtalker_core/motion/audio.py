@@ -24,13 +24,10 @@ import torch
 from scipy import signal
 
 from ..config import AudioConfig
+from ..errors import AudioError
 from .sequences import COEFF_DIM
 
 DEFAULT_AUDIO = AudioConfig()
-
-
-class AudioError(ValueError):
-    """The audio input cannot be used (unreadable, empty, or shorter than one video frame)."""
 
 
 @dataclass(frozen=True)
@@ -46,6 +43,7 @@ class AudioFeatures:
     mel: np.ndarray
     frame_mels: np.ndarray
     fps: int = DEFAULT_AUDIO.fps
+    sample_rate: int = DEFAULT_AUDIO.sample_rate  # of ``wav``
 
     @property
     def num_frames(self) -> int:
@@ -153,7 +151,8 @@ def audio_features(wav: np.ndarray, cfg: AudioConfig = DEFAULT_AUDIO, source: st
     wav = fit_to_frames(np.asarray(wav, dtype=np.float32), num_frames, cfg)
     mel = melspectrogram(wav, cfg)
     windows = frame_mel_windows(mel, num_frames, cfg)
-    return AudioFeatures(wav=wav, mel=mel.astype(np.float32), frame_mels=windows.astype(np.float32), fps=cfg.fps)
+    return AudioFeatures(wav=wav, mel=mel.astype(np.float32), frame_mels=windows.astype(np.float32), fps=cfg.fps,
+                         sample_rate=cfg.sample_rate)
 
 
 def load_audio_features(path: str | os.PathLike, cfg: AudioConfig = DEFAULT_AUDIO) -> AudioFeatures:

@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from ..config import AudioConfig
+from ..errors import MotionFileError
 from .sequences import COEFF_DIM, EXP_DIM, Motion
 
 FORMAT_NAME = "sadtalker-motion"
@@ -40,10 +41,6 @@ MAT_FULL_KEY = "full_3dmm"
 SUFFIXES = (".safetensors", ".npz", ".mat")
 #: the frame rate of official .mat files (not stored in them)
 MAT_FPS = AudioConfig().fps
-
-
-class MotionFileError(ValueError):
-    """A motion or coefficient file is missing, unreadable, or not laid out as expected."""
 
 
 def motion_from_coeffs(coeff: torch.Tensor, fps: int = MAT_FPS) -> Motion:

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ..errors import InputError
+
 
 @dataclass(frozen=True)
 class PoseOverride:
@@ -41,9 +43,9 @@ def camera_keyframes(keyframes: Sequence[float], frame_num: int) -> torch.Tensor
     """
     values = [float(k) for k in keyframes]
     if not values:
-        raise ValueError("free-view keyframes: give at least one angle in degrees (or None for no override)")
+        raise InputError("free-view keyframes: give at least one angle in degrees (or None for no override)")
     if not all(math.isfinite(v) for v in values):
-        raise ValueError(f"free-view keyframes must be finite degrees, got {values}")
+        raise InputError(f"free-view keyframes must be finite degrees, got {values}")
     if frame_num < 1:
         raise ValueError(f"frame_num must be >= 1, got {frame_num}")
     total = 0.0

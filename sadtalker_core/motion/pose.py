@@ -14,6 +14,7 @@ import torch
 from scipy.signal import savgol_filter
 
 from ..config import PoseVAEConfig
+from ..errors import InputError
 from ..networks.posevae import POSE_DIM, PoseVAE
 from .audio import driving_reference
 from .sequences import EXP_DIM
@@ -100,7 +101,7 @@ def audio_to_pose(posevae: PoseVAE, mels: torch.Tensor, ref_coeff: torch.Tensor,
     the reference pose (frame 0's of ``ref_coeff``) and smoothed."""
     num_styles = posevae.cfg.num_classes
     if not 0 <= int(pose_style) < num_styles:
-        raise ValueError(f"pose_style must be in 0..{num_styles - 1}, got {pose_style}")
+        raise InputError(f"pose_style must be in 0..{num_styles - 1}, got {pose_style}")
     ref_pose = driving_reference(mels, ref_coeff)[:, 0, EXP_DIM:]
     style = torch.tensor([int(pose_style)], device=mels.device)
     motion = sample_pose_motion(posevae, mels, ref_pose, style, z=z, generator=generator)

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import torch
 
 from ..config import AudioConfig, ExpNetConfig
+from ..errors import InputError
 from ..networks.posevae import POSE_DIM
 from .free_view import free_view
 
@@ -93,7 +94,7 @@ def scale_pose(pose: torch.Tensor, scale: float) -> torch.Tensor:
     """Head-motion strength of (T, 6) poses: ``pose[0] + scale * (pose - pose[0])`` for angles and
     translation; 1 returns ``pose`` itself, 0 holds the first frame's pose, above 1 exaggerates."""
     if not math.isfinite(scale):
-        raise ValueError(f"head motion scale must be a finite number, got {scale}")
+        raise InputError(f"head motion scale must be a finite number, got {scale}")
     if scale == 1:
         return pose
     first = pose[:1]
@@ -102,7 +103,7 @@ def scale_pose(pose: torch.Tensor, scale: float) -> torch.Tensor:
 
 def _check_fps(fps: int) -> None:
     if int(fps) != fps or fps < 1:
-        raise ValueError(f"fps must be a positive whole number, got {fps}")
+        raise InputError(f"fps must be a positive whole number, got {fps}")
 
 
 @dataclass(frozen=True)
@@ -206,7 +207,7 @@ def combine_motion(expression: ExpressionSequence, pose: PoseSequence) -> Motion
     time): the expression's frames, the pose repeated from its start or cut to them.  Free-view
     keyframes are not part of a Motion: give them to the renderer."""
     if expression.fps != pose.fps:
-        raise ValueError(f"the expression is at {expression.fps} fps but the pose at {pose.fps} fps; "
+        raise InputError(f"the expression is at {expression.fps} fps but the pose at {pose.fps} fps; "
                          "make both at the same frame rate")
     cpu = torch.device("cpu")
     poses = resample_sequence(pose.pose.to(cpu), expression.num_frames).to(expression.expression.dtype)

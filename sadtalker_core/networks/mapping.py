@@ -37,6 +37,7 @@ class MappingNet(nn.Module):
 
     def __init__(self, config: MappingConfig = MappingConfig()):
         super().__init__()
+        self.coeff_nc = config.coeff_nc  # coefficients per frame of a window: 70 or 73
         self.layer = config.layer
         self.first = nn.Sequential(nn.Conv1d(config.coeff_nc, config.descriptor_nc, kernel_size=7, padding=0))
         for i in range(config.layer):

@@ -25,12 +25,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..errors import EnhancerError, InputError
+from ..precision import Precision, compute_dtype
+
 MODEL_SUFFIXES = (".pth", ".pt", ".ckpt", ".safetensors")
 _CODEFORMER_KEYS = ("position_emb", "idx_pred_layer.1.weight", "ft_layers.0.self_attn.in_proj_weight")
-
-
-class EnhancerError(ValueError):
-    """A face-enhancer file is missing, unreadable, or not a face restoration model."""
 
 
 @dataclass(frozen=True)
@@ -83,7 +82,7 @@ class FaceEnhancer:
         _check_crops(crops)
         for name, value in (("strength", strength), ("fidelity", fidelity)):
             if not 0.0 <= value <= 1.0:
-                raise ValueError(f"{name} must be between 0 and 1, got {value}")
+                raise InputError(f"{name} must be between 0 and 1, got {value}")
         if strength == 0.0 or crops.shape[0] == 0:
             return crops.clone()
         model = self.model.to(crops.device)
@@ -125,15 +124,17 @@ def _install_extra_architectures() -> bool:
 
 
 def load_face_enhancer(
-    path: str | os.PathLike, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32
+    path: str | os.PathLike, device: torch.device | str = "cpu", precision: Precision | str = Precision.EXACT
 ) -> FaceEnhancer:
     """Load a GFPGAN v1.4 / RestoreFormer / CodeFormer file into a :class:`FaceEnhancer` on ``device``,
-    in ``dtype`` where the network supports it (float32 otherwise: none of them runs in float16).
+    at ``precision`` (:mod:`sadtalker_core.precision`) where the network supports the reduced dtype
+    (float32 otherwise: none of them runs in float16).
 
     Raises :class:`EnhancerError` naming the file when it is missing, unreadable (e.g. a
     truncated download) or holds some other kind of model.
     """
     path = Path(path)
+    dtype = compute_dtype(precision, device)
     if not path.is_file():
         raise EnhancerError(
             f"face enhancer file {path} not found; download GFPGANv1.4.pth, RestoreFormer.pth or codeformer.pth there"

@@ -24,6 +24,7 @@ from typing import Iterable, Iterator
 import cv2
 import numpy as np
 
+from ..errors import InputError
 from ..source.crop import Box, FaceCrop
 
 #: feather band of :class:`FeatherPaste`, as a fraction of the paste box's shorter side
@@ -56,7 +57,7 @@ def _visible(box: Box, image_shape: tuple[int, ...]) -> tuple[Box, Box]:
     height, width = image_shape[:2]
     inside = Box(max(box.x1, 0), max(box.y1, 0), min(box.x2, width), min(box.y2, height))
     if inside.width <= 0 or inside.height <= 0:
-        raise ValueError(f"paste box {box} lies outside the {width}x{height} image")
+        raise InputError(f"paste box {box} lies outside the {width}x{height} image")
     return inside, inside.shifted(-box.x1, -box.y1)
 
 
@@ -149,7 +150,7 @@ def paste_frames(frames: Iterable[np.ndarray], face: FaceCrop,
     ``shape`` only concern the feather method.
     """
     if not face.mode.pastes_back or face.info is None or face.full_image is None:
-        raise ValueError(f"preprocess '{face.mode.value}' does not paste back (only full / extfull do)")
+        raise InputError(f"preprocess '{face.mode.value}' does not paste back (only full / extfull do)")
     box = face.info.paste_box(face.mode.extended)
     if PasteMethod(method) is PasteMethod.SEAMLESS:
         paste = SeamlessPaste(face.full_image, box, face.original_size)

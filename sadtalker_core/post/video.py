@@ -24,12 +24,10 @@ from typing import Iterator
 import av
 import numpy as np
 
+from ..errors import VideoError
+
 DEFAULT_FPS = 25
 _LAYOUTS = {1: "mono", 2: "stereo"}
-
-
-class VideoError(RuntimeError):
-    """A video or audio file cannot be written or read; the message names the file and the fix."""
 
 
 @dataclass(frozen=True)

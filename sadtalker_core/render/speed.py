@@ -1,12 +1,15 @@
 """Render speed settings: numeric precision, memory layout, frames per generator call and optional
 compilation of the face renderer's per-frame path, applied once to the loaded generator.
 
+The precision (:mod:`sadtalker_core.precision`):
+
 * ``exact`` (default): float32 everywhere; reproduces the official renderer within the
   conformance goldens' tolerances.
 * ``fast``: the generator's convolution stacks (dense-motion hourglass and its mask / occlusion
-  heads, the feature decoder and the SPADE image decoder) run in bfloat16 where the hardware
-  computes it natively (CPUs with AVX512-BF16 or AMX, CUDA GPUs from Ampere on), float16 on older
-  CUDA GPUs.  Everything the head motion depends on stays float32: keypoint detection, MappingNet
+  heads, the feature decoder and the SPADE image decoder) run in the reduced precision the device
+  computes natively (bfloat16 on CPUs with AVX512-BF16 or AMX and on CUDA GPUs from Ampere on,
+  float16 on older CUDA GPUs); refused on a device without one.
+* ``auto``: fast on a CUDA GPU, exact elsewhere.  Everything the head motion depends on stays float32: keypoint detection, MappingNet
   and the keypoint transformation (outside the generator), the source encoding that gets warped,
   the sparse motions, the softmax over motions and the dense deformation, the warping, and the
   sigmoid outputs.  Keypoints are those of exact mode; frames are within 35 dB PSNR of it.
@@ -17,19 +20,15 @@ precision-sensitive heads' outputs back to float32).
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
-from enum import Enum
 from typing import Callable
 
 import torch
 from torch import nn
 
 from ..networks.generator import GeneratorOutput, OcclusionAwareSPADEGenerator, SourceEncoding
-
-
-class Precision(str, Enum):
-    EXACT = "exact"  # float32: the official numbers
-    FAST = "fast"  # bfloat16 / float16 convolutions where the device has them
+from ..precision import Precision, compute_dtype, resolve
 
 
 @dataclass(frozen=True)
@@ -55,21 +54,14 @@ class RenderSpeed:
         if self.frames_per_call is not None and self.frames_per_call < 1:
             raise ValueError(f"frames_per_call must be >= 1 or None, got {self.frames_per_call}")
 
+    def on(self, device: torch.device | str) -> RenderSpeed:
+        """This setting with its precision made concrete for ``device`` (``auto`` -> exact or
+        fast; ``fast`` where the device has no reduced precision is a ``SettingError``)."""
+        return dataclasses.replace(self, precision=resolve(self.precision, device))
+
 
 EXACT = RenderSpeed()
 FAST = RenderSpeed(Precision.FAST)
-
-
-def fast_dtype(device: torch.device | str) -> torch.dtype:
-    """The reduced precision ``fast`` mode computes in on ``device``: bfloat16 where it is native
-    (CUDA compute capability >= 8, CPUs with AVX512-BF16 / AMX), float16 on older GPUs, and
-    float32 on CPUs without bfloat16 arithmetic (there ``fast`` = ``exact``)."""
-    device = torch.device(device)
-    if device.type == "cuda":
-        return torch.bfloat16 if torch.cuda.is_bf16_supported(including_emulation=False) else torch.float16
-    if device.type == "cpu" and torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported():
-        return torch.bfloat16
-    return torch.float32
 
 
 def apply_render_speed(generator: OcclusionAwareSPADEGenerator, speed: RenderSpeed = EXACT) -> OcclusionAwareSPADEGenerator:
@@ -78,7 +70,7 @@ def apply_render_speed(generator: OcclusionAwareSPADEGenerator, speed: RenderSpe
     hooks converting their inputs (dtype, layout) and the precision-sensitive heads' outputs
     back to float32; ``animate`` splits batches into ``frames_per_call`` and may be compiled."""
     device = next(generator.parameters()).device
-    dtype = fast_dtype(device) if speed.precision is Precision.FAST else torch.float32
+    dtype = compute_dtype(speed.precision, device)
     layout_2d = torch.channels_last if speed.channels_last else torch.contiguous_format
     layout_3d = torch.channels_last_3d if speed.channels_last else torch.contiguous_format
     motion = generator.dense_motion_network

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import MissingPackageError
 from .landmarks import LANDMARK_COUNT, FaceLandmarks, check_rgb_image, largest_first
 
 PREDICTOR_FILE = "shape_predictor_68_face_landmarks.dat"
@@ -22,12 +23,12 @@ def predictor_path() -> Path:
     """Where the installed ``face_recognition_models`` keeps the 68-point shape predictor."""
     spec = importlib.util.find_spec("face_recognition_models")
     if spec is None or spec.origin is None:
-        raise ImportError(
+        raise MissingPackageError(
             "the dlib landmark backend needs the 'face_recognition_models' package: pip install face_recognition_models"
         )
     path = Path(spec.origin).parent / "models" / PREDICTOR_FILE
     if not path.is_file():
-        raise FileNotFoundError(f"{path} not found: the face_recognition_models install is incomplete, reinstall it")
+        raise MissingPackageError(f"{path} not found: the face_recognition_models install is incomplete, reinstall it")
     return path
 
 
@@ -44,7 +45,7 @@ class DlibDetector:
         try:
             import dlib
         except ImportError as exc:
-            raise ImportError("the dlib landmark backend needs dlib: pip install dlib-bin") from exc
+            raise MissingPackageError("the dlib landmark backend needs dlib: pip install dlib-bin") from exc
         if not upsampling or min(upsampling) < 0:
             raise ValueError(f"upsampling must list one or more counts >= 0, got {upsampling}")
         self.upsampling = upsampling

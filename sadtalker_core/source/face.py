@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 import torch
 
+from ..errors import FaceTooSmallError, InputError
 from ..networks.recon_net import ReconNet
 from .align import align_face
 from .crop import FaceCrop, PreprocessMode, crop_face
@@ -30,10 +31,6 @@ from .landmarks import LandmarkDetector, NoFaceError, pick_face
 #: input is cut from (the crop's ``original_size``); a smaller one is blown up more than four
 #: times to the 256 px render and comes out as a blur with misplaced features
 MIN_FACE_PIXELS = 64
-
-
-class FaceTooSmallError(ValueError):
-    """The face (or, in ``resize`` mode, the whole picture) is too small to animate."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -75,7 +72,7 @@ def to_rgb_uint8(image: np.ndarray, name: str = "the image") -> np.ndarray:
     if array.ndim == 2:
         array = array[..., None]
     if array.ndim != 3 or array.shape[2] not in (1, 3, 4) or min(array.shape[:2]) < 1:
-        raise ValueError(f"{name}: expected a picture of shape (H, W), (H, W, 3) or (H, W, 4), got {array.shape}")
+        raise InputError(f"{name}: expected a picture of shape (H, W), (H, W, 3) or (H, W, 4), got {array.shape}")
     if array.shape[2] == 1:
         array = np.repeat(array, 3, axis=2)
     array = array[..., :3]
@@ -85,7 +82,7 @@ def to_rgb_uint8(image: np.ndarray, name: str = "the image") -> np.ndarray:
         return np.ascontiguousarray((array.astype(np.float32) / 257.0).round().astype(np.uint8))
     if np.issubdtype(array.dtype, np.floating):
         return np.ascontiguousarray((np.clip(array, 0.0, 1.0) * 255.0).round().astype(np.uint8))
-    raise ValueError(f"{name}: unsupported pixel type {array.dtype} (use 8-bit, 16-bit or float 0..1 pictures)")
+    raise InputError(f"{name}: unsupported pixel type {array.dtype} (use 8-bit, 16-bit or float 0..1 pictures)")
 
 
 def read_image(path: str | os.PathLike) -> np.ndarray:
@@ -94,7 +91,7 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     their depth until :func:`to_rgb_uint8` rounds them to 8 bits."""
     image = cv2.imread(os.fspath(path), cv2.IMREAD_COLOR | cv2.IMREAD_ANYDEPTH)
     if image is None:
-        raise ValueError(f"cannot read the picture {path}: the file is missing or not an image OpenCV reads "
+        raise InputError(f"cannot read the picture {path}: the file is missing or not an image OpenCV reads "
                          "(use a PNG, JPEG, WebP, BMP or TIFF file)")
     return to_rgb_uint8(cv2.cvtColor(image, cv2.COLOR_BGR2RGB), str(path))
 

@@ -11,11 +11,9 @@ from typing import Protocol, Sequence
 
 import numpy as np
 
+from ..errors import NoFaceError
+
 LANDMARK_COUNT = 68
-
-
-class NoFaceError(ValueError):
-    """No face was found where one was needed, or the requested face does not exist."""
 
 
 @dataclass(frozen=True, eq=False)

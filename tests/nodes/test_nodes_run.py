@@ -45,13 +45,13 @@ def reference(bundle, video_frames):
 def test_models_load_once_from_the_model_folder(bundle):
     assert bundle.models.size == 256 and bundle.models.device.type == "cpu"
     assert bundle.detector_name == "dlib"  # no RetinaFace / FAN files in models/sadtalker
-    assert run(LoadSadTalkerModels, size="256", device="cpu", precision="fp32", face_detector="auto")[0] is bundle
+    assert run(LoadSadTalkerModels, size="256", device="cpu", precision="exact", face_detector="auto")[0] is bundle
 
 
-def test_precision_picks_the_renderer_speed(bundle):
-    assert bundle.models.speed == EXACT  # auto on the CPU: the official fp32 frames
-    fast = run(LoadSadTalkerModels, size="256", device="cpu", precision="fast", face_detector="dlib")[0]
-    assert fast.models.speed == FAST and fast is not bundle
+def test_precision_picks_the_renderer_speed(bundle, native_precision):
+    assert bundle.models.speed == EXACT  # auto on the CPU: the official float32 frames
+    chosen = run(LoadSadTalkerModels, size="256", device="cpu", precision=native_precision, face_detector="dlib")[0]
+    assert chosen.models.speed == (FAST if native_precision == "fast" else EXACT)
 
 
 def test_missing_models_and_detector_files_are_named(bundle):
@@ -238,9 +238,9 @@ def gfpgan_name(comfy_root) -> str:
     return "GFPGANv1.4.pth"
 
 
-def test_face_enhance_restores_frames_batch_by_batch(gfpgan_name, progress):
+def test_face_enhance_restores_frames_batch_by_batch(gfpgan_name, progress, native_precision):
     assert gfpgan_name in LoadFaceEnhancer.INPUT_TYPES()["required"]["model_name"][0]
-    (enhancer,) = run(LoadFaceEnhancer, model_name=gfpgan_name, device="cpu", precision="bf16")
+    (enhancer,) = run(LoadFaceEnhancer, model_name=gfpgan_name, device="cpu", precision=native_precision)
     frames = torch.rand(3, 64, 48, 3)
     (restored,) = run(FaceEnhance, frames=frames, enhancer=enhancer, strength=1.0, codeformer_fidelity=0.5,
                       batch_size=2)

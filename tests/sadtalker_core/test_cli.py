@@ -7,23 +7,19 @@ from __future__ import annotations
 import contextlib
 import io
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 import soundfile
-import torch
 from paths import CORE_CHECKPOINTS
 
-from sadtalker_core import cli
+from sadtalker_core import precision
 from sadtalker_core.cli import DEMO_AUDIO, DEMO_IMAGE, build_parser, main, motion_options, render_options
 from sadtalker_core.motion.files import load_motion
 from sadtalker_core.pipeline import BlinkMode, MotionOptions
 from sadtalker_core.post.video import probe_video, read_audio
-from sadtalker_core.render.speed import EXACT, FAST
 from sadtalker_core.source.dlib_detector import DlibDetector
 from sadtalker_core.source.face import read_image
 
@@ -110,7 +106,7 @@ def test_help_lists_every_command(capsys):
 
 
 @pytest.mark.parametrize("command, prog", [("download", "python -m sadtalker_core download"),
-                                           ("conformance", "python -m sadtalker_core.conformance")])
+                                           ("conformance", "python -m conformance")])
 def test_download_and_conformance_are_forwarded(capsys, command, prog):
     with pytest.raises(SystemExit) as exit_:
         main([command, "--help"])
@@ -184,20 +180,7 @@ def test_a_saved_motion_cannot_be_combined_with_a_reference_video(inputs, checkp
     _assert_one_error_line(code, err, r"--load-motion uses the saved motion as it is; drop --ref-pose")
 
 
-def test_a_precision_the_device_does_not_compute_natively_through_python_dash_m(inputs, checkpoints):
-    argv = [str(arg) for arg in _generate(inputs, checkpoints, "--dtype", "fp16")]  # no CPU computes float16
-    done = subprocess.run([sys.executable, "-m", "sadtalker_core", *argv], cwd=REPO, capture_output=True, text=True)
-    _assert_one_error_line(done.returncode, done.stderr, r"--dtype fp16 is not computed natively on cpu: .*--dtype")
-
-
-@pytest.mark.parametrize("native", [torch.bfloat16, torch.float16, torch.float32])
-def test_dtype_fp32_is_exact_and_the_native_reduced_precision_is_fast(monkeypatch, native):
-    monkeypatch.setattr(cli, "fast_dtype", lambda device: native)
-    cpu = torch.device("cpu")
-    assert cli.render_speed("fp32", cpu) == EXACT
-    for name, dtype in (("bf16", torch.bfloat16), ("fp16", torch.float16)):
-        if dtype == native:
-            assert cli.render_speed(name, cpu) == FAST
-        else:
-            with pytest.raises(cli.UsageError, match=f"--dtype {name} is not computed natively on cpu: .*--dtype"):
-                cli.render_speed(name, cpu)
+def test_fast_precision_on_a_device_without_it_is_one_error_line(inputs, checkpoints, monkeypatch):
+    monkeypatch.setattr(precision, "reduced_dtype", lambda device: None)  # a CPU without bfloat16 arithmetic
+    code, _, err = run(*_generate(inputs, checkpoints, "--precision", "fast"))
+    _assert_one_error_line(code, err, r"precision 'fast' needs bfloat16 or float16 arithmetic, .*use 'exact' or 'auto'")

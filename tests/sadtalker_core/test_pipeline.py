@@ -310,8 +310,8 @@ def gfpgan_file(tmp_path_factory) -> Path:
     return path
 
 
-def test_a_face_enhancer_restores_the_rendered_faces(models, people, speech, gfpgan_file, tmp_path):
-    enhancer = load_face_enhancer(gfpgan_file, dtype=torch.bfloat16)  # bfloat16 halves the CPU time
+def test_a_face_enhancer_restores_the_rendered_faces(models, people, speech, gfpgan_file, tmp_path, native_precision):
+    enhancer = load_face_enhancer(gfpgan_file, precision=native_precision)
     audio = _frames(speech, 1)
     motion = make_motion(models, people, audio, MotionOptions(seed=0))
     plain = next(iter(render_face_frames(models, people, motion, RenderOptions(batch_size=1))))[0]

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from sadtalker_core.checkpoints import CheckpointError, read_section
-from sadtalker_core.models import bundle_name, load_models
+from sadtalker_core.models import MappingVariant, bundle_name, load_models
 from sadtalker_core.motion.audio import load_audio_features
 from sadtalker_core.motion.coefficients import audio_to_motion
 from training.export import main, mapping_file, run_exports, write_official
@@ -39,7 +39,7 @@ def test_assembled_model_folder_drives_the_pipeline(weights_dir, trained, tmp_pa
     trained = {**posevae_run.parameters(posevae_run.steps), **expnet_run.parameters(expnet_run.steps),
                **mapping_run.parameters(mapping_run.steps)}
     for prefix, net in (("audio2pose", models.motion.posevae), ("audio2exp", models.motion.expnet),
-                        ("mapping", models.mappings[False])):
+                        ("mapping", models.mappings[MappingVariant.FACE])):
         assert all(torch.equal(v, trained[f"{prefix}.{k}"]) for k, v in net.state_dict().items())
     untouched = read_section(weights_dir / bundle_name(256), "face_3drecon")
     assert all(torch.equal(v, untouched[k]) for k, v in models.recon.state_dict().items() if k in untouched)

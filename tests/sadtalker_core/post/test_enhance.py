@@ -16,6 +16,7 @@ from sadtalker_core.post.enhance import (
     FaceEnhancer,
     load_face_enhancer,
 )
+from sadtalker_core.precision import compute_dtype
 
 
 @pytest.fixture(scope="module")
@@ -40,14 +41,15 @@ def sr_file(tmp_path) -> Path:
     return path
 
 
-def test_gfpgan_file_enhances_a_batch_of_crops(gfpgan_file):
-    enhancer = load_face_enhancer(gfpgan_file, dtype=torch.bfloat16)  # bfloat16 halves this test's CPU time
-    assert (enhancer.architecture.name, enhancer.size, enhancer.dtype) == ("GFPGAN", 512, torch.bfloat16)
+def test_gfpgan_file_enhances_a_batch_of_crops(gfpgan_file, native_precision):
+    enhancer = load_face_enhancer(gfpgan_file, precision=native_precision)
+    dtype = compute_dtype(native_precision, "cpu")
+    assert (enhancer.architecture.name, enhancer.size, enhancer.dtype) == ("GFPGAN", 512, dtype)
 
     torch.manual_seed(1)
-    crops = torch.rand(2, 3, 96, 80, dtype=torch.bfloat16)
+    crops = torch.rand(2, 3, 96, 80, dtype=dtype)
     out = enhancer.enhance(crops)
-    assert out.shape == crops.shape and out.dtype == torch.bfloat16 and out.device == crops.device
+    assert out.shape == crops.shape and out.dtype == dtype and out.device == crops.device
     assert torch.isfinite(out.float()).all() and 0 <= out.min() and out.max() <= 1
     assert (out - crops).abs().float().mean() > 0.01  # the network did something
     assert torch.equal(enhancer.enhance(crops, strength=0.0), crops)

@@ -1,0 +1,57 @@
+"""The precision setting, one vocabulary for the command line, the nodes and the library.
+
+* ``exact``: float32, the official numbers (every conformance golden is reproduced);
+* ``fast``: the reduced precision the device computes natively, bfloat16 on CUDA GPUs from Ampere
+  on and on CPUs with AVX512-BF16 or AMX, float16 on older CUDA GPUs; refused where there is none
+  (emulated bfloat16 on a plain AVX2 CPU is many times slower than float32);
+* ``auto``: fast on a CUDA GPU, exact elsewhere.
+
+:func:`resolve` is the one place that turns a setting into ``exact`` / ``fast`` for a device, and
+:func:`compute_dtype` into the dtype the networks run in.
+"""
+from __future__ import annotations
+
+from enum import Enum
+
+import torch
+
+from .errors import SettingError
+
+
+class Precision(str, Enum):
+    AUTO = "auto"
+    EXACT = "exact"
+    FAST = "fast"
+
+
+def reduced_dtype(device: torch.device | str) -> torch.dtype | None:
+    """The reduced precision ``device`` computes natively: bfloat16 (CUDA compute capability >= 8,
+    CPUs with AVX512-BF16 / AMX), float16 on older CUDA GPUs, None on a CPU without bfloat16
+    arithmetic."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported(including_emulation=False) else torch.float16
+    if device.type == "cpu" and torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported():
+        return torch.bfloat16
+    return None
+
+
+def resolve(precision: Precision | str, device: torch.device | str) -> Precision:
+    """``precision`` made concrete for ``device``: :attr:`Precision.EXACT` or :attr:`Precision.FAST`.
+    ``fast`` on a device without native reduced precision is a :class:`SettingError`."""
+    precision, device = Precision(precision), torch.device(device)
+    if precision is Precision.AUTO:
+        return Precision.FAST if device.type == "cuda" else Precision.EXACT
+    if precision is Precision.FAST and reduced_dtype(device) is None:
+        raise SettingError(
+            f"precision 'fast' needs bfloat16 or float16 arithmetic, which {device} does not have natively "
+            "(CPUs need AVX512-BF16 or AMX); use 'exact' or 'auto'"
+        )
+    return precision
+
+
+def compute_dtype(precision: Precision | str, device: torch.device | str) -> torch.dtype:
+    """The dtype networks run in for ``precision`` on ``device`` (float32 for exact)."""
+    if resolve(precision, device) is Precision.FAST:
+        return reduced_dtype(device)
+    return torch.float32

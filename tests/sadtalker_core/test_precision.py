@@ -1,0 +1,41 @@
+"""The precision setting: auto / exact / fast, made concrete per device in one place."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from sadtalker_core import precision
+from sadtalker_core.errors import SettingError
+from sadtalker_core.precision import Precision, compute_dtype, reduced_dtype, resolve
+
+
+def test_auto_is_fast_on_a_cuda_gpu_and_exact_on_the_cpu():
+    assert resolve("auto", "cpu") is Precision.EXACT
+    assert resolve(Precision.AUTO, torch.device("cuda")) is Precision.FAST
+
+
+def test_exact_is_float32_everywhere():
+    assert resolve("exact", "cpu") is Precision.EXACT
+    assert compute_dtype("exact", "cpu") == torch.float32
+
+
+def test_the_cpu_reduced_precision_is_bfloat16_where_onednn_computes_it():
+    expected = torch.bfloat16 if torch.ops.mkldnn._is_mkldnn_bf16_supported() else None
+    assert reduced_dtype("cpu") == expected
+
+
+def test_fast_runs_in_the_native_reduced_precision(monkeypatch):
+    monkeypatch.setattr(precision, "reduced_dtype", lambda device: torch.bfloat16)
+    assert resolve("fast", "cpu") is Precision.FAST
+    assert compute_dtype("fast", "cpu") == torch.bfloat16
+
+
+def test_fast_is_refused_where_the_device_has_no_reduced_precision(monkeypatch):
+    monkeypatch.setattr(precision, "reduced_dtype", lambda device: None)
+    with pytest.raises(SettingError, match=r"precision 'fast' needs bfloat16 or float16 arithmetic.*'exact' or 'auto'"):
+        resolve("fast", "cpu")
+
+
+def test_an_unknown_name_is_refused():
+    with pytest.raises(ValueError, match="'fp32' is not a valid Precision"):
+        resolve("fp32", "cpu")
