@@ -270,16 +270,15 @@ class AntiAliasInterpolation2d(nn.Module):
     def __init__(self, channels: int, scale: float):
         super().__init__()
         sigma = (1 / scale - 1) / 2
-        kernel_size = 2 * round(sigma * 4) + 1
-        self.ka = kernel_size // 2
-        self.kb = self.ka - 1 if kernel_size % 2 == 0 else self.ka
+        kernel_size = 2 * round(sigma * 4) + 1  # odd: the blur is centred
+        self.padding = kernel_size // 2  # zeros on every side keep the size before subsampling
         kernel = gaussian_kernel_2d(kernel_size, sigma)
         self.register_buffer("weight", kernel.view(1, 1, kernel_size, kernel_size).repeat(channels, 1, 1, 1))
         self.groups = channels
         self.step = int(1 / scale)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = F.pad(x, (self.ka, self.kb, self.ka, self.kb))
+        out = F.pad(x, (self.padding,) * 4)
         out = F.conv2d(out, weight=self.weight, groups=self.groups)
         return out[:, :, ::self.step, ::self.step]
 

@@ -151,55 +151,60 @@ class CropInfo:
 
 def crop_geometry(landmarks: np.ndarray, image_size: tuple[int, int],
                   output_size: int = ALIGN_OUTPUT_SIZE) -> CropInfo:
-    """The official ``align_face`` geometry from 68 (x, y) landmarks of an image of ``image_size`` (w, h).
+    """The official ``align_face`` crop from 68 (x, y) landmarks of an image of ``image_size`` (w, h).
 
-    Only the eyes (36-47) and the mouth corners (48, 54) are used.
+    The face square is centred a little below the eyes (a tenth of the way to the mouth), turned
+    with the eye line and sized by the eye distance or the eye-to-mouth distance, whichever asks
+    for more; the crop is its bounding box plus a margin, the quad the square's box inside the
+    crop.  Only the eyes (36-47) and the mouth corners (48, 54) are used.  The arithmetic keeps the
+    official dtypes (float32 landmarks, float64 from the half-side vectors on), so the integer
+    boxes equal the official ones.
     """
-    lm = np.asarray(landmarks, dtype=np.float32)  # the reference's landmarks are float32
-    if lm.shape != (68, 2):
-        raise ValueError(f"need 68 (x, y) landmarks, got shape {lm.shape}")
+    points = np.asarray(landmarks, dtype=np.float32)
+    if points.shape != (68, 2):
+        raise ValueError(f"need 68 (x, y) landmarks, got shape {points.shape}")
     width, height = image_size
 
-    # float32 like the reference, until the direction vector meets the int list [-1, 1] (-> float64)
-    eye_left = lm[_LEFT_EYE].mean(axis=0)
-    eye_right = lm[_RIGHT_EYE].mean(axis=0)
-    eye_avg = (eye_left + eye_right) * 0.5
-    eye_to_eye = eye_right - eye_left
-    mouth_avg = (lm[_MOUTH_LEFT] + lm[_MOUTH_RIGHT]) * 0.5
-    eye_to_mouth = mouth_avg - eye_avg
+    left_eye = points[_LEFT_EYE].mean(axis=0)
+    right_eye = points[_RIGHT_EYE].mean(axis=0)
+    eyes_middle = (left_eye + right_eye) * 0.5
+    eye_line = right_eye - left_eye
+    mouth_middle = (points[_MOUTH_LEFT] + points[_MOUTH_RIGHT]) * 0.5
+    eyes_to_mouth = mouth_middle - eyes_middle
 
-    # x: half side along the eye line, tilted by the eye-to-mouth direction; y: x turned 90 degrees
-    x = eye_to_eye.astype(np.float64) + np.array([eye_to_mouth[1], -eye_to_mouth[0]], dtype=np.float64)
-    x /= np.hypot(*x)
-    x *= max(np.hypot(*eye_to_eye) * 2.0, np.hypot(*eye_to_mouth) * 1.8)  # float32 scale
-    y = np.array([-x[1], x[0]])
-    center = eye_avg + eye_to_mouth * 0.1  # float32
-    quad = np.stack([center - x - y, center - x + y, center + x + y, center + x - y])
-    qsize = np.hypot(*x) * 2
+    # half-side vectors of the square: "across" follows the eye line tilted by the face's vertical
+    # direction, "down" is it turned by 90 degrees
+    across = eye_line.astype(np.float64) + np.array([eyes_to_mouth[1], -eyes_to_mouth[0]], dtype=np.float64)
+    across /= np.hypot(*across)
+    across *= max(np.hypot(*eye_line) * 2.0, np.hypot(*eyes_to_mouth) * 1.8)
+    down = np.array([-across[1], across[0]])
+    centre = eyes_middle + eyes_to_mouth * 0.1
+    # corners: top-left, bottom-left, bottom-right, top-right of the (possibly turned) square
+    corners = np.stack([centre - across - down, centre - across + down, centre + across + down, centre + across - down])
+    side = np.hypot(*across) * 2
 
-    shrink = int(np.floor(qsize / output_size * 0.5))
-    if shrink > 1:
-        width, height = int(np.rint(float(width) / shrink)), int(np.rint(float(height) / shrink))
-        quad /= shrink
-        qsize /= shrink
-    rsize = (width, height)
+    # a face more than twice the output size is cut from a picture scaled down by a whole factor
+    factor = int(np.floor(side / output_size * 0.5))
+    if factor > 1:
+        width, height = int(np.rint(float(width) / factor)), int(np.rint(float(height) / factor))
+        corners /= factor
+        side /= factor
+    working_size = (width, height)
 
-    border = max(int(np.rint(qsize * 0.1)), 3)
-    crop = Box(max(int(np.floor(quad[:, 0].min())) - border, 0),
-               max(int(np.floor(quad[:, 1].min())) - border, 0),
-               min(int(np.ceil(quad[:, 0].max())) + border, width),
-               min(int(np.ceil(quad[:, 1].max())) + border, height))
-    # the reference shifts only when the crop is smaller than the image; otherwise crop.x1 = y1 = 0
-    quad -= (crop.x1, crop.y1)
+    margin = max(int(np.rint(side * 0.1)), 3)
+    crop = Box(max(int(np.floor(corners[:, 0].min())) - margin, 0),
+               max(int(np.floor(corners[:, 1].min())) - margin, 0),
+               min(int(np.ceil(corners[:, 0].max())) + margin, width),
+               min(int(np.ceil(corners[:, 1].max())) + margin, height))
+    corners -= (crop.x1, crop.y1)  # into crop coordinates (no shift when the crop starts at the origin)
 
-    # corners 0..3 are top-left, bottom-left, bottom-right, top-right of the (possibly tilted) square
-    quad += 0.5
-    lx = max(min(quad[0, 0], quad[1, 0]), 0.0)
-    ly = max(min(quad[0, 1], quad[3, 1]), 0.0)
-    rx = min(max(quad[2, 0], quad[3, 0]), width)
-    ry = min(max(quad[1, 1], quad[2, 1]), width)  # sic: the reference clamps with the width
-    return CropInfo((image_size[0], image_size[1]), rsize, crop,
-                    (float(lx), float(ly), float(rx), float(ry)))
+    corners += 0.5
+    left = max(min(corners[0, 0], corners[1, 0]), 0.0)
+    top = max(min(corners[0, 1], corners[3, 1]), 0.0)
+    right = min(max(corners[2, 0], corners[3, 0]), width)
+    bottom = min(max(corners[1, 1], corners[2, 1]), width)  # the official code limits the bottom by the width too
+    return CropInfo((image_size[0], image_size[1]), working_size, crop,
+                    (float(left), float(top), float(right), float(bottom)))
 
 
 @dataclass(frozen=True, eq=False)
