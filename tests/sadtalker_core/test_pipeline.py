@@ -246,17 +246,17 @@ def test_silent_audio_gives_a_video_of_a_blinking_face(models, people, tmp_path)
 
 
 def test_people_0_and_speech_become_an_mp4_of_25_frames_per_second_with_the_audio(models, people, speech, tmp_path):
-    audio = _frames(speech, 5)  # 0.2 s
+    audio = _frames(speech, 2)  # 0.08 s
     clip = generate(models, people, audio, tmp_path / "people.mp4", motion_options=MotionOptions(seed=0),
-                    render_options=RenderOptions(batch_size=5))
+                    render_options=RenderOptions(batch_size=2))
 
     width, height = _aspect_size(people.crop.original_size)
-    assert clip.num_frames == 5 and clip.size == (width, height)
+    assert clip.num_frames == 2 and clip.size == (width, height)
     info = probe_video(clip.path)
-    assert (info.frame_count, info.width, info.height) == (5, width + width % 2, height + height % 2)
-    assert read_audio(clip.path).duration == pytest.approx(0.2, abs=0.03)
+    assert (info.frame_count, info.fps, info.width, info.height) == (2, 25, width + width % 2, height + height % 2)
+    assert read_audio(clip.path).duration == pytest.approx(0.08, abs=0.03)
     frames = np.stack(list(iter_frames(clip.path)))
-    assert frames.shape[0] == 5 and frames.std() > 5  # pictures, not a blank
+    assert frames.shape[0] == 2 and frames.std() > 5  # pictures, not a blank
 
 
 @pytest.fixture(scope="module")
@@ -267,7 +267,18 @@ def full_body(detector, media_dir):
 
 
 @pytest.mark.parametrize("mode", ["crop", "extcrop", "resize", "full", "extfull"])
-def test_every_preprocess_mode_renders_full_body_1(models, full_body, speech, tmp_path, mode):
+def test_every_preprocess_mode_cuts_a_render_input_of_full_body_1(models, full_body, mode):
+    image, landmarks = full_body
+    source = extract_source(image, models.recon, mode, 256, landmarks=landmarks)
+    assert source.crop.image.shape == (256, 256, 3) and source.source_coeff.shape == (1, 73)
+    assert source.crop.mode.value == mode and (source.crop.full_image is not None) == mode.endswith("full")
+    # the aspect the frames get back: the whole picture's, or the face quad's (also in the ext modes)
+    assert source.crop.original_size == ((800, 1200) if mode == "resize" else source.crop.info.size)
+
+
+# one mode of each mapping network (the face one, the still one with paste-back), rendered for real
+@pytest.mark.parametrize("mode", ["crop", "extfull"])
+def test_face_and_pasted_back_modes_render_full_body_1(models, full_body, speech, tmp_path, mode):
     image, landmarks = full_body
     source = extract_source(image, models.recon, mode, 256, landmarks=landmarks)
     clip = generate(models, source, _frames(speech, 1), tmp_path / f"{mode}.mp4",

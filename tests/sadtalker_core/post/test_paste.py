@@ -1,7 +1,6 @@
 """Paste-back: the official seamless clone against the goldens, and the feathered blend's guarantees."""
 from __future__ import annotations
 
-import hashlib
 import itertools
 import json
 
@@ -72,14 +71,22 @@ def _outside(image: np.ndarray, box: Box) -> np.ndarray:
 
 
 @pytest.mark.parametrize("golden", ["paste_pic", "paste_pic_extfull"])
-def test_seamless_equals_reference_full_frames(goldens_dir, full_bgr, landmarks, frames_rgb, golden):
-    """Landmarks -> crop -> paste: whole output frames hash to the reference's (the goldens store
-    only the changed region)."""
-    meta = _meta(goldens_dir / f"{golden}.safetensors")
-    face = _face(full_bgr, landmarks, meta["mode"])
-    bgr_frames = (np.ascontiguousarray(f[..., ::-1]) for f in frames_rgb)
-    out = paste_frames(bgr_frames, face, PasteMethod.SEAMLESS)
-    assert [hashlib.sha256(o.tobytes()).hexdigest() for o in out] == meta["out_full_frames_bgr_sha256"]
+def test_seamless_reproduces_the_reference_frames(goldens_dir, full_bgr, landmarks, golden):
+    """Landmarks -> crop -> paste of the golden's rendered frames: the reference's pixels within
+    ±1 where the Poisson blend changed them (cv2.seamlessClone differs by 1 across CPUs), and the
+    picture itself, exactly, everywhere else."""
+    reference = load_file(goldens_dir / f"{golden}.safetensors")
+    face = _face(full_bgr, landmarks, _meta(goldens_dir / f"{golden}.safetensors")["mode"])
+    y0, y1, x0, x1 = reference["roi_yyxx"].tolist()
+    bgr_frames = (np.ascontiguousarray(f[..., ::-1]) for f in reference["rendered_rgb_uint8"].numpy())
+    outputs = list(paste_frames(bgr_frames, face, PasteMethod.SEAMLESS))
+    assert len(outputs) == len(reference["out_roi_bgr"]) == 2
+    for out, expected in zip(outputs, reference["out_roi_bgr"].numpy()):
+        assert out.shape == full_bgr.shape and out.dtype == np.uint8
+        assert np.abs(out[y0:y1, x0:x1].astype(np.int16) - expected).max() <= 1
+        outside = out.copy()
+        outside[y0:y1, x0:x1] = full_bgr[y0:y1, x0:x1]
+        np.testing.assert_array_equal(outside, full_bgr)
 
 
 def test_restore_aspect_is_the_reference_resize_and_idempotent(frames_rgb):
