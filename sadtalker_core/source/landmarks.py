@@ -8,8 +8,9 @@ face's landmarks, so that a picture of many faces costs one landmark run, as in 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence, TypeVar
+from typing import TypeVar
 
 import numpy as np
 
