@@ -7,10 +7,12 @@ This is the official ``CropAndExtract.generate`` for one picture (or one video f
 2. the crop geometry and the render-size crop (:func:`~sadtalker_core.source.crop.crop_face`);
 3. the landmarks in the render crop (:class:`CropLandmarks`): the official code runs the detector
    again on the resized crop and, where it finds no face, lets the standard face position stand in
-   (:func:`~sadtalker_core.source.align.align_face`); that is the default.  ``mapped`` instead moves
-   the landmarks of step 1 through the crop transform: one detection fewer, a deviation (the
-   landmarks differ by the detector's error on the other scale; the reference goldens, whose
-   detector was a stub, were made that way);
+   (:func:`~sadtalker_core.source.align.align_face`); that is the default.  (That fallback is the
+   official code's written intent; with the facexlib it pins, 0.3.0, an empty detection raises an
+   IndexError before the fallback is reached, and the run stops.)  ``mapped`` instead moves the
+   landmarks of step 1 through the crop transform: one detection fewer, a deviation (the landmarks
+   differ by the detector's error at the other scale; the reference goldens, whose detector was a
+   stub, were made that way);
 4. 5-point alignment and the ResNet-50 regressor -> 257 coefficients -> the 73-d source vector.
 """
 from __future__ import annotations
