@@ -192,7 +192,7 @@ def extract_source(image: np.ndarray, recon: ReconNet, mode: PreprocessMode | st
         found = landmarks_on_crop(crop, detector, face_index, name)
         if found is None:
             warnings.warn(f"no face found in the {size} px crop of {name}; the mean face position stands in "
-                          "for its landmarks, as in the official code", stacklevel=2)
+                          "for its landmarks (the official code's fallback)", stacklevel=2)
     coeffs = extract_3dmm(recon, align_face(crop.image, found))
     return SourceFace(crop, found, coeffs)
 
