@@ -36,7 +36,7 @@ def inference_e2e(golden: Golden, ctx: StageContext) -> dict[str, object]:
     models = load_models(ctx.weights_dir, size, ctx.device)
     image = cv2.cvtColor(cv2.imread(str(ctx.media(meta["source_pic"]))), cv2.COLOR_BGR2RGB)
     source = extract_source(image, models.recon, preprocess, size,
-                            landmarks=golden["landmarks68_orig"].numpy())
+                            landmarks=golden["landmarks68_orig"].numpy(), crop_landmarks="mapped")
     audio = load_audio_features(ctx.media(meta["audio"]))
     motion = make_motion(models, source, audio, MotionOptions(pose_style=pose_style, seed=0), z=golden["z"])
     frames = np.concatenate(list(render_face_frames(models, source, motion, RenderOptions(batch_size=batch_size))))

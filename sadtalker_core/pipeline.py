@@ -41,7 +41,7 @@ from .post.paste import PasteMethod, paste_frames, restore_aspect
 from .render.frames import frames_to_uint8, render_frames
 from .render.inputs import coefficient_windows, source_image_tensor
 from .source.crop import PreprocessMode
-from .source.face import SourceFace, extract_sequence
+from .source.face import CropLandmarks, SourceFace, extract_sequence
 from .source.landmarks import LandmarkDetector
 
 
@@ -136,17 +136,17 @@ def make_motion(models: SadTalkerModels, source: SourceFace, audio: AudioFeature
 
 def extract_frames(models: SadTalkerModels, frames: Iterable[np.ndarray], mode: PreprocessMode | str = "crop",
                    detector: LandmarkDetector | None = None, face_index: int | None = None,
-                   on_frame: Callable[[int], None] | None = None,
-                   name: str = "the video") -> tuple[SourceFace, Motion]:
+                   on_frame: Callable[[int], None] | None = None, name: str = "the video",
+                   crop_landmarks: CropLandmarks | str = CropLandmarks.DETECT) -> tuple[SourceFace, Motion]:
     """The face of the first frame and the 3DMM motion of every frame (expression + pose) of a
     picture sequence: one picture, or a video at 25 fps (:func:`~sadtalker_core.post.video.iter_frames`),
     e.g. a reference video for blinks or head pose.  Frames are RGB (uint8, or float in 0..1).
-    Errors name ``name``."""
+    ``crop_landmarks``: see :func:`~sadtalker_core.source.face.extract_sequence`.  Errors name ``name``."""
     detector = detector or models.detector()
     first: SourceFace | None = None
     coeffs = []
     for index, face in enumerate(extract_sequence(frames, models.recon, detector, mode, models.size, face_index,
-                                                  name=name)):
+                                                  name=name, crop_landmarks=crop_landmarks)):
         first = face if first is None else first
         coeffs.append(face.source_coeff)
         if on_frame is not None:
@@ -158,10 +158,12 @@ def extract_frames(models: SadTalkerModels, frames: Iterable[np.ndarray], mode: 
 
 def video_motion(models: SadTalkerModels, frames: Iterable[np.ndarray], mode: PreprocessMode | str = "crop",
                  detector: LandmarkDetector | None = None, on_frame: Callable[[int], None] | None = None,
-                 name: str = "the reference video") -> Motion:
+                 name: str = "the reference video",
+                 crop_landmarks: CropLandmarks | str = CropLandmarks.DETECT) -> Motion:
     """The 3DMM motion of a video (expression + pose per frame), e.g. a reference video for
     blinks or head pose (:func:`extract_frames`).  Errors name ``name``."""
-    return extract_frames(models, frames, mode, detector, on_frame=on_frame, name=name)[1]
+    return extract_frames(models, frames, mode, detector, on_frame=on_frame, name=name,
+                          crop_landmarks=crop_landmarks)[1]
 
 
 def render_face_frames(models: SadTalkerModels, source: SourceFace, motion: Motion,

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import MissingPackageError
-from .landmarks import LANDMARK_COUNT, FaceLandmarks, check_rgb_image, largest_first
+from .landmarks import LANDMARK_COUNT, FaceBox, LandmarkDetector, check_rgb_image, largest_first
 
 PREDICTOR_FILE = "shape_predictor_68_face_landmarks.dat"
 
@@ -32,7 +32,7 @@ def predictor_path() -> Path:
     return path
 
 
-class DlibDetector:
+class DlibDetector(LandmarkDetector):
     """:class:`~sadtalker_core.source.landmarks.LandmarkDetector` using dlib.
 
     ``upsampling`` lists how many times to double the picture before detecting, tried in turn
@@ -49,21 +49,24 @@ class DlibDetector:
         if not upsampling or min(upsampling) < 0:
             raise ValueError(f"upsampling must list one or more counts >= 0, got {upsampling}")
         self.upsampling = upsampling
+        self._rectangle = dlib.rectangle
         self._detector = dlib.get_frontal_face_detector()
         self._predictor = dlib.shape_predictor(str(predictor_path()))
 
-    def detect(self, image_rgb: np.ndarray) -> list[FaceLandmarks]:
-        """Every face dlib finds, with its 68 landmarks, largest first.  Boxes are dlib's rectangles
-        with exclusive right / bottom; the score is the detector's SVM margin (> 0)."""
+    def find_faces(self, image_rgb: np.ndarray) -> list[FaceBox]:
+        """Every face dlib finds, largest first.  Boxes are dlib's rectangles with exclusive right /
+        bottom; the score is the detector's SVM margin (> 0)."""
         image = check_rgb_image(image_rgb)
         for upsample in self.upsampling:
             rects, scores, _ = self._detector.run(image, upsample, 0.0)
             if rects:
                 break
-        faces = []
-        for rect, score in zip(rects, scores):
-            shape = self._predictor(image, rect)
-            points = np.array([(shape.part(i).x, shape.part(i).y) for i in range(LANDMARK_COUNT)], dtype=np.float32)
-            box = (rect.left(), rect.top(), rect.right() + 1, rect.bottom() + 1)
-            faces.append(FaceLandmarks(box, score, points))
+        faces = [FaceBox((rect.left(), rect.top(), rect.right() + 1, rect.bottom() + 1), score)
+                 for rect, score in zip(rects, scores)]
         return largest_first(faces)
+
+    def landmarks(self, image_rgb: np.ndarray, face: FaceBox) -> np.ndarray:
+        """The shape predictor's 68 points inside ``face``'s box."""
+        x1, y1, x2, y2 = (int(v) for v in face.box)
+        shape = self._predictor(check_rgb_image(image_rgb), self._rectangle(x1, y1, x2 - 1, y2 - 1))
+        return np.array([(shape.part(i).x, shape.part(i).y) for i in range(LANDMARK_COUNT)], dtype=np.float32)

@@ -2,19 +2,27 @@
 
 This is the official ``CropAndExtract.generate`` for one picture (or one video frame):
 
-1. 68 landmarks of the chosen face on the input picture (any :class:`LandmarkDetector`, or given);
+1. 68 landmarks of the chosen face on the input picture (any :class:`LandmarkDetector`, or given;
+   ``resize`` mode cuts no face, so the official code, and ours by default, skips this step);
 2. the crop geometry and the render-size crop (:func:`~sadtalker_core.source.crop.crop_face`);
-3. the landmarks in the render crop: the official code runs the landmark detector a second time
-   on the crop; mapping the first landmarks through the crop transform gives the same points
-   without a second detection (the reference goldens were made that way);
+3. the landmarks in the render crop (:class:`CropLandmarks`): the official code runs the detector
+   again on the resized crop and, where it finds no face, lets the standard face position stand in
+   (:func:`~sadtalker_core.source.align.align_face`); that is the default.  (That fallback is the
+   official code's written intent; with the facexlib it pins, 0.3.0, an empty detection raises an
+   IndexError before the fallback is reached, and the run stops.)  ``mapped`` instead moves the
+   landmarks of step 1 through the crop transform: one detection fewer, a deviation (the landmarks
+   differ by the detector's error at the other scale; the reference goldens, whose detector was a
+   stub, were made that way);
 4. 5-point alignment and the ResNet-50 regressor -> 257 coefficients -> the 73-d source vector.
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from enum import Enum
 
 import cv2
 import numpy as np
@@ -31,6 +39,13 @@ from .landmarks import LandmarkDetector, NoFaceError, pick_face
 #: input is cut from (the crop's ``original_size``); a smaller one is blown up more than four
 #: times to the 256 px render and comes out as a blur with misplaced features
 MIN_FACE_PIXELS = 64
+
+
+class CropLandmarks(str, Enum):
+    """Where the landmarks that align the render crop for the 3DMM regressor come from."""
+
+    DETECT = "detect"  # official: the detector runs again on the render crop
+    MAPPED = "mapped"  # deviation, faster: the input picture's landmarks mapped into the crop
 
 
 @dataclass(frozen=True, eq=False)
@@ -110,64 +125,101 @@ def check_face_size(crop: FaceCrop, name: str = "the image") -> None:
     )
 
 
+def face_landmarks(image: np.ndarray, detector: LandmarkDetector, face_index: int | None = None,
+                   name: str = "the image") -> np.ndarray:
+    """68 landmarks of the chosen face (largest by default), computed for that face only."""
+    return detector.landmarks(image, pick_face(detector.find_faces(image), face_index, name))
+
+
 def find_landmarks(image: np.ndarray, detector: LandmarkDetector, mode: PreprocessMode,
                    face_index: int | None = None, name: str = "the image") -> np.ndarray | None:
-    """68 landmarks of the chosen face (largest by default).  No face is an error, except in
-    ``resize`` mode, where the official code falls back to the mean face position (None)."""
+    """:func:`face_landmarks`.  No face is an error, except in ``resize`` mode, which needs no
+    face to cut: there the mean face position stands in (None)."""
     try:
-        return pick_face(detector.detect(image), face_index, name).landmarks
+        return face_landmarks(image, detector, face_index, name)
     except NoFaceError:
         if mode is not PreprocessMode.RESIZE or face_index:
             raise
-        warnings.warn(f"no face found in {name}; 'resize' mode goes on with the mean face position", stacklevel=2)
+        warnings.warn(f"no face found in {name}; 'resize' mode goes on with the mean face position", stacklevel=3)
         return None
+
+
+def landmarks_on_crop(crop: FaceCrop, detector: LandmarkDetector, face_index: int | None = None,
+                      name: str = "the image") -> np.ndarray | None:
+    """The official second detection: 68 landmarks of the face in the render crop, or None when
+    the detector finds no face there.
+
+    The crop modes cut the crop around the chosen face, so the largest face in it is taken; in
+    ``resize`` mode the crop is the whole picture and ``face_index`` chooses, as on the picture.
+    """
+    index = face_index if crop.mode is PreprocessMode.RESIZE else None
+    faces = detector.find_faces_in_crop(crop.image)
+    if not faces and not index:
+        return None
+    return detector.landmarks(crop.image, pick_face(faces, index, f"{name} (resized to {crop.image.shape[0]} px)"))
 
 
 def extract_source(image: np.ndarray, recon: ReconNet, mode: PreprocessMode | str = "crop", size: int = 256,
                    detector: LandmarkDetector | None = None, landmarks: np.ndarray | None = None,
-                   face_index: int | None = None, name: str = "the image") -> SourceFace:
+                   face_index: int | None = None, name: str = "the image",
+                   crop_landmarks: CropLandmarks | str = CropLandmarks.DETECT) -> SourceFace:
     """Crop the face of ``image`` for rendering at ``size`` and regress its 3DMM coefficients.
 
-    Give ``landmarks`` (68, 2) of the face in ``image`` to skip detection, or a ``detector``.
-    A face too small to animate raises :class:`FaceTooSmallError`.
+    Give ``landmarks`` (68, 2) of the face in ``image`` to skip the first detection, and a
+    ``detector``.  ``crop_landmarks`` (:class:`CropLandmarks`) says how the crop's landmarks are
+    found: ``detect`` (official) needs the detector, ``mapped`` needs it only when ``landmarks``
+    are not given.  A face too small to animate raises :class:`FaceTooSmallError`.
     """
     mode = PreprocessMode(mode)
+    how = CropLandmarks(crop_landmarks)
     rgb = to_rgb_uint8(image, name)
-    if landmarks is None:
-        if detector is None:
-            raise ValueError("extract_source needs a landmark detector or the face's landmarks")
+    if detector is None and landmarks is None:
+        raise ValueError("extract_source needs a landmark detector or the face's landmarks")
+    if detector is None and how is CropLandmarks.DETECT:
+        raise ValueError("extract_source with crop_landmarks='detect' needs a landmark detector to find the "
+                         "landmarks on the render crop: give one, or crop_landmarks='mapped' to map the given "
+                         "landmarks into the crop")
+    if landmarks is None and (mode.crops_face or how is CropLandmarks.MAPPED):
         landmarks = find_landmarks(rgb, detector, mode, face_index, name)
     crop = crop_face(rgb, mode, landmarks, size, face_index or 0)
     check_face_size(crop, name)
-    crop_landmarks = None if landmarks is None else landmarks_in_crop(landmarks, crop)
-    coeffs = extract_3dmm(recon, align_face(crop.image, crop_landmarks))
-    return SourceFace(crop, crop_landmarks, coeffs)
+    if how is CropLandmarks.MAPPED:
+        found = None if landmarks is None else landmarks_in_crop(landmarks, crop)
+    else:
+        found = landmarks_on_crop(crop, detector, face_index, name)
+        if found is None:
+            warnings.warn(f"no face found in the {size} px crop of {name}; the mean face position stands in "
+                          "for its landmarks (the official code's fallback)", stacklevel=2)
+    coeffs = extract_3dmm(recon, align_face(crop.image, found))
+    return SourceFace(crop, found, coeffs)
 
 
 def extract_sequence(frames: Iterable[np.ndarray], recon: ReconNet, detector: LandmarkDetector,
                      mode: PreprocessMode | str = "crop", size: int = 256,
-                     face_index: int | None = None, name: str = "the video") -> Iterator[SourceFace]:
+                     face_index: int | None = None, name: str = "the video",
+                     crop_landmarks: CropLandmarks | str = CropLandmarks.DETECT) -> Iterator[SourceFace]:
     """3DMM coefficients of every frame of a video (e.g. a reference video for pose or blinks).
 
-    As in the official code, the crop is fixed by the first frame; landmarks are detected on every
-    frame (a frame without a face reuses the previous frame's landmarks).  Errors name ``name``
-    and the frame.
+    As in the official code, the crop is fixed by the first frame and the landmarks of every
+    frame are found on its render crop (:func:`landmarks_on_crop`); a frame without a face there
+    takes the previous frame's.  ``crop_landmarks`` applies to the first frame (the one frame
+    whose face was detected already, for the crop); errors name ``name`` and the frame.
     """
-    mode = PreprocessMode(mode)
     first: FaceCrop | None = None
     previous: np.ndarray | None = None
     for index, frame in enumerate(frames):
         frame_name = f"frame {index} of {name}"
         rgb = to_rgb_uint8(frame, frame_name)
         if first is None:
-            source = extract_source(rgb, recon, mode, size, detector, face_index=face_index, name=frame_name)
+            source = extract_source(rgb, recon, mode, size, detector, face_index=face_index, name=frame_name,
+                                    crop_landmarks=crop_landmarks)
             first, previous = source.crop, source.landmarks
             yield source
             continue
-        image = first.render_input(rgb)
-        faces = detector.detect(image)
-        if faces:
-            previous = pick_face(faces, None if face_index is None else min(face_index, len(faces) - 1)).landmarks
-        coeffs = extract_3dmm(recon, align_face(image, previous))
-        yield SourceFace(FaceCrop(image, first.mode, first.info, first.original_size, None, first.face_index),
-                         previous, coeffs)
+        crop = dataclasses.replace(first, image=first.render_input(rgb), full_image=None)
+        try:
+            found = landmarks_on_crop(crop, detector, face_index, frame_name)
+        except NoFaceError:  # resize mode: the face asked for is missing from this frame
+            found = None
+        previous = previous if found is None else found
+        yield SourceFace(crop, previous, extract_3dmm(recon, align_face(crop.image, previous)))

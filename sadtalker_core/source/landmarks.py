@@ -1,13 +1,16 @@
 """The face-landmark interface every detector backend implements: faces with 68 iBUG landmarks.
 
-A backend takes an RGB uint8 picture and returns every face it found as a :class:`FaceLandmarks`,
+A backend takes an RGB uint8 picture and returns every face it found as a :class:`FaceBox`,
 largest box first; :func:`pick_face` chooses one of them (the largest unless an index is given)
-and raises errors that say what to do when there is none.
+and raises errors that say what to do when there is none; the backend then gives the chosen
+face's landmarks, so that a picture of many faces costs one landmark run, as in the official code.
 """
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol, Sequence
+from typing import TypeVar
 
 import numpy as np
 
@@ -17,21 +20,14 @@ LANDMARK_COUNT = 68
 
 
 @dataclass(frozen=True, eq=False)
-class FaceLandmarks:
-    """One detected face: box (x1, y1, x2, y2) in pixels (x2, y2 exclusive; may reach past the
-    image), detector score, and the 68 (x, y) iBUG landmarks in image pixels (read-only float32).
-    Compared by identity (an array field has no single truth value)."""
+class FaceBox:
+    """One detected face before its landmarks: box (x1, y1, x2, y2) in pixels (x2, y2 exclusive;
+    may reach past the image) and detector score.  Compared by identity, like :class:`FaceLandmarks`."""
 
     box: tuple[float, float, float, float]
     score: float
-    landmarks: np.ndarray
 
     def __post_init__(self) -> None:
-        points = np.array(self.landmarks, dtype=np.float32)
-        if points.shape != (LANDMARK_COUNT, 2):
-            raise ValueError(f"expected ({LANDMARK_COUNT}, 2) landmarks, got shape {points.shape}")
-        points.setflags(write=False)
-        object.__setattr__(self, "landmarks", points)
         object.__setattr__(self, "box", tuple(float(v) for v in self.box))
         object.__setattr__(self, "score", float(self.score))
 
@@ -42,12 +38,47 @@ class FaceLandmarks:
         return max(x2 - x1, 0.0) * max(y2 - y1, 0.0)
 
 
-class LandmarkDetector(Protocol):
-    """A face detector + 68-point landmark backend."""
+Face = TypeVar("Face", bound=FaceBox)
+
+
+@dataclass(frozen=True, eq=False)
+class FaceLandmarks(FaceBox):
+    """A detected face with its 68 (x, y) iBUG landmarks in image pixels (read-only float32)."""
+
+    landmarks: np.ndarray
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        points = np.array(self.landmarks, dtype=np.float32)
+        if points.shape != (LANDMARK_COUNT, 2):
+            raise ValueError(f"expected ({LANDMARK_COUNT}, 2) landmarks, got shape {points.shape}")
+        points.setflags(write=False)
+        object.__setattr__(self, "landmarks", points)
+
+
+class LandmarkDetector(ABC):
+    """A face detector + 68-point landmark backend, in two steps: every face's box, then the
+    landmarks of the faces that are needed (a landmark network run per face can cost more than
+    the detection, and SadTalker animates one face)."""
+
+    @abstractmethod
+    def find_faces(self, image_rgb: np.ndarray) -> list[FaceBox]:
+        """Every face in an (H, W, 3) RGB uint8 image, largest box first."""
+
+    @abstractmethod
+    def landmarks(self, image_rgb: np.ndarray, face: FaceBox) -> np.ndarray:
+        """(68, 2) float32 landmarks, in image pixels, of a face :meth:`find_faces` found in ``image_rgb``."""
+
+    def find_faces_in_crop(self, crop_rgb: np.ndarray) -> list[FaceBox]:
+        """:meth:`find_faces` on a render crop (the official second detection, on the resized crop);
+        a backend whose official call differs there overrides this."""
+        return self.find_faces(crop_rgb)
 
     def detect(self, image_rgb: np.ndarray) -> list[FaceLandmarks]:
-        """Every face in an (H, W, 3) RGB uint8 image, largest box first."""
-        ...
+        """Every face with its landmarks, largest first (landmarks of every box: when one face is
+        wanted, :func:`pick_face` on :meth:`find_faces` and then :meth:`landmarks` is cheaper)."""
+        image = check_rgb_image(image_rgb)
+        return [FaceLandmarks(face.box, face.score, self.landmarks(image, face)) for face in self.find_faces(image)]
 
 
 def check_rgb_image(image: np.ndarray, needed_by: str = "face detection") -> np.ndarray:
@@ -58,12 +89,12 @@ def check_rgb_image(image: np.ndarray, needed_by: str = "face detection") -> np.
     return np.ascontiguousarray(image)
 
 
-def largest_first(faces: Sequence[FaceLandmarks]) -> list[FaceLandmarks]:
+def largest_first(faces: Sequence[Face]) -> list[Face]:
     """``faces`` ordered by box area, largest first (stable: equal areas keep their order)."""
     return sorted(faces, key=lambda face: face.area, reverse=True)
 
 
-def pick_face(faces: Sequence[FaceLandmarks], index: int | None = None, image_name: str = "the image") -> FaceLandmarks:
+def pick_face(faces: Sequence[Face], index: int | None = None, image_name: str = "the image") -> Face:
     """The face to animate: ``faces[index]``, or the largest face when ``index`` is None.
 
     ``faces`` is a detector's result (largest first).  Raises :class:`NoFaceError` naming

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 
+import numpy as np
 import pytest
 import torch
 from comfyui_sadtalker.nodes.face import Extract3DMM
@@ -21,6 +22,7 @@ from comfyui_sadtalker.nodes.post import FaceEnhance, PasteBack
 from comfyui_sadtalker.nodes.render import Render
 from comfyui_sadtalker.sadtalker_core.motion.sequences import ExpressionSequence, PoseSequence
 from comfyui_sadtalker.sadtalker_core.render.speed import EXACT, FAST
+from comfyui_sadtalker.sadtalker_core.source.landmarks import pick_face
 from spandrel.architectures.GFPGAN import GFPGAN
 
 
@@ -70,6 +72,16 @@ def test_a_portrait_gives_the_face_its_coefficients_and_the_crop(portrait_face):
     assert coefficients.num_frames == 1
     torch.testing.assert_close(coefficients.expression, face.source_coeff[:, :64])
     assert crop.shape == (1, 256, 256, 3) and crop.dtype == torch.float32 and 0 <= crop.min() <= crop.max() <= 1
+
+
+def test_crop_landmarks_are_detected_again_on_the_crop_or_mapped_from_the_picture(bundle, portrait, portrait_face):
+    detected = portrait_face[0]
+    mapped = run(Extract3DMM, models=bundle, image=portrait, preprocess="crop", face_index=0,
+                 crop_landmarks="mapped")[0]
+    on_crop = pick_face(bundle.detector.detect(detected.crop.image)).landmarks
+    assert np.array_equal(detected.landmarks, on_crop)  # the official second detection (dlib: whole pixels)
+    assert np.array_equal(mapped.crop.image, detected.crop.image)
+    assert 0 < np.abs(mapped.landmarks - on_crop).mean() < 2.0  # the picture's landmarks, moved into the crop
 
 
 def test_video_frames_give_a_coefficient_sequence_with_progress(bundle, video_frames, progress):

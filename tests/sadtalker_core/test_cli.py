@@ -8,14 +8,16 @@ import contextlib
 import io
 import re
 from pathlib import Path
+from types import SimpleNamespace
 
+import av
 import cv2
 import numpy as np
 import pytest
 import soundfile
 from paths import CORE_CHECKPOINTS
 
-from sadtalker_core import precision
+from sadtalker_core import cli, precision
 from sadtalker_core.cli import DEMO_AUDIO, DEMO_IMAGE, build_parser, main, motion_options, render_options
 from sadtalker_core.motion.files import load_motion
 from sadtalker_core.pipeline import BlinkMode, MotionOptions
@@ -184,3 +186,72 @@ def test_fast_precision_on_a_device_without_it_is_one_error_line(inputs, checkpo
     monkeypatch.setattr(precision, "reduced_dtype", lambda device: None)  # a CPU without bfloat16 arithmetic
     code, _, err = run(*_generate(inputs, checkpoints, "--precision", "fast"))
     _assert_one_error_line(code, err, r"precision 'fast' needs bfloat16 or float16 arithmetic, .*use 'exact' or 'auto'")
+
+
+# --- landmarks and reference videos -----------------------------------------------------------
+
+
+def test_crop_landmarks_reach_the_picture_and_the_reference_video(monkeypatch, inputs, checkpoints, media_dir):
+    """``--crop-landmarks`` (default: the official ``detect``) is handed to the source picture's and
+    the reference video's extraction."""
+    class Stop(Exception):
+        pass
+
+    seen = []
+    models = SimpleNamespace(recon=None, detector=lambda: None)
+    monkeypatch.setattr(cli, "load_models", lambda *args, **kwargs: models)
+    monkeypatch.setattr(cli, "extract_source", lambda *args, **kwargs: seen.append(kwargs["crop_landmarks"]))
+
+    def reference(*args, **kwargs):
+        seen.append(kwargs["crop_landmarks"])
+        raise Stop
+
+    monkeypatch.setattr(cli, "video_motion", reference)
+    video = media_dir / "WDA_AlexandriaOcasioCortez_000.mp4"
+    for extra, expected in (((), "detect"), (("--crop-landmarks", "mapped"), "mapped")):
+        seen.clear()
+        args = build_parser().parse_args([str(a) for a in _generate(inputs, checkpoints, "--ref-pose", video, *extra)])
+        with pytest.raises(Stop):
+            cli.run_generate(args)
+        assert seen == [expected, expected]
+    with pytest.raises(SystemExit):
+        build_parser().parse_args([str(a) for a in _generate(inputs, checkpoints, "--crop-landmarks", "guess")])
+
+
+class _CountingContainer:
+    """A PyAV input container that counts the frames its decoder hands out."""
+
+    def __init__(self, container):
+        self._container = container
+        self.decoded = 0
+
+    def __getattr__(self, name):
+        return getattr(self._container, name)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self._container.close()
+
+    def decode(self, *args, **kwargs):
+        for frame in self._container.decode(*args, **kwargs):
+            self.decoded += 1
+            yield frame
+
+
+def test_a_reference_video_is_decoded_only_as_far_as_the_clip_needs(monkeypatch, media_dir):
+    opened = []
+    real_open = av.open
+
+    def counting_open(*args, **kwargs):
+        opened.append(_CountingContainer(real_open(*args, **kwargs)))
+        return opened[-1]
+
+    monkeypatch.setattr(av, "open", counting_open)
+    consumed = []
+    monkeypatch.setattr(cli, "video_motion", lambda models, frames, *args, **kwargs: consumed.extend(frames))
+    video = media_dir / "WDA_AlexandriaOcasioCortez_000.mp4"  # 8 s: 200 frames
+    cli._reference_motion(None, None, video, "crop", 16, cli.Progress(quiet=True), "detect")
+    assert len(consumed) == 16 and consumed[0].shape == (512, 512, 3)
+    assert sum(container.decoded for container in opened) <= 17  # and the 17th, whose time ends the 16th

@@ -26,6 +26,7 @@ from sadtalker_core.motion.audio import AudioError, audio_features, load_audio_f
 from sadtalker_core.pipeline import (
     MotionOptions,
     RenderOptions,
+    extract_frames,
     generate,
     make_motion,
     render_face_frames,
@@ -34,7 +35,7 @@ from sadtalker_core.pipeline import (
 from sadtalker_core.post.enhance import load_face_enhancer
 from sadtalker_core.post.video import VideoError, iter_frames, probe_video, read_audio
 from sadtalker_core.source.dlib_detector import DlibDetector
-from sadtalker_core.source.face import FaceTooSmallError, extract_source, read_image
+from sadtalker_core.source.face import FaceTooSmallError, extract_source, landmarks_in_crop, read_image
 from sadtalker_core.source.landmarks import NoFaceError, pick_face
 
 SPEECH = "RD_Radio31_000.wav"  # 8 s of English
@@ -152,8 +153,7 @@ def test_a_face_too_small_to_animate_is_an_error_saying_what_to_do(models, detec
     assert detector.detect(tiny), "dlib still finds this 37 px face"
     with pytest.raises(FaceTooSmallError, match=r"the face in tiny\.png is too small.*at least 64 px.*larger picture"):
         extract_source(tiny, models.recon, "crop", 256, detector, name="tiny.png")
-    with pytest.warns(UserWarning, match="mean face position"), \
-            pytest.raises(FaceTooSmallError, match=r"tiny\.png is too small to animate: 50x40 px"):
+    with pytest.raises(FaceTooSmallError, match=r"tiny\.png is too small to animate: 50x40 px"):
         extract_source(np.zeros((40, 50, 3), np.uint8), models.recon, "resize", 256, detector, name="tiny.png")
 
 
@@ -280,7 +280,7 @@ def test_every_preprocess_mode_cuts_a_render_input_of_full_body_1(models, full_b
 @pytest.mark.parametrize("mode", ["crop", "extfull"])
 def test_face_and_pasted_back_modes_render_full_body_1(models, full_body, speech, tmp_path, mode):
     image, landmarks = full_body
-    source = extract_source(image, models.recon, mode, 256, landmarks=landmarks)
+    source = extract_source(image, models.recon, mode, 256, landmarks=landmarks, crop_landmarks="mapped")
     clip = generate(models, source, _frames(speech, 1), tmp_path / f"{mode}.mp4",
                     motion_options=MotionOptions(seed=0), render_options=RenderOptions(batch_size=1))
 
@@ -308,6 +308,18 @@ def test_a_reference_video_gives_the_head_pose_and_the_blinks(models, people, de
 
     clip = generate(models, people, audio, tmp_path / "driven.mp4", driven, render_options=RenderOptions(batch_size=2))
     assert probe_video(clip.path).frame_count == 2
+
+
+def test_reference_video_frames_get_their_landmarks_as_a_source_picture_does(models, detector, media_dir):
+    """The official second detection on every frame's crop by default; ``mapped`` for the first frame."""
+    video = media_dir / "WDA_AlexandriaOcasioCortez_000.mp4"
+    frames = list(itertools.islice(iter_frames(video), 2))
+    face, motion = extract_frames(models, frames, "crop", detector, name=str(video))
+    assert motion.num_frames == 2
+    assert np.array_equal(face.landmarks, pick_face(detector.detect(face.crop.image)).landmarks)
+    mapped, _ = extract_frames(models, frames[:1], "crop", detector, crop_landmarks="mapped")
+    first = pick_face(detector.detect(frames[0])).landmarks
+    np.testing.assert_allclose(mapped.landmarks, landmarks_in_crop(first, mapped.crop), atol=1e-4)
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import pytest
 import skimage.data
 
 from sadtalker_core.source.dlib_detector import DlibDetector, predictor_path
-from sadtalker_core.source.landmarks import FaceLandmarks, NoFaceError, pick_face
+from sadtalker_core.source.landmarks import FaceBox, FaceLandmarks, NoFaceError, pick_face
 
 
 @pytest.fixture(scope="module")
@@ -55,13 +55,19 @@ def test_blank_picture_has_no_face_and_pick_face_says_what_to_do(detector):
         pick_face(faces, image_name="blank.png")
 
 
-def test_two_pasted_faces_are_found_largest_first(detector, media_dir):
-    big = _read_rgb(media_dir / "people_0.png")  # face about 180 px
-    small = cv2.resize(skimage.data.astronaut(), (384, 384))  # face about 130 px
+@pytest.fixture(scope="module")
+def pair(media_dir) -> np.ndarray:
+    """people_0 (face about 180 px) on the left, the astronaut (face about 130 px) on the right."""
+    big = _read_rgb(media_dir / "people_0.png")
+    small = cv2.resize(skimage.data.astronaut(), (384, 384))
     canvas = np.full((520, 900, 3), 200, dtype=np.uint8)
     canvas[20:20 + big.shape[0], 0:big.shape[1]] = big
     canvas[100:100 + small.shape[0], 500:500 + small.shape[1]] = small
-    faces = detector.detect(canvas)
+    return canvas
+
+
+def test_two_pasted_faces_are_found_largest_first(detector, pair):
+    faces = detector.detect(pair)
     assert len(faces) == 2
     assert faces[0].area > faces[1].area
     assert faces[0].box[2] <= 474 and faces[1].box[0] >= 500  # big on the left, small on the right
@@ -71,6 +77,15 @@ def test_two_pasted_faces_are_found_largest_first(detector, media_dir):
     assert pick_face(faces, 1) is faces[1]
     with pytest.raises(NoFaceError, match="face index 2 asked for, but 2 faces found in pair.png"):
         pick_face(faces, 2, image_name="pair.png")
+
+
+def test_boxes_alone_then_the_landmarks_of_the_chosen_face(detector, pair):
+    boxes = detector.find_faces(pair)
+    faces = detector.detect(pair)
+    assert [b.box for b in boxes] == [f.box for f in faces]  # integer pixel boxes
+    assert [type(b) for b in boxes] == [FaceBox, FaceBox]
+    for box, face in zip(boxes, faces):
+        assert np.array_equal(detector.landmarks(pair, box), face.landmarks)  # integer pixel points
 
 
 def test_predictor_ships_with_face_recognition_models():

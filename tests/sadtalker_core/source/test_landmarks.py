@@ -1,10 +1,18 @@
-"""The landmark result type and face picking."""
+"""The landmark result types, the two-step detector interface and face picking."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from sadtalker_core.source.landmarks import FaceLandmarks, NoFaceError, check_rgb_image, largest_first, pick_face
+from sadtalker_core.source.landmarks import (
+    FaceBox,
+    FaceLandmarks,
+    LandmarkDetector,
+    NoFaceError,
+    check_rgb_image,
+    largest_first,
+    pick_face,
+)
 
 
 def _face(x1: float, y1: float, x2: float, y2: float) -> FaceLandmarks:
@@ -28,6 +36,34 @@ def test_largest_first_and_default_pick():
     assert ordered == [big, small, degenerate]
     assert pick_face([small, big]) is big
     assert pick_face(ordered, 2) is degenerate
+
+
+def test_boxes_are_typed_and_picked_like_faces():
+    small, big = FaceBox((0, 0, 10, 10), np.float32(0.9)), FaceBox((0, 0, 30, 20), 0.8)
+    assert big.box == (0.0, 0.0, 30.0, 20.0) and isinstance(small.score, float) and big.area == 600.0
+    assert largest_first([small, big]) == [big, small] and pick_face([small, big]) is big
+
+
+class _CornerLandmarks(LandmarkDetector):
+    """Two fixed boxes; every landmark at the box's top-left corner; counts landmark runs."""
+
+    def __init__(self):
+        self.runs = 0
+
+    def find_faces(self, image_rgb):
+        return [FaceBox((10, 10, 50, 60), 0.9), FaceBox((60, 0, 70, 10), 0.95)]
+
+    def landmarks(self, image_rgb, face):
+        self.runs += 1
+        return np.tile(np.float32(face.box[:2]), (68, 1))
+
+
+def test_detect_gives_every_box_with_its_landmarks_and_the_crop_detection_defaults_to_find_faces():
+    detector = _CornerLandmarks()
+    faces = detector.detect(np.zeros((80, 80, 3), np.uint8))
+    assert [f.box for f in faces] == [(10, 10, 50, 60), (60, 0, 70, 10)] and detector.runs == 2
+    assert (faces[1].landmarks == (60, 0)).all() and faces[1].score == pytest.approx(0.95)
+    assert [f.box for f in detector.find_faces_in_crop(np.zeros((8, 8, 3), np.uint8))] == [f.box for f in faces]
 
 
 def test_pick_face_errors_name_the_image_and_the_count():
