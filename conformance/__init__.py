@@ -1,6 +1,6 @@
 """Conformance against the official implementation: recompute golden files and compare.
 
-``python -m sadtalker_core.conformance --weights DIR GOLDEN...``.  Stage handlers live in the
+``python -m conformance --weights DIR GOLDEN...`` (from the repository root).  Stage handlers live in the
 ``stages_*`` modules of this package and register themselves on import.
 """
 from __future__ import annotations
