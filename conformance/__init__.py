@@ -22,4 +22,4 @@ def load_stage_handlers() -> None:
 
 load_stage_handlers()
 
-__all__ = ["Golden", "GoldenReport", "OutputCheck", "STAGES", "StageContext", "Tolerance", "load_golden", "run_golden"]
+__all__ = ["STAGES", "Golden", "GoldenReport", "OutputCheck", "StageContext", "Tolerance", "load_golden", "run_golden"]

@@ -6,6 +6,7 @@ computed without a registered tolerance, and one it should have computed but did
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -70,7 +71,7 @@ def check_output(name: str, ours, golden: torch.Tensor, tolerance: Tolerance) ->
     if golden.numel() == 0:
         return OutputCheck(name, 0.0, limit, tolerance)
     err = float((ours_t.double() - golden.double()).abs().max())
-    if err != err:  # NaN
+    if math.isnan(err):
         return OutputCheck(name, float("nan"), limit, tolerance, "NaN in output")
     return OutputCheck(name, err, limit, tolerance)
 

@@ -8,10 +8,10 @@ of every output it is judged on (``outputs``); both by name patterns (``*`` matc
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from pathlib import Path
-from typing import Callable, Mapping
 
 import numpy as np
 import torch

@@ -21,12 +21,13 @@ def test_meta_and_tensors_are_read(tmp_path):
     assert golden.stage == "mapping" and golden.checkpoint_names() == ["mapping_00229-model.pth.tar"]
     assert golden["x"].tolist() == [0, 1, 2]
     with pytest.raises(KeyError, match="g.safetensors: golden has no tensor 'y'"):
-        golden["y"]
+        _ = golden["y"]
 
 
 def test_unknown_stage_and_non_golden_files_are_refused(tmp_path):
+    golden = load_golden(write_golden(tmp_path / "g.safetensors", {"x": torch.zeros(1)}, {"stage": "teleport"}))
     with pytest.raises(ValueError, match="unknown golden stage 'teleport'"):
-        load_golden(write_golden(tmp_path / "g.safetensors", {"x": torch.zeros(1)}, {"stage": "teleport"})).stage
+        _ = golden.stage
     (tmp_path / "junk.safetensors").write_bytes(b"not a golden")
     with pytest.raises(CheckpointError, match="cannot read golden file"):
         load_golden(tmp_path / "junk.safetensors")

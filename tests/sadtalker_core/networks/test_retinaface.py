@@ -181,7 +181,8 @@ def test_tied_scores_keep_facexlibs_order_with_other_numpy_sort_kernels():
     kernel above numpy's baseline switched off, as on an older CPU, ours still equals facexlib's."""
     env = dict(os.environ, NPY_DISABLE_CPU_FEATURES=" ".join(_dispatched_cpu_features()),
                PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
-    run = subprocess.run([sys.executable, facexlib_reference.__file__], env=env, capture_output=True, text=True)
+    run = subprocess.run([sys.executable, facexlib_reference.__file__], env=env, capture_output=True, text=True,
+                         check=False)
     assert run.returncode == 0, run.stderr
     result = json.loads(run.stdout)
     assert len(result["facexlib"]["candidates"]) > 3000
