@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
             failed += 1
             continue
         print(f"{'ok  ' if report.passed else 'FAIL'} {report.golden} [{report.stage}]: "
-              f"{report.compared} outputs compared")
+              f"{report.compared} output{'' if report.compared == 1 else 's'} compared")
         for check in report.checks:
             status = "ok  " if check.passed else "FAIL"
             if check.problem:
