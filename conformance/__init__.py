@@ -1,6 +1,6 @@
 """Conformance against the official implementation: recompute golden files and compare.
 
-``python -m sadtalker_core.conformance --weights DIR GOLDEN...``.  Stage handlers live in the
+``python -m conformance --weights DIR GOLDEN...`` (from the repository root).  Stage handlers live in the
 ``stages_*`` modules of this package and register themselves on import.
 """
 from __future__ import annotations
@@ -22,4 +22,4 @@ def load_stage_handlers() -> None:
 
 load_stage_handlers()
 
-__all__ = ["Golden", "GoldenReport", "OutputCheck", "STAGES", "StageContext", "Tolerance", "load_golden", "run_golden"]
+__all__ = ["STAGES", "Golden", "GoldenReport", "OutputCheck", "StageContext", "Tolerance", "load_golden", "run_golden"]

@@ -1,6 +1,7 @@
 """CLI: recompute golden files with our implementation and report max errors.
 
-Exit status 0 when every output of every golden is within tolerance, 1 otherwise.
+Exit status 0 when every output of every golden is within tolerance (and every tensor of each
+golden is accounted for, see ``compare``), 1 otherwise.
 """
 from __future__ import annotations
 
@@ -35,11 +36,15 @@ def main(argv: list[str] | None = None) -> int:
             print(f"FAIL {path.name}: {type(exc).__name__}: {exc}")
             failed += 1
             continue
-        print(f"{'ok  ' if report.passed else 'FAIL'} {report.golden} [{report.stage}]")
+        print(f"{'ok  ' if report.passed else 'FAIL'} {report.golden} [{report.stage}]: "
+              f"{report.compared} output{'' if report.compared == 1 else 's'} compared")
         for check in report.checks:
             status = "ok  " if check.passed else "FAIL"
-            detail = f" ({check.problem})" if check.problem else ""
-            print(f"    {status} {check.name:32s} max abs err {check.max_abs_error:.3g}  limit {check.limit:.3g} ({check.tolerance}){detail}")
+            if check.problem:
+                print(f"    {status} {check.name:32s} {check.problem}")
+            else:
+                print(f"    {status} {check.name:32s} max abs err {check.max_abs_error:.3g}  "
+                      f"limit {check.limit:.3g} ({check.tolerance})")
         failed += not report.passed
     total = len(args.goldens)
     print(f"{total - failed} passed, {failed} failed")

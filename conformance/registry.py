@@ -2,13 +2,16 @@
 
 A handler takes the golden (its inputs and meta) and a :class:`StageContext` (where the
 checkpoint files and media are) and returns the outputs it recomputed, by golden tensor name.
-Each registration declares the tolerance of every output it is judged on.
+Each registration names the golden tensors the stage reads (``inputs``) and gives the tolerance
+of every output it is judged on (``outputs``); both by name patterns (``*`` matches any text, so
+``*_quad`` covers every crop slot), never by the picture or threshold a golden happens to hold.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 from pathlib import Path
-from typing import Callable, Mapping
 
 import numpy as np
 import torch
@@ -36,6 +39,7 @@ class Tolerance:
         return f"rel {self.rel:g}" if self.rel is not None else f"abs {self.abs or 0:g}"
 
 
+#: integers (indices, boxes, sizes) and pure slices / copies of decoded or stored data
 EXACT = Tolerance(abs=0.0)
 
 
@@ -60,12 +64,14 @@ class StageContext:
         return path
 
     def media(self, name: str) -> Path:
-        """A media file named by a golden's meta (e.g. ``media/people_0.png``), searched in the media dirs."""
+        """A media file named by a golden's meta (e.g. ``media/people_0.png, cv2.imread ...``: the
+        first word is the file), searched by its file name in the media dirs, in order."""
         base = Path(name.split(",")[0].split(" ")[0]).name
         for folder in self.media_dirs:
             if (folder / base).is_file():
                 return folder / base
-        raise FileNotFoundError(f"media file '{base}' not found in: {', '.join(map(str, self.media_dirs)) or '(none)'}")
+        raise FileNotFoundError(f"media file '{base}' not found in: {', '.join(map(str, self.media_dirs)) or '(none)'}"
+                                " (give the folder holding it with --media)")
 
 
 Handler = Callable[[Golden, StageContext], Mapping[str, Output]]
@@ -73,19 +79,33 @@ Handler = Callable[[Golden, StageContext], Mapping[str, Output]]
 
 @dataclass(frozen=True)
 class Stage:
+    """A registered stage: its handler, the golden tensors it reads and its outputs' tolerances."""
+
     name: str
     handler: Handler
-    tolerances: Mapping[str, Tolerance]
+    outputs: Mapping[str, Tolerance]
+    inputs: tuple[str, ...] = ()
+
+    def tolerance(self, tensor: str) -> Tolerance | None:
+        """The tolerance of output ``tensor``, or None when no output pattern matches it."""
+        matches = [pattern for pattern in self.outputs if fnmatchcase(tensor, pattern)]
+        if len(matches) > 1:
+            raise ValueError(f"stage '{self.name}': output '{tensor}' matches several patterns {matches}")
+        return self.outputs[matches[0]] if matches else None
+
+    def reads(self, tensor: str) -> bool:
+        """Whether ``tensor`` is one of the golden inputs this stage reads."""
+        return any(fnmatchcase(tensor, pattern) for pattern in self.inputs)
 
 
 STAGES: dict[str, Stage] = {}
 
 
-def stage(name: str, tolerances: Mapping[str, Tolerance]) -> Callable[[Handler], Handler]:
+def stage(name: str, outputs: Mapping[str, Tolerance], inputs: tuple[str, ...] = ()) -> Callable[[Handler], Handler]:
     """Register ``handler`` as the recomputation of golden stage ``name``."""
 
     def register(handler: Handler) -> Handler:
-        STAGES[name] = Stage(name, handler, dict(tolerances))
+        STAGES[name] = Stage(name, handler, dict(outputs), tuple(inputs))
         return handler
 
     return register

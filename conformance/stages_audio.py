@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from sadtalker_core.motion.audio import audio_features, load_wav
+from sadtalker_core.motion.audio import DEFAULT_AUDIO, audio_features, load_wav
 from sadtalker_core.motion.coefficients import audio_to_motion, load_motion_nets
 from sadtalker_core.motion.expression import predict_expression
 from sadtalker_core.motion.pose import sample_pose_motion
@@ -17,13 +17,15 @@ BUNDLE = "SadTalker_V0.0.2_256.safetensors"
 NETWORK = Tolerance(abs=1e-4)
 
 
-@stage("audio", {"wav_loaded_first_1s": Tolerance(abs=1e-5), "mel": NETWORK, "indiv_mels": NETWORK})
+@stage("audio", {"wav_loaded_first_1s": Tolerance(abs=1e-5), "mel": NETWORK, "indiv_mels": NETWORK},
+       inputs=("wav",))
 def audio_stage(golden: Golden, ctx: StageContext) -> dict[str, torch.Tensor]:
-    """Loading + resampling of the media file; mel and frame windows of the golden's 2 s ``wav``."""
+    """Loading + resampling of the media file its meta names (first second kept); mel and frame
+    windows of the golden's ``wav``."""
     loaded = load_wav(ctx.media(golden.meta["file"]))
     features = audio_features(golden["wav"].numpy(), source=golden.path.name)
     return {
-        "wav_loaded_first_1s": torch.from_numpy(loaded[:16000]),
+        "wav_loaded_first_1s": torch.from_numpy(loaded[:DEFAULT_AUDIO.sample_rate]),
         "mel": torch.from_numpy(features.mel),
         "indiv_mels": torch.from_numpy(features.frame_mels),
     }
@@ -33,7 +35,7 @@ def _inputs(golden: Golden, ctx: StageContext, *names: str) -> list[torch.Tensor
     return [golden[name].to(ctx.device) for name in names]
 
 
-@stage("audio2exp", {"chunk0_out": NETWORK, "exp_coeff_pred": NETWORK})
+@stage("audio2exp", {"chunk0_out": NETWORK, "exp_coeff_pred": NETWORK}, inputs=("indiv_mels", "ref", "ratio_gt"))
 def audio2exp_stage(golden: Golden, ctx: StageContext) -> dict[str, torch.Tensor]:
     """One 10-frame ExpNet chunk and the chunked whole-sequence prediction."""
     expnet = load_expnet(ctx.checkpoint(golden, "audio2exp", default=BUNDLE), ctx.device)
@@ -45,7 +47,7 @@ def audio2exp_stage(golden: Golden, ctx: StageContext) -> dict[str, torch.Tensor
     }
 
 
-@stage("audio2pose", {"pose_motion_pred": NETWORK, "pose_pred": NETWORK})
+@stage("audio2pose", {"pose_motion_pred": NETWORK, "pose_pred": NETWORK}, inputs=("indiv_mels", "ref", "class", "z"))
 def audio2pose_stage(golden: Golden, ctx: StageContext) -> dict[str, torch.Tensor]:
     """PoseVAE sampling with the golden's recorded latent draws."""
     posevae = load_posevae(ctx.checkpoint(golden, "audio2pose", default=BUNDLE), ctx.device)
@@ -55,7 +57,7 @@ def audio2pose_stage(golden: Golden, ctx: StageContext) -> dict[str, torch.Tenso
     return {"pose_motion_pred": motion, "pose_pred": ref_pose[:, None] + motion}
 
 
-@stage("audio2coeff", {"coeff_3dmm": NETWORK})
+@stage("audio2coeff", {"coeff_3dmm": NETWORK}, inputs=("indiv_mels", "ref", "ratio_gt", "class", "z"))
 def audio2coeff_stage(golden: Golden, ctx: StageContext) -> dict[str, torch.Tensor]:
     """Expression + sampled, smoothed pose -> the (T, 70) coefficients the official code saves."""
     nets = load_motion_nets(

@@ -3,8 +3,10 @@
 
 Where a golden stores the coefficients its windows were cut from (``coeff_seq``,
 ``source_coeff``), the handler cuts them itself and the windows are checked too; likewise
-``make_animation`` re-reads and preprocesses the source picture its meta names.  Goldens with
-batch 2 store ``source_image`` once; it is repeated to the batch as the reference did.
+``make_animation`` re-reads and preprocesses the source picture its meta names.  Goldens with a
+batch store ``source_image`` once; it is repeated to the batch as the reference did.  Target windows
+are padded (the last frame repeated) to whole batches of the golden's meta ``batch_size``, or,
+where the meta does not say, to the number of windows the golden stores.
 """
 from __future__ import annotations
 
@@ -30,8 +32,6 @@ from .registry import EXACT, StageContext, Tolerance, stage
 
 BUNDLE = "SadTalker_V0.0.2_256.safetensors"
 LEGACY_FACEVID2VID = "facevid2vid_00189-model.pth.tar"
-#: the goldens' render batch size when their meta does not say (shared README)
-GOLDEN_BATCH = 2
 NETWORK = Tolerance(abs=1e-4)
 POSE_FIELDS = ("yaw", "pitch", "roll", "t", "exp")
 
@@ -62,15 +62,16 @@ def _golden_pose(golden: Golden, prefix: str) -> HeadPose:
 
 
 @stage("mapping", {
-    "source_semantics": EXACT,
+    "source_semantics": EXACT,  # windows are slices / copies of the stored coefficients
     "target_semantics": EXACT,
     **{f"{side}_{field}": NETWORK for side in ("src", "tgt") for field in POSE_FIELDS},
-})
+}, inputs=("source_coeff", "coeff_seq"))
 def mapping_stage(golden: Golden, ctx: StageContext) -> dict:
     config = _config(golden)
     mapping = load_mapping(ctx.checkpoint(golden, "mapping", default=_mapping_file(config)), ctx.device, config.mapping)
     windows = _windows(golden, config)
-    targets = _padded_targets(windows, GOLDEN_BATCH)
+    # one batch of all the stored windows, unless the meta gives the batch size
+    targets = _padded_targets(windows, int(golden.meta.get("batch_size", len(golden["target_semantics"]))))
     return {
         "source_semantics": windows.source(),
         "target_semantics": targets,
@@ -79,13 +80,14 @@ def mapping_stage(golden: Golden, ctx: StageContext) -> dict:
     }
 
 
-@stage("kp_detector", {"kp_value": NETWORK})
+@stage("kp_detector", {"kp_value": NETWORK}, inputs=("source_image",))
 def kp_detector_stage(golden: Golden, ctx: StageContext) -> dict:
     detector = load_kp_detector(ctx.checkpoint(golden, "kp_detector", default=BUNDLE), ctx.device, _config(golden).kp_detector)
     return {"kp_value": detector(golden["source_image"].to(ctx.device))}
 
 
-@stage("he_estimator", {**{field: NETWORK for field in POSE_FIELDS}, "kp_value_legacy_kp_detector": NETWORK})
+@stage("he_estimator", {**{field: NETWORK for field in POSE_FIELDS}, "kp_value_legacy_kp_detector": NETWORK},
+       inputs=("source_image",))
 def he_estimator_stage(golden: Golden, ctx: StageContext) -> dict:
     config = _config(golden)
     path = ctx.checkpoint(golden, "he_estimator", default=LEGACY_FACEVID2VID)
@@ -100,7 +102,7 @@ def he_estimator_stage(golden: Golden, ctx: StageContext) -> dict:
     "kp_source": Tolerance(abs=1e-5),
     "kp_driving": Tolerance(abs=1e-5),
     "kp_driving_with_pose_in": Tolerance(abs=1e-5),
-})
+}, inputs=("kp_canonical", "yaw_in", "pitch_in", "roll_in", "he_source_*", "he_driving_*"))
 def keypoint_transformation_stage(golden: Golden, ctx: StageContext) -> dict:
     kp_canonical = golden["kp_canonical"]
     driving = _golden_pose(golden, "he_driving_")
@@ -116,7 +118,7 @@ def keypoint_transformation_stage(golden: Golden, ctx: StageContext) -> dict:
     "prediction": Tolerance(abs=2e-4),
     "occlusion_map": NETWORK,
     "mask": NETWORK,
-})
+}, inputs=("source_image", "kp_source", "kp_driving"))
 def generator_stage(golden: Golden, ctx: StageContext) -> dict:
     # set up as users get it (the default, exact speed settings)
     generator = load_render_generator(ctx.checkpoint(golden, "generator", default=BUNDLE), ctx.device, _config(golden).generator)
@@ -132,10 +134,11 @@ def generator_stage(golden: Golden, ctx: StageContext) -> dict:
     "target_semantics_list": EXACT,
     "frames": Tolerance(abs=2e-4),
     "frames_uint8": Tolerance(abs=1),
-})
+}, inputs=("source_coeff", "coeff_seq"))
 def make_animation_stage(golden: Golden, ctx: StageContext) -> dict:
     config = _config(golden)
-    batch_size = int(golden.meta.get("batch_size", GOLDEN_BATCH))
+    # target_semantics_list is (batch, steps, C, 27)
+    batch_size = int(golden.meta.get("batch_size", golden["target_semantics_list"].shape[0]))
     source_image = read_source_image(ctx.media(golden.meta["source_pic"]))
     windows = _windows(golden, config)
     models = load_face_render_models(ctx.checkpoint(golden, "generator", default=BUNDLE),

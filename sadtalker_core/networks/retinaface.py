@@ -229,12 +229,19 @@ class Selection:
 
 
 def select(decoded: DecodedDetections, score_threshold: float, nms_threshold: float = NMS_IOU_THRESHOLD) -> Selection:
-    """Keep anchors scoring strictly above ``score_threshold``, sort them by score and run NMS."""
+    """Keep anchors scoring strictly above ``score_threshold``, sort them by score and run NMS.
+
+    The sort is facexlib's ``scores.argsort()[::-1]`` on the float32 scores above the threshold,
+    called as it is: numpy's default sort is not stable and the order it gives equal scores
+    depends on the sort kernel numpy picks for the CPU (AVX-512, AVX2, baseline), so only the very
+    same call keeps tied candidates, and so the detections NMS keeps, in the official order on
+    every machine.  NMS then re-sorts stably, as torchvision's does.
+    """
     boxes = decoded.boxes.detach().cpu().numpy()
     landmarks = decoded.landmarks.detach().cpu().numpy()
-    scores = decoded.scores.detach().cpu().numpy()
+    scores = decoded.scores.detach().cpu().float().numpy()
     above = np.flatnonzero(scores > score_threshold)
-    candidates = above[np.argsort(scores[above])[::-1]]
+    candidates = above[scores[above].argsort()[::-1]]
     keep = nms(torch.from_numpy(boxes[candidates]), torch.from_numpy(scores[candidates]), nms_threshold).numpy()
     chosen = candidates[keep]
     dets = np.concatenate([boxes[chosen], scores[chosen, None], landmarks[chosen]], axis=1).astype(np.float32)

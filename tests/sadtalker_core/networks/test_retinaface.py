@@ -2,12 +2,18 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections import OrderedDict
 
+import facexlib_reference
 import numpy as np
 import pytest
 import torch
-from paths import MANIFESTS
+from facexlib_reference import TIE_THRESHOLD, ours_and_facexlib, tied_scores_case
+from paths import MANIFESTS, REPO
+from torchvision.ops import nms as torchvision_nms
 
 from conformance import load_golden
 from sadtalker_core.checkpoints import CheckpointError
@@ -136,8 +142,6 @@ def test_nms_iou_has_no_plus_one_and_a_strict_threshold():
 
 
 def test_nms_matches_torchvision_on_random_boxes():
-    from torchvision.ops import nms as torchvision_nms
-
     generator = torch.Generator().manual_seed(0)
     corners = torch.rand(300, 2, generator=generator) * 100
     sizes = torch.rand(300, 2, generator=generator) * 40 + 1
@@ -145,6 +149,44 @@ def test_nms_matches_torchvision_on_random_boxes():
     scores = torch.rand(300, generator=generator)
     for threshold in (0.1, 0.4, 0.7):
         assert torch.equal(nms(boxes, scores, threshold), torchvision_nms(boxes, scores, threshold))
+
+
+def test_tied_scores_come_out_in_facexlibs_order():
+    """Thousands of candidates sharing four scores: candidates, NMS keep list and detections are
+    facexlib's (``argsort()[::-1]``, then torchvision's NMS), which a stable sort would not give:
+    among tied, overlapping boxes the order decides which survive."""
+    boxes, _, scores = tied_scores_case()
+    result = ours_and_facexlib()
+    official = result["facexlib"]
+    assert len(official["candidates"]) > 3000 and len(official["keep"]) > 100
+    assert result["ours"] == official  # indices, and detections copied from the inputs
+    stable = np.argsort(-scores, kind="stable")
+    stable = stable[scores[stable] > TIE_THRESHOLD]
+    stable_keep = torchvision_nms(torch.from_numpy(boxes[stable]), torch.from_numpy(scores[stable]), 0.4).numpy()
+    assert stable.tolist() != official["candidates"]
+    assert set(stable[stable_keep]) != set(np.array(official["candidates"])[official["keep"]])
+
+
+def _dispatched_cpu_features() -> list[str]:
+    """The CPU features above its baseline that numpy found here and may pick kernels for."""
+    try:
+        from numpy._core._multiarray_umath import __cpu_dispatch__, __cpu_features__
+    except ImportError:  # numpy < 2
+        from numpy.core._multiarray_umath import __cpu_dispatch__, __cpu_features__
+    return [feature for feature in __cpu_dispatch__ if __cpu_features__.get(feature)]
+
+
+def test_tied_scores_keep_facexlibs_order_with_other_numpy_sort_kernels():
+    """numpy's sort kernel, and with it the order of tied scores, depends on the CPU: with every
+    kernel above numpy's baseline switched off, as on an older CPU, ours still equals facexlib's."""
+    env = dict(os.environ, NPY_DISABLE_CPU_FEATURES=" ".join(_dispatched_cpu_features()),
+               PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
+    run = subprocess.run([sys.executable, facexlib_reference.__file__], env=env, capture_output=True, text=True,
+                         check=False)
+    assert run.returncode == 0, run.stderr
+    result = json.loads(run.stdout)
+    assert len(result["facexlib"]["candidates"]) > 3000
+    assert result["ours"] == result["facexlib"]
 
 
 def test_detect_reproduces_the_golden_detections(net, goldens_dir):
