@@ -22,10 +22,10 @@ import numpy as np
 import torch
 from scipy.signal import savgol_filter
 
-from .checkpoints import load_section_into
+from .checkpoints import load_into, load_section_into, read_section
 from .config import AudioConfig, ExpNetConfig, PoseVAEConfig
 from .networks.expnet import ExpNet
-from .networks.posevae import POSE_DIM, PoseVAE
+from .networks.posevae import POSE_DIM, PoseVAE, config_for_state
 
 EXP_DIM = ExpNetConfig().exp_dim
 COEFF_DIM = EXP_DIM + POSE_DIM  # 70: [expression 64, angles 3, translation 3]
@@ -82,8 +82,10 @@ def load_expnet(checkpoint: str | os.PathLike, device: torch.device | str = "cpu
 
 def load_posevae(checkpoint: str | os.PathLike, device: torch.device | str = "cpu") -> PoseVAE:
     """PoseVAE from an official file holding section ``audio2pose`` (the SadTalker safetensors
-    bundle or ``auido2pose_00140-model.pth``), in eval mode."""
-    return _frozen(load_section_into(PoseVAE(), Path(checkpoint), "audio2pose"), device)
+    bundle or ``auido2pose_00140-model.pth``), in eval mode, with as many pose styles as the file has
+    (46 in official files; more where ``training`` trained a wider table)."""
+    state = read_section(checkpoint, "audio2pose")
+    return _frozen(load_into(PoseVAE(config_for_state(state)), state, f"{checkpoint} [audio2pose]"), device)
 
 
 def load_motion_nets(

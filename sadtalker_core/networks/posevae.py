@@ -13,7 +13,8 @@ Test-time sampling over whole videos (32-frame chunks, remainder, noise) is in `
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 
 import torch
 from torch import nn
@@ -24,6 +25,15 @@ from .pose_discriminator import PoseDiscriminator
 from .resunet import ResUnet
 
 POSE_DIM = 6
+#: the decoder's style table in an ``audio2pose`` state dict: one row per pose style
+STYLE_TABLE = "netG.decoder.classbias"
+
+
+def config_for_state(state: Mapping[str, torch.Tensor], base: PoseVAEConfig = PoseVAEConfig()) -> PoseVAEConfig:
+    """``base`` with as many pose styles as the style table of ``state`` has rows: 46 in the
+    official files, more in files trained with a wider ``num_styles`` (``training``)."""
+    table = state.get(STYLE_TABLE)
+    return base if table is None else replace(base, num_classes=int(table.shape[0]))
 
 
 class PoseAudioEncoder(nn.Module):
