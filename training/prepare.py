@@ -309,7 +309,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--detector-files", nargs=2, default=(), metavar=("RETINAFACE", "FAN"))
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--frame-codec", choices=("jpeg", "png", "raw"), default="jpeg",
-                        help="how shards store the face crops: jpeg (default), png (lossless, ~8x larger), raw")
+                        help="how shards store the face crops: jpeg (default), png (lossless, 3x larger), raw")
     parser.add_argument("--jpeg-quality", type=int, default=FrameCodec.quality, help="1..100 (default 95)")
     args = parser.parse_args(argv)
     config = PrepareConfig(recon=args.recon, size=args.size, min_frames=args.min_frames, crop_scale=args.crop_scale,
