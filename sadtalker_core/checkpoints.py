@@ -20,7 +20,7 @@ import pickle
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, TypeVar
+from typing import Callable, Mapping, TypeVar
 
 import torch
 from torch import nn
@@ -264,8 +264,15 @@ def load_section_into(module: nn.Module, path: str | os.PathLike, section: str) 
 Net = TypeVar("Net", bound=nn.Module)
 
 
-def load_network(net: Net, path: str | os.PathLike, section: str, device: torch.device | str = "cpu") -> Net:
+def load_network(net: Net | Callable[[Mapping[str, torch.Tensor]], Net], path: str | os.PathLike, section: str,
+                 device: torch.device | str = "cpu") -> Net:
     """``net`` with ``section`` of the official file at ``path`` loaded strictly
     (:func:`load_section_into`), ready for inference: eval mode, no gradients, on ``device``.
-    Every network's loader is this call."""
-    return load_section_into(net, path, section).eval().requires_grad_(False).to(device)
+    Every network's loader is this call.  ``net`` may also be a function building the network
+    from the section's tensors, for a network whose size is read from the file."""
+    if isinstance(net, nn.Module):
+        loaded = load_section_into(net, path, section)
+    else:
+        state = read_section(path, section)
+        loaded = load_into(net(state), state, f"{path} [{section}]")
+    return loaded.eval().requires_grad_(False).to(device)

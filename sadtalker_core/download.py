@@ -34,6 +34,7 @@ from .errors import DownloadError
 CHUNK = 1 << 20
 TIMEOUT_S = 60
 _SADTALKER = "https://github.com/OpenTalker/SadTalker/releases/download/v0.0.2-rc/"
+_SADTALKER_V002 = "https://github.com/OpenTalker/SadTalker/releases/download/v0.0.2/"
 _FACEXLIB = "https://github.com/xinntao/facexlib/releases/download/v0.1.0/"
 _GFPGAN = "https://github.com/TencentARC/GFPGAN/releases/download/"
 _HEX64 = re.compile(r"[0-9a-f]{64}")
@@ -42,13 +43,15 @@ _HEX64 = re.compile(r"[0-9a-f]{64}")
 @dataclass(frozen=True)
 class ModelFile:
     """One downloadable file.  ``size`` (bytes) and ``sha256`` are None where not published;
-    ``default`` files are fetched by a plain ``download``, the others only when asked for."""
+    ``default`` files are fetched by a plain ``download``, the others only when asked for;
+    ``training`` files are those ``download --training`` fetches for the trainers (``training/``)."""
 
     name: str
     url: str
     size: int | None = None
     sha256: str | None = None
     default: bool = True
+    training: bool = False
 
 
 # Sizes and hashes are those public manifests list for these exact release assets; the SadTalker
@@ -58,7 +61,8 @@ OFFICIAL_FILES: dict[str, ModelFile] = {
     for spec in (
         ModelFile("mapping_00109-model.pth.tar", _SADTALKER + "mapping_00109-model.pth.tar", 155_779_231),
         ModelFile("mapping_00229-model.pth.tar", _SADTALKER + "mapping_00229-model.pth.tar", 155_521_183),
-        ModelFile("SadTalker_V0.0.2_256.safetensors", _SADTALKER + "SadTalker_V0.0.2_256.safetensors", 725_066_984),
+        ModelFile("SadTalker_V0.0.2_256.safetensors", _SADTALKER + "SadTalker_V0.0.2_256.safetensors", 725_066_984,
+                  training=True),
         ModelFile("SadTalker_V0.0.2_512.safetensors", _SADTALKER + "SadTalker_V0.0.2_512.safetensors", 725_066_984),
         ModelFile(
             "detection_Resnet50_Final.pth", _FACEXLIB + "detection_Resnet50_Final.pth", 109_497_761,
@@ -74,6 +78,13 @@ OFFICIAL_FILES: dict[str, ModelFile] = {
             "codeformer.pth", "https://github.com/sczhou/CodeFormer/releases/download/v0.1.0/codeformer.pth",
             376_637_898, "1009e537e0c2a07d4cabce6355f53cb66767cd4b4297ec7a4a64ca4b8a5684b7", default=False,
         ),
+        # for training only: the renderer MappingNet trains against (with its head-pose estimator),
+        # Wav2Lip (the teacher and the audio encoders' start), VGG-19 (the perceptual loss)
+        ModelFile("facevid2vid_00189-model.pth.tar", _SADTALKER_V002 + "facevid2vid_00189-model.pth.tar",
+                  default=False, training=True),
+        ModelFile("wav2lip.pth", _SADTALKER_V002 + "wav2lip.pth", default=False, training=True),
+        ModelFile("vgg19-dcbb9e9d.pth", "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth", default=False,
+                  training=True),
     )
 }
 
@@ -231,11 +242,14 @@ def download_file(
     return DownloadResult(target, actual, action)
 
 
-def select_files(names: Iterable[str] | None = None, include_optional: bool = False) -> list[ModelFile]:
-    """The registry entries called ``names`` (all default files when None; with
-    ``include_optional`` the optional enhancers too)."""
+def select_files(names: Iterable[str] | None = None, include_optional: bool = False,
+                 training: bool = False) -> list[ModelFile]:
+    """The registry entries called ``names`` (when None: the files the trainers need with
+    ``training``, else all default files, with ``include_optional`` the optional enhancers too)."""
     if names is None:
-        return [spec for spec in OFFICIAL_FILES.values() if spec.default or include_optional]
+        if training:
+            return [spec for spec in OFFICIAL_FILES.values() if spec.training]
+        return [spec for spec in OFFICIAL_FILES.values() if spec.default or (include_optional and not spec.training)]
     unknown = [name for name in names if name not in OFFICIAL_FILES]
     if unknown:
         raise DownloadError(f"unknown model file(s) {', '.join(unknown)}; known: {', '.join(OFFICIAL_FILES)}")
@@ -269,19 +283,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     """``python -m sadtalker_core download DIR [options]``: fetch the official files into DIR."""
     parser = argparse.ArgumentParser(
         prog="python -m sadtalker_core download",
-        description="Download the official SadTalker, facexlib and GFPGAN model files, verified by sha256, resumable.",
+        description="Download the official SadTalker, facexlib and GFPGAN model files (or, with --training, the "
+                    "files the trainers need), verified by sha256, resumable.",
     )
     parser.add_argument("directory", type=Path, help="folder to put the files in (created if missing)")
-    parser.add_argument("--only", nargs="+", metavar="NAME", choices=list(OFFICIAL_FILES),
-                        help="download just these files")
-    parser.add_argument("--all", action="store_true",
-                        help="also the optional enhancers (RestoreFormer.pth, codeformer.pth)")
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--only", nargs="+", metavar="NAME", choices=list(OFFICIAL_FILES),
+                       help="download just these files")
+    which.add_argument("--all", action="store_true",
+                       help="also the optional enhancers (RestoreFormer.pth, codeformer.pth)")
+    which.add_argument("--training", action="store_true",
+                       help="the files the trainers need instead: " + ", ".join(
+                           spec.name for spec in OFFICIAL_FILES.values() if spec.training))
     parser.add_argument("--sha256", action="append", type=_parse_override, default=[], metavar="NAME=HEX",
                         help="expected sha256 of a file, overriding the built-in or recorded one (repeatable)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
     try:
-        results = download(args.directory, select_files(args.only, args.all), dict(args.sha256), not args.no_progress)
+        files = select_files(args.only, args.all, args.training)
+        results = download(args.directory, files, dict(args.sha256), not args.no_progress)
     except DownloadError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

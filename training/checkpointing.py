@@ -13,7 +13,6 @@ Since the data order and every random draw depend only on the seed and the step 
 """
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -21,6 +20,8 @@ from typing import Any
 
 import torch
 from torch import nn
+
+from .atomic import write_atomically
 
 _STEP_FILE = re.compile(r"step_(\d+)\.pt$")
 
@@ -41,7 +42,6 @@ def save_checkpoint(path: Path, step: int, modules: Mapping[str, nn.Module],
                     optimizers: Mapping[str, torch.optim.Optimizer], scaler_state: dict[str, Any],
                     config: dict[str, Any]) -> Path:
     """Write the checkpoint under a temporary name and rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     payload = {
         "step": step,
         "modules": {name: module.state_dict() for name, module in modules.items()},
@@ -49,10 +49,7 @@ def save_checkpoint(path: Path, step: int, modules: Mapping[str, nn.Module],
         "scaler": scaler_state,
         "config": config,
     }
-    partial = path.with_suffix(".pt.partial")
-    torch.save(payload, partial)
-    os.replace(partial, path)
-    return path
+    return write_atomically(path, lambda partial: torch.save(payload, partial))
 
 
 def prune_checkpoints(folder: Path, keep: int) -> None:

@@ -11,6 +11,7 @@ run was resumed from a checkpoint.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -78,14 +79,14 @@ class PoseWindows(ClipSampleDataset):
     """PoseVAE samples: ``seq_len + 1`` consecutive frames, the first being the reference.
 
     ``pose`` (seq_len + 1, 6): angles + translation; ``mels`` (seq_len, 1, 80, 16): the windows of
-    the generated frames; ``style`` (): the clip's speaker id; ``eps`` (latent,): the CVAE's
-    reparameterisation noise.
+    the generated frames; ``style`` (): the slot of the clip's speaker in ``styles`` (speaker ->
+    slot, ``styles.py``); ``eps`` (latent,): the CVAE's reparameterisation noise.
     """
 
-    def __init__(self, data: PreparedData, seed: int, seq_len: int, latent_size: int) -> None:
+    def __init__(self, data: PreparedData, seed: int, seq_len: int, latent_size: int, styles: Mapping[str, int]) -> None:
         super().__init__(data, seed, seq_len + 1)
         self.seq_len, self.latent_size = seq_len, latent_size
-        self.styles = data.style_ids()
+        self.styles = [styles[clip.speaker] for clip in data.manifest.clips]
 
     def sample(self, clip: int, rng: np.random.Generator) -> dict[str, torch.Tensor]:
         shard = self.data.shards[clip]

@@ -7,7 +7,9 @@ for its official name (``OFFICIAL_LAYOUTS``), so a trained network drops in unch
   ({"model": ExpNet}), ``mapping_00229-model.pth.tar`` / ``mapping_00109-model.pth.tar``
   ({"mapping": MappingNet}, 70 / 73 coefficients), ``facevid2vid_00189-model.pth.tar``
   ({"generator", "kp_detector", "he_estimator"}): each trainer writes its own into
-  ``<run>/export/``;
+  ``<run>/export/``.  Like the official files, each also holds ``epoch`` (here: the training
+  step), which the official loaders (``load_cpk``, ``load_cpk_facevid2vid``,
+  ``load_cpk_mapping``) read and return after their strict ``load_state_dict``;
 * ``SadTalker_V0.0.2_<size>.safetensors``: the bundle, assembled by this module's command line
   from trained runs and an official model folder (for the sections not trained, e.g. the 3DMM
   recon net).
@@ -29,7 +31,11 @@ import torch
 from safetensors.torch import save_file
 
 from sadtalker_core.checkpoints import CheckpointError, layout_for, read_section
+from sadtalker_core.config import PoseVAEConfig
 from sadtalker_core.models import MAPPING_FILES, MappingVariant, bundle_name
+from sadtalker_core.networks.posevae import STYLE_TABLE
+
+from .atomic import write_atomically
 
 POSEVAE_FILE = "auido2pose_00140-model.pth"
 EXPNET_FILE = "auido2exp_00300-model.pth"
@@ -46,26 +52,38 @@ def mapping_file(coeff_nc: int) -> str:
     return MAPPING_FILES[MappingVariant.STILL if coeff_nc == 73 else MappingVariant.FACE]
 
 
-def write_official(path: str | os.PathLike, sections: Mapping[str, Mapping[str, torch.Tensor]]) -> Path:
+def write_official(path: str | os.PathLike, sections: Mapping[str, Mapping[str, torch.Tensor]],
+                   epoch: int | None = None) -> Path:
     """Write ``{section: state_dict}`` as the official file ``path`` names (atomically).  The file
-    name picks the layout; every section must be one that file holds."""
+    name picks the layout; every section must be one that file holds.  Torch files also get the
+    ``epoch`` entry the official loaders return (``epoch``: the training step); the safetensors
+    bundle has none."""
     path = Path(path)
     layout = layout_for(path)
     extra = sorted(set(sections) - set(layout.sections))
     if extra:
         raise CheckpointError(f"{path.name} holds {sorted(layout.sections)}, not {extra}")
     tensors = {name: {k: v.detach().cpu().contiguous() for k, v in state.items()} for name, state in sections.items()}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
     if layout.container == "safetensors":
         flat = {layout.sections[name] + key: value for name, state in tensors.items() for key, value in state.items()}
-        save_file(flat, str(partial), metadata={"format": "pt"})
-    elif layout.container == "torch":
-        torch.save({layout.sections[name]: state for name, state in tensors.items()}, partial)
-    else:
+        return write_atomically(path, lambda partial: save_file(flat, str(partial), metadata={"format": "pt"}))
+    if layout.container != "torch":
         raise CheckpointError(f"{path.name}: writing {layout.container} files is not supported")
-    os.replace(partial, path)
-    return path
+    if epoch is None:
+        raise CheckpointError(f"{path.name}: the official loaders read its 'epoch' entry: give the training step")
+    payload = {**{layout.sections[name]: state for name, state in tensors.items()}, "epoch": int(epoch)}
+    return write_atomically(path, lambda partial: torch.save(payload, partial))
+
+
+def style_table_note(path: Path, styles: int) -> str | None:
+    """What to tell the user when the PoseVAE in ``path`` has a style table wider than the official
+    one (None when it has the official width)."""
+    official = PoseVAEConfig().num_classes
+    if styles == official:
+        return None
+    return (f"note: the PoseVAE in {path} has {styles} pose styles, the official one {official}: only this "
+            "project's loaders (sadtalker_core, its CLI and ComfyUI nodes) load it; the official SadTalker code "
+            "cannot (its strict load_state_dict rejects the wider style table)")
 
 
 def run_exports(run: str | os.PathLike) -> dict[str, Path]:
@@ -94,6 +112,9 @@ def assemble_model_folder(base: str | os.PathLike, out: str | os.PathLike, runs:
             for section in SECTIONS_FROM.get(name, ()):
                 sections[section] = read_section(path, section)
     written = [write_official(out / bundle.name, sections)]
+    note = style_table_note(written[0], sections["audio2pose"][STYLE_TABLE].shape[0])
+    if note:
+        print(note)
     for name, path in mappings.items():
         if path.resolve() != (out / name).resolve():
             shutil.copyfile(path, out / name)

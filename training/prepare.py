@@ -11,7 +11,8 @@ For every video (mp4 / mov / mkv / avi / webm with an audio track) under ``VIDEO
 3. every cropped frame is aligned and regressed by the 3DMM recon net (the one SadTalker uses at
    inference), giving the 73-d SadTalker vector and the full 257 coefficients;
 4. the 16 kHz audio becomes one mel window per frame, exactly as at inference;
-5. the clip is written as one shard (``shards.py``) and listed in ``manifest.json``.
+5. the clip is written as one shard (``shards.py``: the crops as JPEG of quality 95 by default,
+   ``--frame-codec png`` for lossless ones) and listed in ``manifest.json``.
 
 Videos without audio, without a face on at least ``min_face_fraction`` of the frames, or
 shorter than ``min_frames`` are skipped with the reason recorded.  Finished clips (shard or skip
@@ -49,6 +50,7 @@ from .shards import (
     ClipData,
     ClipRecord,
     ClipShard,
+    FrameCodec,
     Manifest,
     SkipRecord,
     read_metadata,
@@ -73,6 +75,7 @@ class PrepareConfig:
     recon_batch: int = 16
     threads: int = 1  # torch threads per worker process
     device: str = "cpu"
+    frames: FrameCodec = FrameCodec()  # how shards store the crops (JPEG quality 95 by default)
 
 
 class SkipClip(Exception):
@@ -250,7 +253,7 @@ def _work(video: Path, root: Path, out: Path, config: PrepareConfig) -> ClipReco
         return record
     speaker = speaker_for(video, root)
     shard = Path(CLIPS_DIR) / f"{clip_id}.safetensors"
-    write_shard(out / shard, data, {"clip_id": clip_id, "source": source, "speaker": speaker})
+    write_shard(out / shard, data, {"clip_id": clip_id, "source": source, "speaker": speaker}, config.frames)
     return ClipRecord(clip_id, source, speaker, int(data.frames.shape[0]), shard.as_posix())
 
 
@@ -315,9 +318,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--detector", choices=("dlib", "official"), default="dlib")
     parser.add_argument("--detector-files", nargs=2, default=(), metavar=("RETINAFACE", "FAN"))
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--frame-codec", choices=("jpeg", "png", "raw"), default="jpeg",
+                        help="how shards store the face crops: jpeg (default), png (lossless, 3x larger), raw")
+    parser.add_argument("--jpeg-quality", type=int, default=FrameCodec.quality, help="1..100 (default 95)")
     args = parser.parse_args(argv)
     config = PrepareConfig(recon=args.recon, size=args.size, min_frames=args.min_frames, crop_scale=args.crop_scale,
-                           detector=args.detector, detector_files=tuple(args.detector_files), device=args.device)
+                           detector=args.detector, detector_files=tuple(args.detector_files), device=args.device,
+                           frames=FrameCodec(args.frame_codec, args.jpeg_quality))
     manifest = prepare(args.videos, args.out, config, args.workers)
     print(f"{len(manifest.clips)} clips prepared, {len(manifest.skipped)} skipped -> {Path(args.out) / 'manifest.json'}")
     for skip in manifest.skipped:

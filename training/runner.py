@@ -4,6 +4,8 @@ A trainer is a :class:`Task`: it builds its networks and dataset from its config
 networks are trained, does one optimisation step on a batch, renders samples and exports the
 official files.  :func:`train` does the rest, identically for every network:
 
+* checks, before anything else, that every file the trainer reads is there (one error listing
+  all that is missing, see ``inputs.py``);
 * joins the ``torchrun`` process group (NCCL on GPU, gloo on CPU) or runs as a world of one;
 * seeds torch so every process builds identical networks; all sampling randomness lives in
   the dataset (``datasets.py``), keyed by the global sample position;
@@ -13,7 +15,8 @@ official files.  :func:`train` does the rest, identically for every network:
   (bf16 or fp16 with a gradient scaler, GPU only), applies the step learning-rate milestones;
 * logs loss terms averaged over processes to CSV / TensorBoard, renders samples, writes
   checkpoints (networks + optimizers + scaler + step) and resumes from them;
-* exports the official-format file(s) at the end.
+* exports the official-format file(s) at the end; under ``torchrun`` only rank 0 exports and
+  prints the summary.
 """
 from __future__ import annotations
 
@@ -21,6 +24,7 @@ import argparse
 import contextlib
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar, Generic, TypeVar
 
@@ -41,6 +45,7 @@ from .checkpointing import (
 from .config import RunConfig, load_config, save_config, to_dict
 from .datasets import StepBatchSampler
 from .distributed import DistContext, barrier, init_distributed, mean_over_processes, shutdown
+from .inputs import data_problems, raise_if_missing
 from .logs import MetricLogger
 from .sync_batchnorm import convert_batchnorm
 
@@ -127,9 +132,16 @@ class Task(ABC, Generic[C]):
     def sample(self, batch: dict[str, torch.Tensor], folder: Path, step: int) -> None:
         """Write sample outputs for ``batch`` (fixed over the run) into ``folder`` (eval mode)."""
 
+    @classmethod
+    def missing_inputs(cls, config: C) -> list[str]:
+        """What is missing among the files this trainer reads (``inputs.py``), checked before the
+        networks are built; every trainer reads the prepared data, subclasses add their files."""
+        return data_problems(config.run.data)
+
     @abstractmethod
-    def export(self, folder: Path) -> list[Path]:
-        """Write the official-format file(s) of the trained networks into ``folder``."""
+    def export(self, folder: Path, step: int) -> list[Path]:
+        """Write the official-format file(s) of the trained networks, ``step`` steps trained, into
+        ``folder``."""
 
 
 def to_device(batch: Mapping[str, torch.Tensor], device: torch.device, dtype: torch.dtype) -> dict[str, torch.Tensor]:
@@ -190,9 +202,25 @@ def _render_samples(task: Task, batch: dict[str, torch.Tensor], step: int) -> No
         task.train_mode(True)
 
 
-def train(task_cls: type[Task[C]], config: C) -> Path:
-    """Train ``task_cls`` as ``config`` says (resuming when a checkpoint is there); returns the run folder."""
+@dataclass(frozen=True)
+class TrainResult:
+    """A finished run: its folder, the step reached, the exported files (on the main process;
+    empty on the others) and whether this process is the main one (rank 0)."""
+
+    out: Path
+    step: int
+    exported: tuple[Path, ...]
+    main: bool
+
+    def summary(self) -> str:
+        files = "".join(f"\n  {path}" for path in self.exported)
+        return f"done: {self.out} (step {self.step}); exported:{files}"
+
+
+def train(task_cls: type[Task[C]], config: C) -> TrainResult:
+    """Train ``task_cls`` as ``config`` says (resuming when a checkpoint is there)."""
     run: RunConfig = config.run
+    raise_if_missing(f"training.train_{task_cls.name}", task_cls.missing_inputs(config))
     ctx = init_distributed(run.device)
     try:
         torch.manual_seed(run.seed)
@@ -218,7 +246,7 @@ def train(task_cls: type[Task[C]], config: C) -> Path:
                                                                          start, run.steps),
                             num_workers=run.num_workers, pin_memory=ctx.device.type == "cuda")
         sums: dict[str, torch.Tensor] = {}
-        count = 0
+        count, last = 0, start
         bar = tqdm(initial=start, total=run.steps, desc=task.name, unit="step", disable=not (ctx.is_main and run.progress))
         for step, batch in enumerate(loader, start=start + 1):
             set_learning_rates(optimizers, run.lr_milestones, step - 1)
@@ -243,12 +271,14 @@ def train(task_cls: type[Task[C]], config: C) -> Path:
                     prune_checkpoints(folder, run.keep_checkpoints)
                 barrier(ctx)
             bar.update()
+            last = step
         bar.close()
+        exported: list[Path] = []
         if ctx.is_main:
             logger.close()
-            task.export(out / "export")
+            exported = task.export(out / "export", last)
         barrier(ctx)
-        return out
+        return TrainResult(out, last, tuple(exported), ctx.is_main)
     finally:
         shutdown(ctx)
 
@@ -261,8 +291,9 @@ def main(task_cls: type[Task[C]], config_cls: type[C], argv: list[str] | None = 
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override one config value, e.g. --set run.steps=1000 (repeatable)")
     args = parser.parse_args(argv)
-    out = train(task_cls, load_config(config_cls, args.config, args.set))
-    print(f"done: {out}")
+    result = train(task_cls, load_config(config_cls, args.config, args.set))
+    if result.main:
+        print(result.summary())
     return 0
 
 

@@ -27,8 +27,9 @@ from tqdm import tqdm
 
 from sadtalker_core.networks.recon_net import ReconNet, load_recon_net
 
+from .atomic import write_atomically
 from .prepare import regress_coefficients
-from .shards import TARGETS_DIR, ClipShard, PreparedData
+from .shards import TARGETS_DIR, ClipShard, PreparedData, target_path
 from .wav2lip import FACE_SIZE, Wav2Lip, load_wav2lip
 
 
@@ -38,21 +39,13 @@ class LipTeacher(Protocol):
         ...
 
 
-def target_path(folder: Path, clip_id: str) -> Path:
-    return folder / f"{clip_id}.safetensors"
-
-
 def write_targets(folder: Path, clip_id: str, expressions: np.ndarray) -> Path:
     """Store one clip's (T, 64) targets (atomically)."""
     expressions = np.ascontiguousarray(expressions, dtype=np.float32)
     if expressions.ndim != 2 or expressions.shape[1] != 64:
         raise ValueError(f"lip-only targets must be (T, 64), got {expressions.shape}")
-    path = target_path(folder, clip_id)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".partial")
-    save_file({"exp": torch.from_numpy(expressions)}, str(partial))
-    os.replace(partial, path)
-    return path
+    tensors = {"exp": torch.from_numpy(expressions)}
+    return write_atomically(target_path(folder, clip_id), lambda partial: save_file(tensors, str(partial)))
 
 
 def load_targets(folder: str | os.PathLike, data: PreparedData) -> dict[str, np.ndarray]:

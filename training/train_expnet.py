@@ -34,6 +34,7 @@ from .bfm import LandmarkProjector, eye_blink_loss, landmark_loss, load_bfm
 from .config import RunConfig
 from .datasets import ANGLE_FULL, EXP_FULL, ID_FULL, TRANS_FULL, ExpressionWindows
 from .export import EXPNET_FILE, write_official
+from .inputs import AUDIO_ENCODER_FILE, file_problems, targets_problems
 from .losses import upcast
 from .runner import Optimization, Task, adam_per_network, main
 from .samples import save_curves
@@ -79,6 +80,15 @@ def load_hook(spec: str) -> LipReadingLoss:
 
 class ExpNetTask(Task[ExpNetTrainConfig]):
     name = "expnet"
+
+    @classmethod
+    def missing_inputs(cls, config: ExpNetTrainConfig) -> list[str]:
+        return (super().missing_inputs(config) + targets_problems(config.run.data, config.targets)
+                + file_problems("bfm", config.bfm, "Deep3DFaceRecon's BFM_model_front.mat (landmark and eye-blink "
+                                "losses)", required=False)
+                + file_problems("audio_encoder", config.audio_encoder, AUDIO_ENCODER_FILE, required=False)
+                + file_problems("init", config.init, "an official file holding ExpNet (audio2exp)", required=False,
+                                holds=("audio2exp",)))
 
     def __init__(self, config: ExpNetTrainConfig, ctx) -> None:
         super().__init__(config, ctx)
@@ -137,8 +147,8 @@ class ExpNetTask(Task[ExpNetTrainConfig]):
             "predicted": predicted[:, :6].cpu().numpy(), "target": batch["target"].flatten(0, 1)[:, :6].cpu().numpy(),
             "truth": batch["coeffs_full"].flatten(0, 1)[:, EXP_FULL][:, :6].cpu().numpy()})
 
-    def export(self, folder: Path) -> list[Path]:
-        return [write_official(folder / EXPNET_FILE, {"audio2exp": self.net.state_dict()})]
+    def export(self, folder: Path, step: int) -> list[Path]:
+        return [write_official(folder / EXPNET_FILE, {"audio2exp": self.net.state_dict()}, epoch=step)]
 
 
 if __name__ == "__main__":

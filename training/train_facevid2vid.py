@@ -35,6 +35,7 @@ from .config import RunConfig
 from .datasets import FramePairs, TPSNoise
 from .discriminator import DiscriminatorConfig, MultiScaleDiscriminator
 from .export import FACEVID2VID_FILE, write_official
+from .inputs import RENDERER_FILE, VGG19_FILE, file_problems
 from .keypoints import posed_keypoints, renderer_degrees, split_pose
 from .losses import (
     ImagePyramid,
@@ -88,6 +89,11 @@ class FaceVid2VidTrainConfig:
 
 class FaceVid2VidTask(Task[FaceVid2VidTrainConfig]):
     name = "facevid2vid"
+
+    @classmethod
+    def missing_inputs(cls, config: FaceVid2VidTrainConfig) -> list[str]:
+        return (super().missing_inputs(config) + file_problems("vgg19", config.vgg19, VGG19_FILE)
+                + file_problems("init", config.init, RENDERER_FILE, required=False, holds=RENDERER))
 
     def __init__(self, config: FaceVid2VidTrainConfig, ctx) -> None:
         super().__init__(config, ctx)
@@ -159,9 +165,9 @@ class FaceVid2VidTask(Task[FaceVid2VidTrainConfig]):
         prediction = self.render(batch["source"], driving, driving, nets)[0]
         save_image_grid(folder / f"step_{step:08d}.png", [batch["source"], driving, prediction])
 
-    def export(self, folder: Path) -> list[Path]:
+    def export(self, folder: Path, step: int) -> list[Path]:
         return [write_official(folder / FACEVID2VID_FILE,
-                               {name: getattr(self, name).state_dict() for name in RENDERER})]
+                               {name: getattr(self, name).state_dict() for name in RENDERER}, epoch=step)]
 
 
 if __name__ == "__main__":

@@ -35,6 +35,7 @@ from sadtalker_core.render.keypoints import keypoint_transformation
 from .config import RunConfig
 from .datasets import FramePairs
 from .export import mapping_file, write_official
+from .inputs import RENDERER_FILE, VGG19_FILE, file_problems
 from .keypoints import posed_keypoints, split_pose
 from .losses import PerceptualLoss, PerceptualWeights, upcast
 from .runner import Optimization, Task, adam_per_network, main
@@ -64,12 +65,17 @@ class MappingTrainConfig:
 class MappingTask(Task[MappingTrainConfig]):
     name = "mapping"
 
+    @classmethod
+    def missing_inputs(cls, config: MappingTrainConfig) -> list[str]:
+        return (super().missing_inputs(config)
+                + file_problems("facevid2vid", config.facevid2vid, RENDERER_FILE,
+                                holds=("kp_detector", "generator", "he_estimator"))
+                + file_problems("vgg19", config.vgg19, VGG19_FILE)
+                + file_problems("init", config.init, "an official mapping file", required=False, holds=("mapping",)))
+
     def __init__(self, config: MappingTrainConfig, ctx) -> None:
         super().__init__(config, ctx)
         device, render = ctx.device, config.render
-        if not config.facevid2vid:
-            raise ValueError("MappingNet trains against frozen face-vid2vid networks: set facevid2vid to a "
-                             "facevid2vid_00189-model.pth.tar (official, or exported by train_facevid2vid)")
         self.kp_detector = load_kp_detector(config.facevid2vid, device, render.kp_detector)
         self.generator = load_generator(config.facevid2vid, device, render.generator)
         self.he_estimator = load_he_estimator(config.facevid2vid, device, render.he_estimator)
@@ -116,9 +122,9 @@ class MappingTask(Task[MappingTrainConfig]):
         prediction = self.generator(batch["source"], kp_driving, kp_source).prediction
         save_image_grid(folder / f"step_{step:08d}.png", [batch["source"], batch["driving"], prediction])
 
-    def export(self, folder: Path) -> list[Path]:
+    def export(self, folder: Path, step: int) -> list[Path]:
         path = folder / mapping_file(self.config.render.mapping.coeff_nc)
-        return [write_official(path, {"mapping": self.mapping.state_dict()})]
+        return [write_official(path, {"mapping": self.mapping.state_dict()}, epoch=step)]
 
 
 if __name__ == "__main__":

@@ -9,9 +9,14 @@ the pose-sequence discriminator ``netD_motion``, which is trained alongside.
 The Wav2Lip audio encoder stays frozen, as in the official training; give its weights with
 ``audio_encoder`` (a Wav2Lip checkpoint or an official SadTalker file), or start the whole
 network from an official file with ``init``.  Exported as ``auido2pose_00140-model.pth``.
+
+Each speaker is a pose style (``styles.py``): the official table has 46; with more speakers give
+a ``style_map`` file (speaker -> slot) or a wider table with ``num_styles`` (then only this
+project's loaders read the export, and the export says so).
 """
 from __future__ import annotations
 
+import dataclasses
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,11 +30,13 @@ from sadtalker_core.networks.posevae import PoseVAE
 
 from .config import RunConfig
 from .datasets import PoseWindows
-from .export import POSEVAE_FILE, write_official
+from .export import POSEVAE_FILE, style_table_note, write_official
+from .inputs import AUDIO_ENCODER_FILE, file_problems
 from .losses import discriminator_adversarial, generator_adversarial, kl_divergence, upcast
 from .runner import Optimization, Task, adam_per_network, frozen, main
 from .samples import save_curves
-from .shards import PreparedData
+from .shards import Manifest, PreparedData
+from .styles import pose_styles
 from .wav2lip import audio_encoder_state
 
 
@@ -52,14 +59,48 @@ class PoseVAETrainConfig:
     gan_mode: str = "ls"
     init: str = ""  # official file holding 'audio2pose' to fine-tune from
     audio_encoder: str = ""  # wav2lip.pth or an official SadTalker file: the frozen audio encoder
+    num_styles: int = PoseVAEConfig().num_classes  # rows of the style table (46: the official file)
+    style_map: str = ""  # YAML file 'speaker: slot' (several speakers may share a slot)
+
+    def __post_init__(self) -> None:
+        if self.model.num_classes != PoseVAEConfig().num_classes:
+            raise ValueError("the style table's width is set with num_styles (model.num_classes stays 46)")
+        if self.num_styles < 1:
+            raise ValueError(f"num_styles must be >= 1, got {self.num_styles}")
+
+    @property
+    def network(self) -> PoseVAEConfig:
+        """The network's config: ``model`` with ``num_styles`` style slots."""
+        return dataclasses.replace(self.model, num_classes=self.num_styles)
+
+    def styles(self) -> dict[str, int]:
+        """Speaker -> style slot for the prepared data (an error naming the ways out when it has
+        more speakers than slots)."""
+        return pose_styles([c.speaker for c in Manifest.load(self.run.data).clips], self.num_styles, self.style_map)
 
 
 class PoseVAETask(Task[PoseVAETrainConfig]):
     name = "posevae"
 
+    @classmethod
+    def missing_inputs(cls, config: PoseVAETrainConfig) -> list[str]:
+        problems = super().missing_inputs(config)
+        data_ok = not problems
+        problems += file_problems("audio_encoder", config.audio_encoder, AUDIO_ENCODER_FILE, required=not config.init)
+        problems += file_problems("init", config.init, "an official file holding PoseVAE (audio2pose)",
+                                  required=False, holds=("audio2pose",))
+        style_map = file_problems("style_map", config.style_map, "a YAML file of 'speaker: slot' lines", required=False)
+        problems += style_map
+        if data_ok and not style_map:
+            try:
+                config.styles()
+            except ValueError as exc:
+                problems.append(str(exc))
+        return problems
+
     def __init__(self, config: PoseVAETrainConfig, ctx) -> None:
         super().__init__(config, ctx)
-        net = PoseVAE(config.model)
+        net = PoseVAE(config.network)
         if config.init:
             load_section_into(net, config.init, "audio2pose")
         if config.audio_encoder:
@@ -72,7 +113,7 @@ class PoseVAETask(Task[PoseVAETrainConfig]):
         self.modules = {"audio2pose": self.net}
         self.trainable = {"netG": self.net.netG, "netD_motion": self.net.netD_motion}
         self.dataset = PoseWindows(PreparedData(Path(config.run.data)), config.run.seed, config.model.seq_len,
-                                   config.model.latent_size)
+                                   config.model.latent_size, config.styles())
 
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return adam_per_network(self.trainable, {"netG": self.config.lr, "netD_motion": self.config.lr_discriminator})
@@ -116,8 +157,12 @@ class PoseVAETask(Task[PoseVAETrainConfig]):
             "truth": batch["pose"][0, 1:].cpu().numpy(), "mean": (ref + mean[0]).cpu().numpy(),
             "draw": (ref + drawn[0]).cpu().numpy()})
 
-    def export(self, folder: Path) -> list[Path]:
-        return [write_official(folder / POSEVAE_FILE, {"audio2pose": self.net.state_dict()})]
+    def export(self, folder: Path, step: int) -> list[Path]:
+        path = write_official(folder / POSEVAE_FILE, {"audio2pose": self.net.state_dict()}, epoch=step)
+        note = style_table_note(path, self.config.num_styles)
+        if note:
+            print(note)
+        return [path]
 
 
 if __name__ == "__main__":

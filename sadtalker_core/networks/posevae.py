@@ -14,7 +14,8 @@ Test-time sampling over whole videos (32-frame chunks, remainder, noise) is in `
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 
 import torch
 from torch import nn
@@ -26,6 +27,15 @@ from .pose_discriminator import PoseDiscriminator
 from .resunet import ResUnet
 
 POSE_DIM = 6
+#: the decoder's style table in an ``audio2pose`` state dict: one row per pose style
+STYLE_TABLE = "netG.decoder.classbias"
+
+
+def config_for_state(state: Mapping[str, torch.Tensor], base: PoseVAEConfig = PoseVAEConfig()) -> PoseVAEConfig:
+    """``base`` with as many pose styles as the style table of ``state`` has rows: 46 in the
+    official files, more in files trained with a wider ``num_styles`` (``training``)."""
+    table = state.get(STYLE_TABLE)
+    return base if table is None else replace(base, num_classes=int(table.shape[0]))
 
 
 class PoseAudioEncoder(nn.Module):
@@ -154,5 +164,6 @@ class PoseVAE(nn.Module):
 
 def load_posevae(path: str | os.PathLike, device: torch.device | str = "cpu", config: PoseVAEConfig = PoseVAEConfig()) -> PoseVAE:
     """PoseVAE from an official file holding section ``audio2pose`` (the SadTalker safetensors
-    bundle or ``auido2pose_00140-model.pth``), ready for inference."""
-    return load_network(PoseVAE(config), path, "audio2pose", device)
+    bundle or ``auido2pose_00140-model.pth``), ready for inference, with as many pose styles as
+    the file has (46 in official files; more where ``training`` trained a wider table)."""
+    return load_network(lambda state: PoseVAE(config_for_state(state, config)), path, "audio2pose", device)

@@ -215,6 +215,24 @@ def test_command_line_downloads_the_selection_with_overrides(server, tmp_path, m
         dl.main([str(tmp_path), "--sha256", "no-equals-sign"])
 
 
+def test_command_line_training_fetches_the_training_files_only(server, tmp_path, monkeypatch, capsys):
+    server.files.update({"bundle.safetensors": b"both", "render.pth": b"training only", "enhancer.pth": b"inference"})
+    registry = {spec.name: spec for spec in (
+        dl.ModelFile("bundle.safetensors", f"{server.base}/bundle.safetensors", training=True),
+        dl.ModelFile("render.pth", f"{server.base}/render.pth", default=False, training=True),
+        dl.ModelFile("enhancer.pth", f"{server.base}/enhancer.pth"))}
+    monkeypatch.setattr(dl, "OFFICIAL_FILES", registry)
+
+    assert dl.main([str(tmp_path / "train"), "--training", "--no-progress"]) == 0
+    assert names(tmp_path / "train") == ["bundle.safetensors", "bundle.safetensors.sha256", "render.pth",
+                                         "render.pth.sha256"]
+    assert dl.main([str(tmp_path / "infer"), "--no-progress"]) == 0
+    assert [n for n in names(tmp_path / "infer") if not n.endswith(".sha256")] == ["bundle.safetensors", "enhancer.pth"]
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        dl.main([str(tmp_path), "--training", "--only", "render.pth"])
+
+
 def test_registry_holds_the_official_release_assets():
     defaults = {spec.name for spec in dl.select_files()}
     assert defaults == {
@@ -222,8 +240,13 @@ def test_registry_holds_the_official_release_assets():
         "SadTalker_V0.0.2_512.safetensors", "detection_Resnet50_Final.pth", "alignment_WFLW_4HG.pth", "GFPGANv1.4.pth",
     }
     assert {spec.name for spec in dl.select_files(include_optional=True)} - defaults == {"RestoreFormer.pth", "codeformer.pth"}
+    # every trainer's files: the recon net (bundle), MappingNet's frozen renderer with its head-pose
+    # estimator, Wav2Lip, the perceptual loss's VGG-19
+    assert {spec.name for spec in dl.select_files(training=True)} == {
+        "SadTalker_V0.0.2_256.safetensors", "facevid2vid_00189-model.pth.tar", "wav2lip.pth", "vgg19-dcbb9e9d.pth"}
     for spec in dl.OFFICIAL_FILES.values():
-        assert spec.url.startswith("https://github.com/") and "/releases/download/" in spec.url
+        assert (spec.url.startswith("https://github.com/") and "/releases/download/" in spec.url
+                or spec.url.startswith("https://download.pytorch.org/models/"))
         assert spec.url.rsplit("/", 1)[1] == spec.name
         assert spec.sha256 is None or re.fullmatch(r"[0-9a-f]{64}", spec.sha256)
     with pytest.raises(DownloadError, match="unknown model file"):

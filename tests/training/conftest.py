@@ -163,14 +163,18 @@ def tiny_facevid2vid_file(tmp_path_factory) -> Path:
     nets = {"kp_detector": KPDetector(TINY_RENDER.kp_detector), "generator": OcclusionAwareSPADEGenerator(TINY_RENDER.generator),
             "he_estimator": HEEstimator(TINY_RENDER.he_estimator)}
     return write_official(tmp_path_factory.mktemp("tiny_fv2v") / FACEVID2VID_FILE,
-                          {name: net.state_dict() for name, net in nets.items()})
+                          {name: net.state_dict() for name, net in nets.items()}, epoch=0)
 
 
 @pytest.fixture(scope="session")
-def configs(prepared, fake_vgg19, fake_bfm, tiny_facevid2vid_file):
-    """``configs.<network>(out, steps, **run_overrides)``: the test config of each trainer."""
-    def posevae(out: Path, steps: int, **run) -> PoseVAETrainConfig:
-        return PoseVAETrainConfig(run=run_config(prepared, out, steps, **run), lr=1e-3, lr_discriminator=1e-4)
+def configs(prepared, fake_vgg19, fake_bfm, tiny_facevid2vid_file, fake_checkpoints):
+    """``configs.<network>(out, steps, **run_overrides)``: the test config of each trainer
+    (PoseVAE's frozen audio encoder from the fake official PoseVAE file)."""
+    pose_file = str(fake_checkpoints.path("auido2pose_00140-model.pth"))
+
+    def posevae(out: Path, steps: int, data: Path = prepared, **run) -> PoseVAETrainConfig:
+        return PoseVAETrainConfig(run=run_config(data, out, steps, **run), lr=1e-3, lr_discriminator=1e-4,
+                                  audio_encoder=pose_file)
 
     def expnet(out: Path, steps: int, **run) -> ExpNetTrainConfig:
         return ExpNetTrainConfig(run=run_config(prepared, out, steps, **run), lr=1e-3, bfm=str(fake_bfm))

@@ -1,5 +1,6 @@
 """Launched by test_distributed.py under ``torchrun``: trains each ``network=config.yaml`` given on
-the command line, one after the other, in one process group (so the processes start only once)."""
+the command line through the trainers' command line (``runner.main``), one after the other, in
+one process group (so the processes start only once)."""
 from __future__ import annotations
 
 import importlib
@@ -7,8 +8,7 @@ import sys
 
 import torch.distributed as dist
 
-from training.config import load_config
-from training.runner import train
+from training.runner import main as train_main
 
 TRAINERS = {
     "posevae": ("PoseVAETask", "PoseVAETrainConfig"),
@@ -25,7 +25,7 @@ def main(argv: list[str]) -> int:
             name, path = item.split("=", 1)
             module = importlib.import_module(f"training.train_{name}")
             task, config = (getattr(module, attr) for attr in TRAINERS[name])
-            train(task, load_config(config, path))
+            train_main(task, config, ["--config", path])
     finally:
         dist.destroy_process_group()
     return 0

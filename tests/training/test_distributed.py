@@ -41,6 +41,7 @@ def test_two_processes_train_like_one(configs, runs, tmp_path):
                              "127.0.0.1", "--master_port", str(free_port()), str(WORKER), *launched],
                             env=env, cwd=tmp_path, timeout=900, capture_output=True, text=True)
     assert launch.returncode == 0, launch.stdout[-2000:] + launch.stderr[-4000:]
+    assert launch.stdout.count("done: ") == len(NETWORKS)  # the summary comes from rank 0 only
     for name in NETWORKS:
         one = runs.train(name, getattr(configs, name)(tmp_path / f"single_{name}", STEPS, dtype="float64"))
         two = runs.of(name, getattr(configs, name)(tmp_path / f"ddp_{name}", STEPS, dtype="float64"))

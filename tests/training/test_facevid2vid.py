@@ -47,7 +47,7 @@ def test_official_size_networks_export_in_the_official_layout(configs, tmp_path)
     config = dataclasses.replace(config, render=FACERENDER, discriminator=type(config.discriminator)(),
                                  image_size=256)
     task = FaceVid2VidTask(config, DistContext(0, 1, 0, torch.device("cpu")))
-    (path,) = task.export(tmp_path / "export")
+    (path,) = task.export(tmp_path / "export", 1)
     assert path.name == FACEVID2VID_FILE
     he_estimator = load_he_estimator(path)
     assert all(torch.equal(v, task.he_estimator.state_dict()[k]) for k, v in he_estimator.state_dict().items())

@@ -1,16 +1,28 @@
 """PoseVAE training: the CVAE's loss falls on the tiny dataset, the exported
-``auido2pose_00140-model.pth`` drives the inference path, and the command line trains and exports."""
+``auido2pose_00140-model.pth`` drives the inference path, the command line trains and exports,
+and speakers beyond the official 46 pose styles are refused up front or trained with a style map
+or a wider style table."""
 from __future__ import annotations
 
+import dataclasses
+import os
+from pathlib import Path
+
+import pytest
 import torch
 
 from sadtalker_core.checkpoints import read_section
+from sadtalker_core.config import PoseVAEConfig
 from sadtalker_core.motion.audio import load_audio_features
 from sadtalker_core.motion.pose import sample_pose_motion
-from sadtalker_core.networks.posevae import load_posevae
-from training.config import load_config, save_config
+from sadtalker_core.networks.posevae import PoseVAE, load_posevae
+from training.config import ConfigError, load_config, save_config
 from training.export import POSEVAE_FILE
-from training.runner import main
+from training.inputs import MissingInputs
+from training.prepare import clip_id_for, speaker_for
+from training.runner import main, train
+from training.shards import ClipRecord, Manifest
+from training.styles import pose_styles
 from training.train_posevae import PoseVAETask, PoseVAETrainConfig
 
 
@@ -45,3 +57,83 @@ def test_command_line_trains_and_exports(configs, tmp_path, capsys):
     assert "done" in capsys.readouterr().out
     assert load_config(PoseVAETrainConfig, tmp_path / "run" / "config.yaml").run.seed == 4
     assert (tmp_path / "run" / "export" / POSEVAE_FILE).is_file()
+
+
+SPEAKERS = 47  # one more than the official style table
+
+
+@pytest.fixture(scope="module")
+def many_speakers(prepared, tmp_path_factory) -> Path:
+    """Prepared data of 47 speaker folders (``spk_00/clip.mp4`` ...): what ``training.prepare`` makes
+    of them, each clip's shard a link to one of the two prepared clips (the speaker is all that
+    differs)."""
+    folder = tmp_path_factory.mktemp("speakers")
+    base = Manifest.load(prepared)
+    clips = []
+    for i in range(SPEAKERS):
+        video = Path(f"spk_{i:02d}") / "clip.mp4"
+        clip_id, speaker = clip_id_for(folder / video, folder), speaker_for(folder / video, folder)
+        source = base.clips[i % 2]
+        shard = Path("clips") / f"{clip_id}.safetensors"
+        (folder / shard).parent.mkdir(exist_ok=True)
+        os.link(prepared / source.shard, folder / shard)
+        clips.append(ClipRecord(clip_id, video.as_posix(), speaker, source.frames, shard.as_posix()))
+    Manifest(base.size, base.fps, tuple(clips)).save(folder)
+    return folder
+
+
+def test_more_speakers_than_style_slots_stop_before_training_and_name_the_ways_out(configs, many_speakers, tmp_path):
+    config = configs.posevae(tmp_path / "run", 2, data=many_speakers)
+    with pytest.raises(MissingInputs) as error:
+        train(PoseVAETask, config)
+    message = str(error.value)
+    print(message)
+    assert "47 speakers" in message and "46 style slots" in message
+    assert "style_map" in message and "num_styles=47" in message and "only with this project's loaders" in message
+    assert not (tmp_path / "run").exists()  # stopped before anything was written
+
+
+def test_a_style_map_puts_several_speakers_in_one_slot_and_the_export_stays_official(configs, many_speakers, tmp_path):
+    style_map = tmp_path / "styles.yaml"
+    style_map.write_text("".join(f"spk_{i:02d}: {i % 46}\n" for i in range(SPEAKERS)))  # spk_46 shares slot 0
+    config = dataclasses.replace(configs.posevae(tmp_path / "run", 2, data=many_speakers), style_map=str(style_map))
+    result = train(PoseVAETask, config)
+    task_styles = config.styles()
+    assert task_styles["spk_46"] == task_styles["spk_00"] == 0 and task_styles["spk_45"] == 45
+    exported = torch.load(result.exported[0], weights_only=True)
+    PoseVAE(PoseVAEConfig()).load_state_dict(exported["model"])  # the official width: strict load works
+    assert exported["epoch"] == 2
+
+
+def test_a_wider_style_table_trains_and_only_this_projects_loader_reads_it(configs, many_speakers, tmp_path, capsys,
+                                                                           media_dir):
+    config = dataclasses.replace(configs.posevae(tmp_path / "run", 2, data=many_speakers), num_styles=SPEAKERS)
+    result = train(PoseVAETask, config)
+    assert "47 pose styles, the official one 46: only this project's loaders" in capsys.readouterr().out
+    exported = torch.load(result.exported[0], weights_only=True)
+    with pytest.raises(RuntimeError, match="size mismatch for netG.decoder.classbias"):
+        PoseVAE(PoseVAEConfig()).load_state_dict(exported["model"])  # what the official strict load does
+
+    net = load_posevae(result.exported[0])  # the width comes from the file
+    assert net.cfg.num_classes == SPEAKERS and net.netG.decoder.classbias.shape == (SPEAKERS, 64)
+    mels = load_audio_features(media_dir / "RD_Radio31_000_first640ms.wav").mel_batch()
+    motion = sample_pose_motion(net, mels, torch.zeros(1, 6), torch.tensor([SPEAKERS - 1]),
+                                generator=torch.Generator().manual_seed(0))
+    assert torch.isfinite(motion).all()
+
+
+def test_style_map_mistakes_are_named(tmp_path):
+    speakers = ["a", "b", "c"]
+    assert pose_styles(speakers, 46) == {"a": 0, "b": 1, "c": 2}
+    style_map = tmp_path / "styles.yaml"
+    style_map.write_text("a: 0\nb: 1\n")
+    with pytest.raises(ValueError, match="gives no slot to 1 of the 3 speakers \\(e.g. c\\)"):
+        pose_styles(speakers, 46, style_map)
+    style_map.write_text("a: 0\nb: 1\nc: 46\n")
+    with pytest.raises(ValueError, match="slots must be 0..45 .*c: 46"):
+        pose_styles(speakers, 46, style_map)
+    style_map.write_text("a: first\n")
+    with pytest.raises(ValueError, match="whole-number slots"):
+        pose_styles(speakers, 46, style_map)
+    with pytest.raises(ConfigError, match="num_styles"):
+        load_config(PoseVAETrainConfig, overrides=["model.num_classes=50"])

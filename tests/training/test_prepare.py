@@ -3,12 +3,14 @@ a manifest with skipped files and reasons, resumable reruns."""
 from __future__ import annotations
 
 import shutil
+import stat
 
 import numpy as np
 import pytest
 
 from sadtalker_core.motion.audio import audio_features
 from sadtalker_core.post.video import read_audio
+from training.atomic import user_file_mode
 from training.prepare import CropBox, PrepareConfig, clip_crop_box, fill_missing, main, prepare
 from training.shards import ClipShard, Manifest, PreparedData
 
@@ -19,13 +21,13 @@ def test_manifest_lists_the_clips_and_why_the_rest_were_skipped(prepared):
                                                                            ("spk_b__clip", "spk_b", 34)]
     assert {s.source: s.reason for s in manifest.skipped} == {
         "bad/no_audio.mp4": "no audio", "bad/no_face.mp4": "no face", "bad/too_short.mp4": "too short"}
-    assert manifest.styles() == {"spk_a": 0, "spk_b": 1}
 
 
 def test_shards_hold_crops_coefficients_landmarks_and_the_inference_mel_windows(prepared, video_folder):
     shard = PreparedData(prepared).shards[0]
     frames = shard.frames(range(shard.num_frames))
     assert frames.shape == (34, 256, 256, 3) and frames.dtype == np.uint8
+    assert (shard.encoded, shard.metadata["frame_codec"], shard.metadata["jpeg_quality"]) == (True, "jpeg", "95")
     coeffs, full = shard.array("coeffs"), shard.array("coeffs_full")
     assert coeffs.shape == (34, 73) and full.shape == (34, 257) and np.isfinite(coeffs).all()
     # the 73-d vector is SadTalker's: expression, angles, translation of the full output + alignment
@@ -72,6 +74,8 @@ def test_rerun_redoes_only_missing_clips(prepared, video_folder, recon_checkpoin
     manifest = prepare(video_folder, copy, PrepareConfig(recon=str(recon_checkpoint)), workers=1, progress=False)
     assert manifest == Manifest.load(prepared)
     assert kept.stat().st_mtime_ns == kept_time
+    for path in (removed, copy / "manifest.json"):  # the user's umask, not private files
+        assert stat.S_IMODE(path.stat().st_mode) == user_file_mode()
     np.testing.assert_array_equal(ClipShard(removed).array("coeffs"), ClipShard(prepared / "clips" / removed.name).array("coeffs"))
 
 

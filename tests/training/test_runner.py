@@ -62,7 +62,8 @@ def test_processes_split_each_step_into_the_single_process_batch():
 
 def test_samples_depend_only_on_seed_and_position(prepared):
     data = PreparedData(prepared)
-    one, other = PoseWindows(data, seed=5, seq_len=32, latent_size=64), PoseWindows(data, seed=5, seq_len=32, latent_size=64)
+    styles = {"spk_a": 0, "spk_b": 1}
+    one, other = (PoseWindows(data, seed=5, seq_len=32, latent_size=64, styles=styles) for _ in range(2))
     later = [other[p] for p in (7, 3, 3)]
     for position, sample in zip((7, 3, 3), later):
         expected = one[position]
