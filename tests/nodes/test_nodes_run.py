@@ -1,4 +1,4 @@
-"""Each node run as ComfyUI runs it (its FUNCTION with its inputs), on the fake-weight models and
+"""Each node run as ComfyUI runs it (its ``execute`` with its inputs), on the fake-weight models and
 real pictures, speech and video from ../shared/media.  Renders are kept to two frames."""
 from __future__ import annotations
 
@@ -24,9 +24,9 @@ from comfyui_sadtalker.sadtalker_core.render.speed import EXACT, FAST
 from spandrel.architectures.GFPGAN import GFPGAN
 
 
-def run(node_class, **inputs):
-    node = node_class()
-    return getattr(node, node_class.FUNCTION)(**inputs)
+def run(node_class, **inputs) -> tuple:
+    """The node's outputs, as ComfyUI hands them on."""
+    return node_class.execute(**inputs).args
 
 
 @pytest.fixture(scope="module")
@@ -163,12 +163,15 @@ def test_motion_saved_to_output_loads_back_from_input(bundle, portrait_face, spe
     face = portrait_face[0]
     (expression,) = run(ExpNetNode, models=bundle, face=face, audio=speech, expression_scale=1.0, blink="auto", seed=1)
     (pose,) = run(StillPose, face=face)
-    result = run(SaveMotion, expression=expression, pose=pose, filename_prefix="sadtalker/motion", format=file_format)
-    saved = comfy_root / "output" / result["ui"]["text"][0]
+    result = SaveMotion.execute(expression=expression, pose=pose, filename_prefix="sadtalker/motion",
+                                format=file_format)
+    assert result.args == ()
+    saved = comfy_root / "output" / result.ui["text"][0]
     assert saved.suffix == f".{file_format}" and saved.parent.name == "sadtalker"
     shutil.copy(saved, comfy_root / "input" / saved.name)
 
-    assert saved.name in LoadMotion.INPUT_TYPES()["required"]["motion_file"][0]
+    assert saved.name in LoadMotion.GET_NODE_INFO_V1()["input"]["required"]["motion_file"][1]["options"]
+    assert LoadMotion.validate_inputs(motion_file=saved.name) is True
     loaded_expression, loaded_pose, coefficients = run(LoadMotion, motion_file=saved.name)
     torch.testing.assert_close(loaded_expression.expression, expression.expression)
     torch.testing.assert_close(loaded_pose.pose, pose.pose.expand(5, 6))
@@ -239,7 +242,8 @@ def gfpgan_name(comfy_root) -> str:
 
 
 def test_face_enhance_restores_frames_batch_by_batch(gfpgan_name, progress, native_precision):
-    assert gfpgan_name in LoadFaceEnhancer.INPUT_TYPES()["required"]["model_name"][0]
+    assert gfpgan_name in LoadFaceEnhancer.GET_NODE_INFO_V1()["input"]["required"]["model_name"][1]["options"]
+    assert LoadFaceEnhancer.validate_inputs(model_name=gfpgan_name) is True
     (enhancer,) = run(LoadFaceEnhancer, model_name=gfpgan_name, device="cpu", precision=native_precision)
     frames = torch.rand(3, 64, 48, 3)
     (restored,) = run(FaceEnhance, frames=frames, enhancer=enhancer, strength=1.0, codeformer_fidelity=0.5,
