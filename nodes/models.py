@@ -136,7 +136,7 @@ class LoadFaceEnhancer(io.ComfyNode):
             return True
         present = comfy.model_names(comfy.FACE_RESTORE)
         found = f"it holds {', '.join(present)}" if present else "it holds no model"
-        return (f"model_name: '{model_name}' is not in ComfyUI/models/facerestore_models ({found}). Download "
+        return (f"'{model_name}' is not in ComfyUI/models/facerestore_models ({found}). Download "
                 f"GFPGANv1.4.pth ({GFPGAN_URL}), RestoreFormer.pth or codeformer.pth into "
                 f"{' or '.join(str(f) for f in folders)}, then refresh (R) and pick it.")
 

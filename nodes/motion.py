@@ -243,7 +243,7 @@ class LoadMotion(io.ComfyNode):
     def validate_inputs(cls, motion_file: str) -> bool | str:
         if (comfy.input_dir() / motion_file).is_file():
             return True
-        return (f"motion_file: '{motion_file}' is not in ComfyUI/input; upload a {' / '.join(SUFFIXES)} file with "
+        return (f"'{motion_file}' is not in ComfyUI/input; upload a {' / '.join(SUFFIXES)} file with "
                 "the node's button or copy it there")
 
     @classmethod

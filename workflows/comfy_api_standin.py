@@ -17,7 +17,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from enum import Enum
 from types import ModuleType
-from typing import Any
+from typing import Any, ClassVar
 
 
 class UploadType(str, Enum):
@@ -50,8 +50,8 @@ class Input:
     type's own keywords (``default``, ``min``, ``options`` ...)."""
 
     io_type = ""
-    allowed: frozenset[str] = frozenset()
-    always: dict[str, Any] = {}  # options the real module reports even when not given
+    allowed: ClassVar[frozenset[str]] = frozenset()
+    always: ClassVar[dict[str, Any]] = {}  # options the real module reports even when not given
 
     def __init__(self, id: str, display_name: str | None = None, optional: bool = False, tooltip: str | None = None,
                  lazy: bool | None = None, **options: Any):
@@ -108,7 +108,7 @@ def _socket_type(io_type: str, input_base: type[Input] = Input, allowed: frozens
     return type(io_type.title(), (), {"io_type": io_type, "Input": input_class, "Output": output_class})
 
 
-def Custom(io_type: str) -> type:  # noqa: N802  (the real module's name)
+def Custom(io_type: str) -> type:
     """A socket type of this plugin's own (no widget)."""
     return _socket_type(io_type)
 
@@ -174,13 +174,13 @@ class ComfyNode:
         raise NotImplementedError
 
     @classmethod
-    def GET_SCHEMA(cls) -> Schema:  # noqa: N802  (the real module's name)
+    def GET_SCHEMA(cls) -> Schema:
         schema = cls.define_schema()
         schema.validate()
         return schema
 
     @classmethod
-    def GET_NODE_INFO_V1(cls) -> dict:  # noqa: N802
+    def GET_NODE_INFO_V1(cls) -> dict:
         """The node as ``GET /object_info`` reports it."""
         schema = cls.GET_SCHEMA()
         inputs: dict[str, dict] = {"required": {}}
