@@ -265,8 +265,8 @@ def generate(models: SadTalkerModels, source: SourceFace, audio: AudioFeatures, 
     frame, and the audio is cut or padded with silence to that length.  ``on_frame(done, total)``
     is called after each frame (progress bars).  ``renderer`` makes the face frames (default
     :func:`render_face_frames`; any function of the same signature, e.g. one reading frames
-    rendered elsewhere); the frames are :func:`clip_frames`.  An unwritable ``out_path`` fails before any work; the file appears
-    only when complete.
+    rendered elsewhere); the frames written are :func:`clip_frames`.  An unwritable ``out_path``
+    fails before any work; the file appears only when complete.
     """
     from .post.video import AudioTrack, VideoWriter, check_writable
 
