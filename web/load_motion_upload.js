@@ -42,8 +42,9 @@ app.registerExtension({
                 alert(`Load motion: uploading ${file.name} failed (${error.message})`);
             }
         };
-        const button = node.addWidget("button", "upload", null, () => picker.click(), { serialize: false });
+        const button = node.addWidget("button", "upload", null, () => picker.click());
         button.label = "choose motion file to upload";
+        button.serialize = false; // saved workflows keep only the file name
 
         const onRemoved = node.onRemoved;
         node.onRemoved = function () {
