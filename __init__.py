@@ -1,9 +1,11 @@
-"""ComfyUI-SadTalker: ComfyUI imports this folder as a package and reads the node mappings below.
+"""ComfyUI-SadTalker: ComfyUI imports this folder as a package and calls ``comfy_entrypoint``
+(ComfyUI >= 0.3.64), which lists the nodes; ``web/`` holds the front end's small additions.
 
 The nodes reach the core library by relative imports (``from ..sadtalker_core ...``), so the
 plugin adds nothing to ``sys.path`` and none of its folders becomes a global module name.
 """
 if __package__:  # imported as a package, as ComfyUI does (pytest also imports this file on its own)
-    from .nodes import NODE_CLASS_MAPPINGS, NODE_DISPLAY_NAME_MAPPINGS
+    from .nodes import comfy_entrypoint
 
-    __all__ = ["NODE_CLASS_MAPPINGS", "NODE_DISPLAY_NAME_MAPPINGS"]
+    WEB_DIRECTORY = "./web"
+    __all__ = ["WEB_DIRECTORY", "comfy_entrypoint"]

@@ -70,9 +70,10 @@ def measure(checkpoints: Path, precision: str, frames: int, picture: Path, work:
     from sadtalker_core.models import load_models
     from sadtalker_core.motion.audio import load_audio_features
     from sadtalker_core.motion.sequences import Motion
-    from sadtalker_core.pipeline import RenderOptions, make_motion, render_face_frames
+    from sadtalker_core.pipeline import RenderOptions, enhance_batches, make_motion, paste_back, render_face_frames
     from sadtalker_core.post.enhance import load_face_enhancer
-    from sadtalker_core.post.paste import PasteMethod, paste_frames
+    from sadtalker_core.post.frame_size import pad_to_even
+    from sadtalker_core.post.paste import PasteMethod
     from sadtalker_core.post.video import VideoWriter
     from sadtalker_core.render.speed import RenderSpeed, fast_dtype
     from sadtalker_core.source.face import extract_source, read_image
@@ -99,7 +100,7 @@ def measure(checkpoints: Path, precision: str, frames: int, picture: Path, work:
     options = RenderOptions(batch_size=2)
     face_frames, first_frame = [], None
     t0 = time.perf_counter()
-    batches = render_face_frames(models, source, motion, options, enhancer)
+    batches = enhance_batches(map(pad_to_even, render_face_frames(models, source, motion, options)), enhancer)
     next_batch = watch.wrap("face render (all)", lambda: next(batches, None))
     while (batch := next_batch()) is not None:
         if first_frame is None:
@@ -113,7 +114,7 @@ def measure(checkpoints: Path, precision: str, frames: int, picture: Path, work:
     per_frame["face render: rest"] = per_frame.pop("face render (all)") - per_frame["generator"] - per_frame["enhancer"]
     for method in PasteMethod:
         start = time.perf_counter()
-        pasted = list(paste_frames(face_frames, source.crop, method))
+        pasted = list(paste_back(face_frames, source.crop, method))
         per_frame[f"paste ({method.value})"] = (time.perf_counter() - start) / len(face_frames)
     start = time.perf_counter()
     with VideoWriter(work / "out.mp4") as writer:

@@ -57,9 +57,9 @@ def reset_peak_rss() -> None:
 def real_then_repeated(real_frames: int):
     """A face renderer: :func:`render_face_frames` for the first ``real_frames`` frames (rounded
     up to whole batches), then copies of the last real batch until the clip is complete."""
-    def renderer(models, source, motion, options, enhancer) -> Iterator[np.ndarray]:
+    def renderer(models, source, motion, options) -> Iterator[np.ndarray]:
         done, last = 0, None
-        for batch in render_face_frames(models, source, motion, options, enhancer):
+        for batch in render_face_frames(models, source, motion, options):
             yield batch
             done, last = done + len(batch), batch
             if done >= real_frames:

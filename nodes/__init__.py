@@ -1,13 +1,22 @@
-"""The ComfyUI node set: loader -> Extract 3DMM -> ExpNet / PoseVAE (or pose sources) -> Render ->
-Face enhance / Paste back, plus motion files.  Each module declares its nodes in ``NODES``
-(class name -> (node class, display name)); they are gathered here for ComfyUI."""
+"""The ComfyUI node set: loaders -> Extract 3DMM -> ExpNet / PoseVAE (or pose sources) -> Render ->
+Face enhance / Paste back, plus motion files.  Each module lists its nodes in ``NODES``; ComfyUI
+gets them all from :func:`comfy_entrypoint` (its ``comfy_api.latest`` extension interface)."""
 from __future__ import annotations
+
+from comfy_api.latest import ComfyExtension, io
 
 from . import comfy, face, models, motion, post, render
 
-comfy.register_model_folders()
+NODES: list[type[io.ComfyNode]] = [*models.NODES, *face.NODES, *motion.NODES, *render.NODES, *post.NODES]
 
-_NODES = {**models.NODES, **face.NODES, **motion.NODES, **render.NODES, **post.NODES}
 
-NODE_CLASS_MAPPINGS = {name: node for name, (node, _) in _NODES.items()}
-NODE_DISPLAY_NAME_MAPPINGS = {name: title for name, (_, title) in _NODES.items()}
+class SadTalkerExtension(ComfyExtension):
+    async def get_node_list(self) -> list[type[io.ComfyNode]]:
+        """The nodes; ComfyUI asks once, at start-up, so the model folders are registered here too."""
+        comfy.register_model_folders()
+        return list(NODES)
+
+
+async def comfy_entrypoint() -> SadTalkerExtension:
+    """What ComfyUI (>= 0.3.64) calls to load the plugin."""
+    return SadTalkerExtension()

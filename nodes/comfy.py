@@ -74,6 +74,14 @@ def input_dir() -> Path:
     return Path(folder_paths.get_input_directory()) if folder_paths is not None else _local_root() / "input"
 
 
+def input_files(suffixes: tuple[str, ...]) -> list[str]:
+    """Files in the input folder (sub-folders too) ending in one of ``suffixes``, relative to it, sorted."""
+    folder = input_dir()
+    if not folder.is_dir():
+        return []
+    return sorted(str(path.relative_to(folder)) for path in folder.rglob("*") if path.suffix.lower() in suffixes)
+
+
 def output_dir() -> Path:
     return Path(folder_paths.get_output_directory()) if folder_paths is not None else _local_root() / "output"
 

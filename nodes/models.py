@@ -10,20 +10,19 @@ import functools
 from pathlib import Path
 
 import torch
+from comfy_api.latest import io
 
 from ..sadtalker_core.checkpoints import CheckpointError
 from ..sadtalker_core.models import DETECTOR_FILES, RENDER_SIZES, find_model_files, load_models
 from ..sadtalker_core.post.enhance import FaceEnhancer, load_face_enhancer
-from ..sadtalker_core.precision import Precision
 from ..sadtalker_core.render.speed import RenderSpeed
 from ..sadtalker_core.source.dlib_detector import DlibDetector
 from ..sadtalker_core.source.official_detector import OfficialDetector
 from . import comfy
-from .types import CATEGORY, ENHANCER, MODELS, ModelBundle
+from .types import Enhancer, ModelBundle, Models, device_input, output, precision_input, schema
 
-DEVICES = ("auto", "cpu")
-PRECISIONS = [p.value for p in Precision]
 DETECTORS = ("auto", "retinaface", "dlib")
+GFPGAN_URL = "https://github.com/TencentARC/GFPGAN/releases/download/v1.3.0/GFPGANv1.4.pth"
 
 
 def _device(choice: str) -> torch.device:
@@ -61,40 +60,36 @@ def _load(folder: Path, size: int, device: torch.device, speed: RenderSpeed,
     return ModelBundle(models, OfficialDetector.from_files(*detector, device=device), "retinaface")
 
 
-class LoadSadTalkerModels:
+class LoadSadTalkerModels(io.ComfyNode):
     """Loader node: SadTalker's networks for one render size, and a face detector."""
 
-    DESCRIPTION = (
-        "Loads the official SadTalker networks (3DMM extractor, ExpNet, PoseVAE, mappingNet, face-vid2vid) "
-        "from ComfyUI/models/sadtalker, once: later runs reuse them. Needs SadTalker_V0.0.2_256.safetensors "
-        "(or _512) and mapping_00229-model.pth.tar / mapping_00109-model.pth.tar there."
-    )
-    CATEGORY = CATEGORY
-    FUNCTION = "load"
-    RETURN_TYPES = (MODELS,)
-    RETURN_NAMES = ("models",)
-    OUTPUT_TOOLTIPS = ("The loaded SadTalker networks and face detector; connect to every SadTalker node.",)
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return schema(
+            "SadTalkerLoadModels", "Load SadTalker models", "loaders",
+            "Loads the official SadTalker networks (3DMM extractor, ExpNet, PoseVAE, mappingNet, face-vid2vid) "
+            "from ComfyUI/models/sadtalker, once: later runs reuse them. Needs SadTalker_V0.0.2_256.safetensors "
+            "(or _512) and mapping_00229-model.pth.tar / mapping_00109-model.pth.tar there.",
+            inputs=[
+                io.Combo.Input("size", options=[str(s) for s in RENDER_SIZES], default="256", tooltip=(
+                    "Render size of the face: 256 (faster) or 512 (sharper; needs SadTalker_V0.0.2_512.safetensors).")),
+                device_input(),
+                precision_input(
+                    "Face renderer number format. exact: float32, the official frames; fast: bfloat16 / float16 "
+                    "convolutions where the device computes them natively (about 2-3x faster, frames differ "
+                    "slightly, PSNR > 35 dB; refused on CPUs without AVX512-BF16 / AMX); auto: fast on a CUDA GPU, "
+                    "exact elsewhere."),
+                io.Combo.Input("face_detector", options=list(DETECTORS), default="auto", tooltip=(
+                    "retinaface: the official RetinaFace + FAN files (detection_Resnet50_Final.pth, "
+                    "alignment_WFLW_4HG.pth in models/facedetection or models/sadtalker); dlib: no download "
+                    "needed; auto: retinaface when its files are there, else dlib.")),
+            ],
+            outputs=[output(Models, "models",
+                            "The loaded SadTalker networks and face detector; connect to every SadTalker node.")],
+        )
 
     @classmethod
-    def INPUT_TYPES(cls) -> dict:
-        return {"required": {
-            "size": ([str(s) for s in RENDER_SIZES], {
-                "default": "256", "tooltip": "Render size of the face: 256 (faster) or 512 (sharper; "
-                                             "needs SadTalker_V0.0.2_512.safetensors)."}),
-            "device": (list(DEVICES), {
-                "default": "auto", "tooltip": "auto: ComfyUI's device (the GPU when there is one); cpu: always the CPU."}),
-            "precision": (PRECISIONS, {
-                "default": "auto", "tooltip": "Face renderer number format. exact: float32, the official frames; "
-                "fast: bfloat16 / float16 convolutions where the device computes them natively (about 2-3x faster, "
-                "frames differ slightly, PSNR > 35 dB; refused on CPUs without AVX512-BF16 / AMX); "
-                "auto: fast on a CUDA GPU, exact elsewhere."}),
-            "face_detector": (list(DETECTORS), {
-                "default": "auto", "tooltip": "retinaface: the official RetinaFace + FAN files "
-                "(detection_Resnet50_Final.pth, alignment_WFLW_4HG.pth in models/facedetection or models/sadtalker); "
-                "dlib: no download needed; auto: retinaface when its files are there, else dlib."}),
-        }}
-
-    def load(self, size: str, device: str, precision: str, face_detector: str) -> tuple[ModelBundle]:
+    def execute(cls, size: str, device: str, precision: str, face_detector: str) -> io.NodeOutput:
         detector = None
         if face_detector != "dlib":
             detector = _detector_files()
@@ -103,36 +98,52 @@ class LoadSadTalkerModels:
                     f"face_detector 'retinaface' needs {' and '.join(DETECTOR_FILES)} in ComfyUI/models/facedetection "
                     "or models/sadtalker; put them there or choose 'dlib'")
         target = _device(device)
-        return (_load(_model_folder(int(size)), int(size), target, RenderSpeed(precision).on(target), detector),)
+        return io.NodeOutput(_load(_model_folder(int(size)), int(size), target, RenderSpeed(precision).on(target),
+                                   detector))
 
 
-class LoadFaceEnhancer:
+ENHANCER_FILES = "GFPGANv1.4.pth, RestoreFormer.pth or codeformer.pth"
+
+
+class LoadFaceEnhancer(io.ComfyNode):
     """Loader node: a face restoration model from models/facerestore_models."""
 
-    DESCRIPTION = ("Loads a face restoration model (GFPGANv1.4.pth, RestoreFormer.pth or codeformer.pth) from "
-                   "ComfyUI/models/facerestore_models for the Face enhance node.")
-    CATEGORY = CATEGORY
-    FUNCTION = "load"
-    RETURN_TYPES = (ENHANCER,)
-    RETURN_NAMES = ("enhancer",)
-    OUTPUT_TOOLTIPS = ("The face restoration model; connect to Face enhance.",)
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return schema(
+            "SadTalkerLoadFaceEnhancer", "Load face enhancer", "loaders",
+            f"Loads a face restoration model ({ENHANCER_FILES}) from ComfyUI/models/facerestore_models for the "
+            "Face enhance node.",
+            inputs=[
+                io.Combo.Input("model_name", options=comfy.model_names(comfy.FACE_RESTORE), tooltip=(
+                    f"A file in ComfyUI/models/facerestore_models: {ENHANCER_FILES} (CodeFormer needs the "
+                    "spandrel_extra_arches package). Empty list: put one there (GFPGANv1.4.pth: "
+                    f"{GFPGAN_URL}) and press R to refresh.")),
+                device_input(),
+                precision_input(
+                    "exact: float32; fast: the reduced precision the device computes natively (GPUs; CPUs with "
+                    "AVX512-BF16 / AMX: 2.3x for GFPGAN in benchmarks/RESULTS.md; refused elsewhere); auto: fast "
+                    "on a CUDA GPU, exact elsewhere. A model without reduced-precision support runs in float32."),
+            ],
+            outputs=[output(Enhancer, "enhancer", "The face restoration model; connect to Face enhance.")],
+        )
 
     @classmethod
-    def INPUT_TYPES(cls) -> dict:
-        return {"required": {
-            "model_name": (comfy.model_names(comfy.FACE_RESTORE), {
-                "tooltip": "A file in ComfyUI/models/facerestore_models: GFPGANv1.4.pth, RestoreFormer.pth or "
-                           "codeformer.pth (CodeFormer needs the spandrel_extra_arches package)."}),
-            "device": (list(DEVICES), {"default": "auto", "tooltip": "auto: ComfyUI's device; cpu: always the CPU."}),
-            "precision": (PRECISIONS, {
-                "default": "auto", "tooltip": "exact: float32; fast: the reduced precision the device computes "
-                "natively (GPUs; CPUs with AVX512-BF16 / AMX: 2.3x for GFPGAN in benchmarks/RESULTS.md; refused "
-                "elsewhere); auto: fast on a CUDA GPU, exact elsewhere. A model without reduced-precision support "
-                "runs in float32."}),
-        }}
+    def validate_inputs(cls, model_name: str) -> bool | str:
+        """A missing file is named with where to put it (ComfyUI would only say the list is empty)."""
+        folders = comfy.model_folders(comfy.FACE_RESTORE)
+        if any((folder / model_name).is_file() for folder in folders):
+            return True
+        present = comfy.model_names(comfy.FACE_RESTORE)
+        found = f"it holds {', '.join(present)}" if present else "it holds no model"
+        return (f"'{model_name}' is not in ComfyUI/models/facerestore_models ({found}). Download "
+                f"GFPGANv1.4.pth ({GFPGAN_URL}), RestoreFormer.pth or codeformer.pth into "
+                f"{' or '.join(str(f) for f in folders)}, then refresh (R) and pick it.")
 
-    def load(self, model_name: str, device: str, precision: str) -> tuple[FaceEnhancer]:
-        return (_load_enhancer(comfy.model_path(comfy.FACE_RESTORE, model_name), _device(device), precision),)
+    @classmethod
+    def execute(cls, model_name: str, device: str, precision: str) -> io.NodeOutput:
+        return io.NodeOutput(_load_enhancer(comfy.model_path(comfy.FACE_RESTORE, model_name), _device(device),
+                                            precision))
 
 
 @functools.lru_cache(maxsize=2)
@@ -141,7 +152,4 @@ def _load_enhancer(path: Path, device: torch.device, precision: str) -> FaceEnha
     return load_face_enhancer(path, device, precision)
 
 
-NODES = {
-    "SadTalkerLoadModels": (LoadSadTalkerModels, "Load SadTalker models"),
-    "SadTalkerLoadFaceEnhancer": (LoadFaceEnhancer, "Load face enhancer (SadTalker)"),
-}
+NODES = [LoadSadTalkerModels, LoadFaceEnhancer]

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import logging
 
+from comfy_api.latest import io
+
 from ..sadtalker_core.config import PoseVAEConfig
+from ..sadtalker_core.errors import SettingError
 from ..sadtalker_core.motion.files import SUFFIXES, load_motion, save_motion
 from ..sadtalker_core.motion.sequences import (
     ExpressionSequence,
@@ -20,134 +23,123 @@ from ..sadtalker_core.pipeline import BlinkMode, make_expression, make_pose
 from ..sadtalker_core.source.face import SourceFace
 from . import comfy
 from .convert import speech
-from .types import CATEGORY, COEFFS, EXPRESSION, FACE, MODELS, POSE, ModelBundle
+from .types import (
+    Coeffs,
+    Expression,
+    ModelBundle,
+    Pose,
+    face_input,
+    models_input,
+    output,
+    schema,
+    seed_input,
+    speech_input,
+)
 
 log = logging.getLogger(__name__)
 
-SEED = ("INT", {"default": 0, "min": 0, "max": 0xFFFFFFFFFFFFFFFF, "control_after_generate": True,
-                "tooltip": "Seed of the random draws: the same seed gives the same motion."})
-COMMON = {
-    "models": (MODELS, {"tooltip": "From Load SadTalker models."}),
-    "face": (FACE, {"tooltip": "From Extract 3DMM: the face to animate."}),
-    "audio": ("AUDIO", {"tooltip": "The driving speech (any sample rate; channels are mixed)."}),
-}
-FACE_INPUT = {"face": COMMON["face"]}
-
-
-class ExpNetNode:
+class ExpNetNode(io.ComfyNode):
     """Node: speech -> facial expression of every video frame (lips, face, blinks)."""
 
-    DESCRIPTION = ("ExpNet: the face's expression for every 25 fps video frame of the speech, lip motion "
-                   "included, with blinks from the official random schedule, a reference video, or none.")
-    CATEGORY = CATEGORY
-    FUNCTION = "generate"
-    RETURN_TYPES = (EXPRESSION,)
-    RETURN_NAMES = ("expression",)
-    OUTPUT_TOOLTIPS = ("Expression sequence: connect to Render or Save motion.",)
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return schema(
+            "SadTalkerExpNet", "ExpNet: speech to expression", "motion",
+            "ExpNet: the face's expression for every 25 fps video frame of the speech, lip motion included, with "
+            "blinks from the official random schedule, a reference video, or none.",
+            inputs=[
+                models_input(), face_input(), speech_input(),
+                io.Float.Input("expression_scale", default=1.0, min=0.0, max=3.0, step=0.05,
+                               tooltip="Strength of the expression: >1 livelier, <1 calmer."),
+                io.Combo.Input("blink", options=["auto", "off"], default="auto", tooltip=(
+                    "auto: the reference video's blinks when blink_reference is connected, else the official "
+                    "random blinks; off: no blinks.")),
+                seed_input(),
+                Coeffs.Input("blink_reference", optional=True, tooltip=(
+                    "Coefficients of a reference video (Extract 3DMM on its frames): the eyes follow its blinks.")),
+            ],
+            outputs=[output(Expression, "expression", "Expression sequence: connect to Render or Save motion.")],
+        )
 
     @classmethod
-    def INPUT_TYPES(cls) -> dict:
-        return {
-            "required": {
-                **COMMON,
-                "expression_scale": ("FLOAT", {"default": 1.0, "min": 0.0, "max": 3.0, "step": 0.05,
-                                               "tooltip": "Strength of the expression: >1 livelier, <1 calmer."}),
-                "blink": (["auto", "off"], {"default": "auto", "tooltip": (
-                    "auto: the reference video's blinks when blink_reference is connected, else the official "
-                    "random blinks; off: no blinks.")}),
-                "seed": SEED,
-            },
-            "optional": {
-                "blink_reference": (COEFFS, {"tooltip": (
-                    "Coefficients of a reference video (Extract 3DMM on its frames): the eyes follow its blinks.")}),
-            },
-        }
-
-    def generate(self, models: ModelBundle, face: SourceFace, audio: dict, expression_scale: float, blink: str,
-                 seed: int, blink_reference: Motion | None = None) -> tuple[ExpressionSequence]:
+    def execute(cls, models: ModelBundle, face: SourceFace, audio: dict, expression_scale: float, blink: str,
+                seed: int, blink_reference: Motion | None = None) -> io.NodeOutput:
         if blink == "off" and blink_reference is not None:
-            raise ValueError("blink is 'off' but blink_reference is connected: set blink to 'auto' to follow "
-                             "the reference video, or disconnect it")
+            raise SettingError("blink is 'off' but blink_reference is connected: set blink to 'auto' to follow "
+                               "the reference video, or disconnect it")
         mode = BlinkMode.RANDOM if blink == "auto" else BlinkMode.OFF
         expression = make_expression(models.models, face, speech(audio), mode, seed, blink_reference)
-        return (expression.scaled(expression_scale),)
+        return io.NodeOutput(expression.scaled(expression_scale))
 
 
-class PoseVAENode:
+class PoseVAENode(io.ComfyNode):
     """Node: speech -> head pose of every video frame."""
 
-    DESCRIPTION = ("PoseVAE: natural head motion for every 25 fps video frame of the speech, in one of 46 "
-                   "learned styles, starting from the face's own pose.")
-    CATEGORY = CATEGORY
-    FUNCTION = "generate"
-    RETURN_TYPES = (POSE,)
-    RETURN_NAMES = ("pose",)
-    OUTPUT_TOOLTIPS = ("Head pose sequence: connect to Render, a pose source or Save motion.",)
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        styles = PoseVAEConfig().num_classes
+        return schema(
+            "SadTalkerPoseVAE", "PoseVAE: speech to head pose", "motion",
+            f"PoseVAE: natural head motion for every 25 fps video frame of the speech, in one of {styles} learned "
+            "styles, starting from the face's own pose.",
+            inputs=[
+                models_input(), face_input(), speech_input(),
+                io.Int.Input("pose_style", default=0, min=0, max=styles - 1,
+                             tooltip=f"One of the {styles} head-motion styles PoseVAE learned."),
+                io.Float.Input("head_motion_scale", default=1.0, min=0.0, max=3.0, step=0.05,
+                               tooltip="0: no head motion; 1: as generated; >1: livelier."),
+                seed_input(),
+            ],
+            outputs=[output(Pose, "pose", "Head pose sequence: connect to Render, a pose source or Save motion.")],
+        )
 
     @classmethod
-    def INPUT_TYPES(cls) -> dict:
-        styles = PoseVAEConfig().num_classes
-        return {"required": {
-            **COMMON,
-            "pose_style": ("INT", {"default": 0, "min": 0, "max": styles - 1,
-                                   "tooltip": "One of the 46 head-motion styles PoseVAE learned."}),
-            "head_motion_scale": ("FLOAT", {"default": 1.0, "min": 0.0, "max": 3.0, "step": 0.05,
-                                            "tooltip": "0: no head motion; 1: as generated; >1: livelier."}),
-            "seed": SEED,
-        }}
-
-    def generate(self, models: ModelBundle, face: SourceFace, audio: dict, pose_style: int,
-                 head_motion_scale: float, seed: int) -> tuple[PoseSequence]:
+    def execute(cls, models: ModelBundle, face: SourceFace, audio: dict, pose_style: int, head_motion_scale: float,
+                seed: int) -> io.NodeOutput:
         pose = make_pose(models.models, face, speech(audio), pose_style, seed)
-        return (with_head_motion_scale(pose, head_motion_scale),)
+        return io.NodeOutput(with_head_motion_scale(pose, head_motion_scale))
 
 
-class StillPose:
+class StillPose(io.ComfyNode):
     """Node: the face's own head pose, held: a head that does not move."""
 
-    DESCRIPTION = "A head that keeps the source picture's pose (the official --still), in place of PoseVAE."
-    CATEGORY = CATEGORY
-    FUNCTION = "pose"
-    RETURN_TYPES = (POSE,)
-    RETURN_NAMES = ("pose",)
-    OUTPUT_TOOLTIPS = ("Head pose held for the whole clip.",)
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return schema(
+            "SadTalkerStillPose", "Still pose", "motion",
+            "A head that keeps the source picture's pose (the official --still), in place of PoseVAE.",
+            inputs=[face_input()],
+            outputs=[output(Pose, "pose", "Head pose held for the whole clip.")],
+        )
 
     @classmethod
-    def INPUT_TYPES(cls) -> dict:
-        return {"required": dict(FACE_INPUT)}
-
-    def pose(self, face: SourceFace) -> tuple[PoseSequence]:
-        return (PoseSequence.still(face.source_coeff),)
+    def execute(cls, face: SourceFace) -> io.NodeOutput:
+        return io.NodeOutput(PoseSequence.still(face.source_coeff))
 
 
-class PoseFromReference:
+class PoseFromReference(io.ComfyNode):
     """Node: head motion taken from a reference video's coefficients."""
 
-    DESCRIPTION = (
-        "Head motion from a reference video (the official --ref_pose): the video's movement relative to its "
-        "first frame, added to the face's own pose or to a connected pose (e.g. PoseVAE's). A video shorter "
-        "than the speech repeats from its start.")
-    CATEGORY = CATEGORY
-    FUNCTION = "pose"
-    RETURN_TYPES = (POSE,)
-    RETURN_NAMES = ("pose",)
-    OUTPUT_TOOLTIPS = ("Head pose sequence following the reference video.",)
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return schema(
+            "SadTalkerPoseFromReference", "Pose from reference video", "motion",
+            "Head motion from a reference video (the official --ref_pose): the video's movement relative to its "
+            "first frame, added to the face's own pose or to a connected pose (e.g. PoseVAE's). A video shorter "
+            "than the speech repeats from its start.",
+            inputs=[
+                face_input(),
+                Coeffs.Input("coefficients", tooltip="Extract 3DMM's coefficients of the reference video's frames."),
+                Pose.Input("pose", optional=True,
+                           tooltip="A pose to add the movement to (default: the face's own pose, held)."),
+            ],
+            outputs=[output(Pose, "pose", "Head pose sequence following the reference video.")],
+        )
 
     @classmethod
-    def INPUT_TYPES(cls) -> dict:
-        return {
-            "required": {
-                **FACE_INPUT,
-                "coefficients": (COEFFS, {"tooltip": "Extract 3DMM's coefficients of the reference video's frames."}),
-            },
-            "optional": {
-                "pose": (POSE, {"tooltip": "A pose to add the movement to (default: the face's own pose, held)."}),
-            },
-        }
-
-    def pose(self, face: SourceFace, coefficients: Motion, pose: PoseSequence | None = None) -> tuple[PoseSequence]:
+    def execute(cls, face: SourceFace, coefficients: Motion, pose: PoseSequence | None = None) -> io.NodeOutput:
         base = pose if pose is not None else PoseSequence.still(face.source_coeff)
-        return (with_reference_motion(base, coefficients.pose),)
+        return io.NodeOutput(with_reference_motion(base, coefficients.pose))
 
 
 def _keyframes(text: str, name: str) -> tuple[float, ...] | None:
@@ -158,104 +150,106 @@ def _keyframes(text: str, name: str) -> tuple[float, ...] | None:
     try:
         return tuple(float(part) for part in parts if part)
     except ValueError:
-        raise ValueError(f"{name}: '{text}' is not a list of degrees; write numbers separated by commas, "
-                         "e.g. 0, 30, -30, 0") from None
+        raise SettingError(f"{name}: '{text}' is not a list of degrees; write numbers separated by commas, "
+                           "e.g. 0, 30, -30, 0 (or leave it empty)") from None
 
 
-class FreeView:
+class FreeView(io.ComfyNode):
     """Node: yaw / pitch / roll keyframes that replace the rendered head angles."""
 
-    DESCRIPTION = (
-        "Free-view camera (the official --input_yaw / --input_pitch / --input_roll): keyframe angles in degrees, "
-        "spread evenly over the clip, replace the head's yaw / pitch / roll when rendering. Leave a field empty "
-        "to keep that angle from the connected pose.")
-    CATEGORY = CATEGORY
-    FUNCTION = "pose"
-    RETURN_TYPES = (POSE,)
-    RETURN_NAMES = ("pose",)
-    OUTPUT_TOOLTIPS = ("The pose with the keyframes: connect to Render.",)
+    ANGLES = (("yaw", "Left / right turn"), ("pitch", "Up / down nod"), ("roll", "Sideways tilt"))
 
     @classmethod
-    def INPUT_TYPES(cls) -> dict:
-        def angle(default: str, what: str) -> tuple:
-            return ("STRING", {"default": default, "tooltip": f"{what} keyframes in degrees, comma separated "
-                                                              "(e.g. 0, 30, -30, 0); empty: unchanged."})
-        return {"required": {
-            "pose": (POSE, {"tooltip": "The pose to turn (PoseVAE, Still pose or Pose from reference)."}),
-            "yaw": angle("0, 30, -30, 0", "Left / right turn"),
-            "pitch": angle("", "Up / down nod"),
-            "roll": angle("", "Sideways tilt"),
-        }}
+    def define_schema(cls) -> io.Schema:
+        return schema(
+            "SadTalkerFreeView", "Free-view keyframes", "motion",
+            "Free-view camera (the official --input_yaw / --input_pitch / --input_roll): keyframe angles in degrees, "
+            "spread evenly over the clip, replace the head's yaw / pitch / roll when rendering. An empty field "
+            "keeps that angle from the connected pose, so the node changes nothing until you write angles.",
+            inputs=[
+                Pose.Input("pose", tooltip="The pose to turn (PoseVAE, Still pose or Pose from reference)."),
+                *(io.String.Input(name, default="", placeholder="e.g. 0, 30, -30, 0", tooltip=(
+                    f"{what} keyframes in degrees, comma separated (e.g. 0, 30, -30, 0 turns the head one way, the "
+                    "other and back); empty: the connected pose's angle.")) for name, what in cls.ANGLES),
+            ],
+            outputs=[output(Pose, "pose", "The pose with the keyframes: connect to Render.")],
+        )
 
-    def pose(self, pose: PoseSequence, yaw: str, pitch: str, roll: str) -> tuple[PoseSequence]:
+    @classmethod
+    def execute(cls, pose: PoseSequence, yaw: str, pitch: str, roll: str) -> io.NodeOutput:
         keys = {name: _keyframes(text, name) for name, text in (("yaw", yaw), ("pitch", pitch), ("roll", roll))}
-        return (with_free_view(pose, **keys),)
+        return io.NodeOutput(with_free_view(pose, **keys))
 
 
-class SaveMotion:
+FORMATS = [suffix.lstrip(".") for suffix in SUFFIXES]
+
+
+class SaveMotion(io.ComfyNode):
     """Output node: expression + pose to a motion file in ComfyUI's output folder."""
 
-    DESCRIPTION = ("Saves the expression and pose sequences to ComfyUI/output: .safetensors or .npz (with "
-                   "blinks and fps), or the official .mat coefficient file. Free-view keyframes are not saved.")
-    CATEGORY = CATEGORY
-    FUNCTION = "save"
-    RETURN_TYPES = ()
-    OUTPUT_NODE = True
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return schema(
+            "SadTalkerSaveMotion", "Save motion", "motion",
+            "Saves the expression and pose sequences to ComfyUI/output: .safetensors or .npz (with blinks and "
+            "fps), or the official .mat coefficient file. Free-view keyframes are not saved.",
+            inputs=[
+                Expression.Input("expression", tooltip="From ExpNet (or Load motion)."),
+                Pose.Input("pose", tooltip="From PoseVAE, a pose source (or Load motion)."),
+                io.String.Input("filename_prefix", default="sadtalker/motion",
+                                tooltip="File name start, sub-folders allowed, inside ComfyUI/output."),
+                io.Combo.Input("format", options=FORMATS, default="safetensors", tooltip=(
+                    "safetensors / npz: this plugin's motion file; mat: the official SadTalker coefficient file.")),
+            ],
+            outputs=[],
+            is_output_node=True,
+        )
 
     @classmethod
-    def INPUT_TYPES(cls) -> dict:
-        return {"required": {
-            "expression": (EXPRESSION, {"tooltip": "From ExpNet (or Load motion)."}),
-            "pose": (POSE, {"tooltip": "From PoseVAE, a pose source (or Load motion)."}),
-            "filename_prefix": ("STRING", {"default": "sadtalker/motion",
-                                           "tooltip": "File name start, sub-folders allowed, inside ComfyUI/output."}),
-            "format": ([s.lstrip(".") for s in SUFFIXES], {"default": "safetensors", "tooltip": (
-                "safetensors / npz: this plugin's motion file; mat: the official SadTalker coefficient file.")}),
-        }}
-
-    def save(self, expression: ExpressionSequence, pose: PoseSequence, filename_prefix: str, format: str) -> dict:
+    def execute(cls, expression: ExpressionSequence, pose: PoseSequence, filename_prefix: str,
+                format: str) -> io.NodeOutput:
         if pose.has_free_view:
             log.warning("Save motion: the pose's free-view keyframes are not stored in motion files")
         path = comfy.save_path(filename_prefix, f".{format}")
         save_motion(combine_motion(expression, pose), path)
-        return {"ui": {"text": [str(path.relative_to(comfy.output_dir()))]}}
+        return io.NodeOutput(ui={"text": [str(path.relative_to(comfy.output_dir()))]})
 
 
-class LoadMotion:
+class LoadMotion(io.ComfyNode):
     """Node: a motion file from ComfyUI's input folder -> expression + pose (+ coefficients)."""
 
-    DESCRIPTION = ("Loads a motion saved by Save motion (.safetensors / .npz) or an official SadTalker .mat "
-                   "coefficient file from ComfyUI/input.")
-    CATEGORY = CATEGORY
-    FUNCTION = "load"
-    RETURN_TYPES = (EXPRESSION, POSE, COEFFS)
-    RETURN_NAMES = ("expression", "pose", "coefficients")
-    OUTPUT_TOOLTIPS = ("Expression sequence.", "Head pose sequence.",
-                       "The same frames as coefficients, for ExpNet's blink_reference or Pose from reference.")
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return schema(
+            "SadTalkerLoadMotion", "Load motion", "motion",
+            "Loads a motion saved by Save motion (.safetensors / .npz) or an official SadTalker .mat coefficient "
+            "file from ComfyUI/input; the upload button puts a file of yours there.",
+            inputs=[io.Combo.Input("motion_file", options=comfy.input_files(SUFFIXES), upload=io.UploadType.model,
+                                   tooltip="A motion file in ComfyUI/input (.safetensors, .npz or .mat).")],
+            outputs=[
+                output(Expression, "expression", "Expression sequence."),
+                output(Pose, "pose", "Head pose sequence."),
+                output(Coeffs, "coefficients", "The same frames as coefficients, for ExpNet's blink_reference or "
+                                               "Pose from reference."),
+            ],
+        )
 
     @classmethod
-    def INPUT_TYPES(cls) -> dict:
-        folder = comfy.input_dir()
-        files = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.suffix.lower() in SUFFIXES) \
-            if folder.is_dir() else []
-        return {"required": {"motion_file": (files, {"tooltip": "A motion file in ComfyUI/input."})}}
-
-    @classmethod
-    def IS_CHANGED(cls, motion_file: str) -> float:
+    def fingerprint_inputs(cls, motion_file: str) -> float:
         path = comfy.input_dir() / motion_file
         return path.stat().st_mtime if path.is_file() else float("nan")
 
-    def load(self, motion_file: str) -> tuple[ExpressionSequence, PoseSequence, Motion]:
+    @classmethod
+    def validate_inputs(cls, motion_file: str) -> bool | str:
+        if (comfy.input_dir() / motion_file).is_file():
+            return True
+        return (f"'{motion_file}' is not in ComfyUI/input; upload a {' / '.join(SUFFIXES)} file with "
+                "the node's button or copy it there")
+
+    @classmethod
+    def execute(cls, motion_file: str) -> io.NodeOutput:
         motion = load_motion(comfy.input_dir() / motion_file)
-        return (*split_motion(motion), motion)
+        return io.NodeOutput(*split_motion(motion), motion)
 
 
-NODES = {
-    "SadTalkerExpNet": (ExpNetNode, "ExpNet: speech to expression (SadTalker)"),
-    "SadTalkerPoseVAE": (PoseVAENode, "PoseVAE: speech to head pose (SadTalker)"),
-    "SadTalkerStillPose": (StillPose, "Still pose (SadTalker)"),
-    "SadTalkerPoseFromReference": (PoseFromReference, "Pose from reference video (SadTalker)"),
-    "SadTalkerFreeView": (FreeView, "Free-view keyframes (SadTalker)"),
-    "SadTalkerSaveMotion": (SaveMotion, "Save motion (SadTalker)"),
-    "SadTalkerLoadMotion": (LoadMotion, "Load motion (SadTalker)"),
-}
+NODES = [ExpNetNode, PoseVAENode, StillPose, PoseFromReference, FreeView, SaveMotion, LoadMotion]

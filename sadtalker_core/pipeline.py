@@ -2,8 +2,8 @@
 
     picture --extract_source--> SourceFace --make_motion(audio)--> Motion
                                              (= make_expression + make_pose, combine_motion)
-            --render_face_frames--> face crops (uint8, streamed) --compose_frames--> output frames
-            --write_video--> mp4 with the audio
+            --render_face_frames--> face crops (uint8, streamed) --clip_frames--> output frames
+              (padded to even sides, enhanced, pasted back)  --generate--> mp4 with the audio
 
 Every step streams: frames are rendered a batch at a time and handed on at once (enhancer,
 paste-back, video writer), so memory does not grow with the length of the audio.
@@ -37,11 +37,12 @@ from .motion.sequences import (
     with_reference_motion,
 )
 from .post.enhance import FaceEnhancer
+from .post.frame_size import face_frame_size, pad_to_even, without_padding
 from .post.paste import PasteMethod, paste_frames, restore_aspect
 from .render.frames import frames_to_uint8, render_frames
 from .render.inputs import coefficient_windows, source_image_tensor
-from .source.crop import PreprocessMode
-from .source.face import CropLandmarks, SourceFace, extract_sequence
+from .source.crop import FaceCrop, PreprocessMode
+from .source.face import CropLandmarks, SourceFace, extract_sequence, to_rgb_uint8
 from .source.landmarks import LandmarkDetector
 
 
@@ -167,8 +168,7 @@ def video_motion(models: SadTalkerModels, frames: Iterable[np.ndarray], mode: Pr
 
 
 def render_face_frames(models: SadTalkerModels, source: SourceFace, motion: Motion,
-                       options: RenderOptions = RenderOptions(),
-                       enhancer: FaceEnhancer | None = None) -> Iterator[np.ndarray]:
+                       options: RenderOptions = RenderOptions()) -> Iterator[np.ndarray]:
     """Rendered face frames, RGB uint8, resized to the crop's aspect (official video frames),
     ``options.batch_size`` at a time: one (n, h, w, 3) array per batch."""
     render = models.render_models(source.crop.mode)
@@ -177,20 +177,74 @@ def render_face_frames(models: SadTalkerModels, source: SourceFace, motion: Moti
     image = source_image_tensor(source.crop.image, source.size)
     view = free_view(options.yaw, options.pitch, options.roll, motion.num_frames)
     for batch in render_frames(render, image, windows, options.batch_size, view):
-        if enhancer is not None:
-            batch = enhancer.enhance(batch, options.enhancer_strength)
         frames = frames_to_uint8(batch).cpu().numpy()
         yield np.stack([restore_aspect(frame, source.crop.original_size) for frame in frames])
+
+
+def enhance_frames(frames: torch.Tensor, enhancer: FaceEnhancer, strength: float = 1.0,
+                   fidelity: float = 0.5) -> torch.Tensor:
+    """Face restoration of a batch of video frames: (n, H, W, 3) float RGB in 0..1 -> the same
+    layout, float32 on the CPU (the network runs on its own device).
+
+    The one enhancement path, of the CLI (:func:`clip_frames`) and of the Face enhance node: on the
+    face frames as they go to the video, i.e. after the resize to the crop's aspect and the padding
+    to even sides, as 8-bit pictures, before paste-back.  Why there and not on the float render
+    before the resize: the restorer resizes every frame to its own 512 x 512 input and back anyway,
+    so the earlier place saves nothing but one near-identity resize (the crop's aspect is close to
+    square) and one 8-bit rounding, both far below what the restorer changes; in exchange the
+    enhancer is a stage on ordinary pictures, as in the official code (GFPGANer runs on the 8-bit
+    video frames after the aspect resize), so the node graph can place it where it likes and both
+    paths give the same frames.
+    """
+    device = next(enhancer.model.parameters()).device
+    crops = frames.to(device).permute(0, 3, 1, 2).contiguous()
+    return enhancer.enhance(crops, strength, fidelity).permute(0, 2, 3, 1).float().cpu()
+
+
+def paste_back(frames: Iterable[np.ndarray], crop: FaceCrop,
+               method: PasteMethod | str = PasteMethod.FEATHER) -> Iterator[np.ndarray]:
+    """Face frames (at the crop's aspect, or padded from it to even sides) pasted back into
+    ``crop.full_image``, one by one, padded to even sides for the video encoders."""
+    def exact_size(frame: np.ndarray) -> np.ndarray:
+        return without_padding(frame, face_frame_size(frame.shape[1], crop.original_size))
+
+    return (pad_to_even(frame) for frame in paste_frames(map(exact_size, frames), crop, method))
 
 
 def compose_frames(batches: Iterable[np.ndarray], source: SourceFace,
                    options: RenderOptions = RenderOptions()) -> Iterator[np.ndarray]:
     """Output frames one by one: the face frames themselves, or (``full`` / ``extfull``) pasted
-    back into the original picture."""
+    back into the original picture (:func:`paste_back`)."""
     frames = (frame for batch in batches for frame in batch)
     if source.crop.mode.pastes_back:
-        return paste_frames(frames, source.crop, options.paste)
+        return paste_back(frames, source.crop, options.paste)
     return frames
+
+
+#: what makes the face frames of a clip: :func:`render_face_frames`'s signature and output
+FaceFrameRenderer = Callable[[SadTalkerModels, SourceFace, Motion, RenderOptions], Iterable[np.ndarray]]
+
+
+def enhance_batches(batches: Iterable[np.ndarray], enhancer: FaceEnhancer,
+                    strength: float = 1.0) -> Iterator[np.ndarray]:
+    """:func:`enhance_frames` of (n, H, W, 3) uint8 frame batches, as uint8 again (rounded as the
+    nodes round an IMAGE to 8 bits)."""
+    for batch in batches:
+        restored = enhance_frames(torch.from_numpy(batch).float().div_(255.0), enhancer, strength)
+        yield np.stack([to_rgb_uint8(frame) for frame in restored.numpy()])
+
+
+def clip_frames(models: SadTalkerModels, source: SourceFace, motion: Motion,
+                options: RenderOptions = RenderOptions(), enhancer: FaceEnhancer | None = None,
+                renderer: FaceFrameRenderer = render_face_frames) -> Iterator[np.ndarray]:
+    """The video frames of a clip, RGB uint8, one by one, as :func:`generate` writes them and as the
+    node chain Render -> Face enhance -> Paste back makes them: face frames padded to even sides,
+    enhanced (:func:`enhance_batches`) when an ``enhancer`` is given, then composed
+    (:func:`compose_frames`)."""
+    batches = (pad_to_even(batch) for batch in renderer(models, source, motion, options))
+    if enhancer is not None:
+        batches = enhance_batches(batches, enhancer, options.enhancer_strength)
+    return compose_frames(batches, source, options)
 
 
 @dataclass(frozen=True)
@@ -200,11 +254,6 @@ class Clip:
     path: Path
     num_frames: int
     size: tuple[int, int]  # (width, height) of the video frames
-
-
-#: what makes the face frames of a clip: :func:`render_face_frames`'s signature and output
-FaceFrameRenderer = Callable[[SadTalkerModels, SourceFace, Motion, RenderOptions, FaceEnhancer | None],
-                             Iterable[np.ndarray]]
 
 
 def generate(models: SadTalkerModels, source: SourceFace, audio: AudioFeatures, out_path: str | os.PathLike,
@@ -218,8 +267,8 @@ def generate(models: SadTalkerModels, source: SourceFace, audio: AudioFeatures, 
     frame, and the audio is cut or padded with silence to that length.  ``on_frame(done, total)``
     is called after each frame (progress bars).  ``renderer`` makes the face frames (default
     :func:`render_face_frames`; any function of the same signature, e.g. one reading frames
-    rendered elsewhere).  An unwritable ``out_path`` fails before any work; the file appears
-    only when complete.
+    rendered elsewhere); the frames written are :func:`clip_frames`.  An unwritable ``out_path``
+    fails before any work; the file appears only when complete.
     """
     from .post.video import AudioTrack, VideoWriter, check_writable
 
@@ -230,8 +279,8 @@ def generate(models: SadTalkerModels, source: SourceFace, audio: AudioFeatures, 
     track = AudioTrack(audio.wav, audio.sample_rate)
     size = (0, 0)
     with VideoWriter(out_path, fps=motion.fps, audio=track) as writer:
-        batches = renderer(models, source, motion, render_options, enhancer)
-        for done, frame in enumerate(compose_frames(batches, source, render_options), start=1):
+        frames = clip_frames(models, source, motion, render_options, enhancer, renderer)
+        for done, frame in enumerate(frames, start=1):
             writer.write(frame)
             size = (frame.shape[1], frame.shape[0])
             if on_frame is not None:

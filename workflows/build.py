@@ -3,7 +3,10 @@
 ``workflows/api/<name>.json`` (API format: ``POST /prompt``).
 
 Run from the repository root after changing a node's inputs: ``python3 -m workflows.build``
-(``--check`` only reports files that are out of date).
+(``--check`` only reports files that are out of date).  It needs nothing outside the repository:
+our nodes' definitions come from their schemas, ComfyUI's core nodes' from ``core_nodes.json``, the
+``/object_info`` entries of the core nodes the workflows use, as ComfyUI 0.3.64 reports them
+(a test checks them against the whole ``/object_info`` in ``../shared/comfyui``).
 """
 from __future__ import annotations
 
@@ -19,7 +22,12 @@ from unittest import mock
 from .graph import Graph, Node, catalog
 
 HERE = Path(__file__).resolve().parent
-OBJECT_INFO = Path(os.environ.get("SADTALKER_SHARED", HERE.parents[1] / "shared")) / "comfyui" / "object_info_core.json"
+CORE_NODES = HERE / "core_nodes.json"
+
+
+def core_nodes() -> dict[str, dict]:
+    """The vendored ``/object_info`` entries of the ComfyUI core nodes the workflows use."""
+    return json.loads(CORE_NODES.read_text())
 
 
 def _talking_head(g: Graph, models: Node, face: Node, audio: Node, pose: Node, column: int, prefix: str,
@@ -123,7 +131,7 @@ def build() -> dict[Path, str]:
     """File path -> JSON text of every workflow, both formats.  Model / file lists of our nodes
     are read with an empty stand-in ComfyUI folder, so the files do not depend on this machine."""
     with tempfile.TemporaryDirectory() as empty, mock.patch.dict(os.environ, {"SADTALKER_COMFY_ROOT": empty}):
-        definitions = catalog(OBJECT_INFO)
+        definitions = catalog(core_nodes())
     files = {}
     for name, describe in WORKFLOWS.items():
         graph = Graph(definitions)

@@ -9,14 +9,12 @@ in both of ComfyUI's formats from one description:
 
 The front end gives some widgets extra values: an INT ``seed`` / ``noise_seed`` (or any input
 with ``control_after_generate``) is followed by its control ("fixed", "randomize", ...), and
-upload widgets add their button's value (:data:`UPLOAD_EXTRAS`).  Core definitions come from
-``object_info_core.json`` (what ComfyUI 0.3.64 reports at ``/object_info``).
+upload widgets add their button's value (:data:`UPLOAD_EXTRAS`).  Core definitions are what
+ComfyUI 0.3.64 reports at ``/object_info`` (``core_nodes.json``, see :mod:`workflows.build`).
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 WIDGET_TYPES = {"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"}
@@ -87,23 +85,16 @@ def from_object_info(name: str, info: dict) -> NodeDef:
     return NodeDef(name, inputs, tuple(zip(info["output_name"], info["output"])))
 
 
-def from_node_class(name: str, node: type) -> NodeDef:
-    """A node definition from a V1 node class (``INPUT_TYPES``, ``RETURN_TYPES``, ``RETURN_NAMES``)."""
-    spec = node.INPUT_TYPES()
-    inputs = tuple(_input_def(n, declaration, group == "required")
-                   for group in ("required", "optional") for n, declaration in spec.get(group, {}).items())
-    names = getattr(node, "RETURN_NAMES", None) or node.RETURN_TYPES
-    return NodeDef(name, inputs, tuple(zip(names, node.RETURN_TYPES)))
-
-
-def catalog(object_info_path: Path) -> dict[str, NodeDef]:
-    """Every node a workflow may use: ComfyUI's core nodes and this plugin's."""
+def catalog(core_nodes: dict[str, dict]) -> dict[str, NodeDef]:
+    """Every node a workflow may use: ComfyUI's core nodes (their ``/object_info`` entries) and
+    this plugin's, as its nodes declare themselves (``io.ComfyNode`` schemas)."""
     from .plugin_package import load
 
-    nodes = load().nodes
-    core = json.loads(object_info_path.read_text())
-    defs = {name: from_object_info(name, info) for name, info in core.items()}
-    defs.update({name: from_node_class(name, cls) for name, cls in nodes.NODE_CLASS_MAPPINGS.items()})
+    plugin = load()
+    defs = {name: from_object_info(name, info) for name, info in core_nodes.items()}
+    for node in plugin.nodes.NODES:
+        info = node.GET_NODE_INFO_V1()
+        defs[info["name"]] = from_object_info(info["name"], info)
     return defs
 
 

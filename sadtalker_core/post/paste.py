@@ -26,6 +26,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..source.crop import Box, FaceCrop
+from .frame_size import face_frame_size
 
 #: feather band of :class:`FeatherPaste`, as a fraction of the paste box's shorter side
 DEFAULT_FEATHER = 0.1
@@ -47,9 +48,7 @@ def restore_aspect(frame: np.ndarray, original_size: tuple[int, int]) -> np.ndar
 
     A frame already at that size comes back unchanged, so applying it twice is harmless.
     """
-    w, h = original_size
-    size = frame.shape[1]
-    return cv2.resize(frame, (size, int(size * h / w)))
+    return cv2.resize(frame, face_frame_size(frame.shape[1], original_size))
 
 
 def _visible(box: Box, image_shape: tuple[int, ...]) -> tuple[Box, Box]:

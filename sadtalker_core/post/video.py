@@ -25,6 +25,7 @@ import av
 import numpy as np
 
 from ..errors import VideoError
+from .frame_size import even_size, pad_to_even
 
 DEFAULT_FPS = 25
 _LAYOUTS = {1: "mono", 2: "stereo"}
@@ -138,8 +139,8 @@ class VideoWriter:
 
     The file appears at ``path`` when the block ends without an exception; otherwise the
     temporary file is removed and nothing is left.  Odd frame sizes are padded by one replicated
-    pixel column/row to the even size yuv420p needs (never stretched).  ``crf`` and ``preset``
-    are libx264's quality/speed settings.
+    pixel column/row to the even size yuv420p needs (:func:`~sadtalker_core.post.frame_size.pad_to_even`).
+    ``crf`` and ``preset`` are libx264's quality/speed settings.
     """
 
     def __init__(
@@ -199,15 +200,13 @@ class VideoWriter:
         height, width = batch.shape[1:3]
         if self._size is None:
             self._size = (height, width)
-            self._video.height, self._video.width = height + height % 2, width + width % 2
+            self._video.width, self._video.height = even_size(width, height)
         elif self._size != (height, width):
             raise VideoError(
                 f"all frames of {self.path} must have one size: the first was {self._size[1]}x{self._size[0]}, "
                 f"this one is {width}x{height}"
             )
-        if height % 2 or width % 2:
-            batch = np.pad(batch, ((0, 0), (0, height % 2), (0, width % 2), (0, 0)), mode="edge")
-        for image in batch:
+        for image in pad_to_even(batch):
             frame = av.VideoFrame.from_ndarray(image, format="rgb24")
             frame.pts = self.frame_count
             self._container.mux(self._video.encode(frame))

@@ -45,7 +45,7 @@ def comfy_root(tmp_path_factory, weights_dir) -> Path:
 def bundle(comfy_root):
     from comfyui_sadtalker.nodes.models import LoadSadTalkerModels
 
-    return LoadSadTalkerModels().load("256", "cpu", "auto", "auto")[0]
+    return LoadSadTalkerModels.execute(size="256", device="cpu", precision="auto", face_detector="auto")[0]
 
 
 @pytest.fixture(scope="session")

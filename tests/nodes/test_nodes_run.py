@@ -1,9 +1,11 @@
-"""Each node run as ComfyUI runs it (its FUNCTION with its inputs), on the fake-weight models and
+"""Each node run as ComfyUI runs it (its ``execute`` with its inputs), on the fake-weight models and
 real pictures, speech and video from ../shared/media.  Renders are kept to two frames."""
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 import torch
@@ -20,15 +22,21 @@ from comfyui_sadtalker.nodes.motion import (
 )
 from comfyui_sadtalker.nodes.post import FaceEnhance, PasteBack
 from comfyui_sadtalker.nodes.render import Render
-from comfyui_sadtalker.sadtalker_core.motion.sequences import ExpressionSequence, PoseSequence
+from comfyui_sadtalker.sadtalker_core.motion.sequences import ExpressionSequence, PoseSequence, combine_motion
+from comfyui_sadtalker.sadtalker_core.pipeline import RenderOptions, clip_frames
+from comfyui_sadtalker.sadtalker_core.post.frame_size import face_frame_size
+from comfyui_sadtalker.sadtalker_core.post.paste import PasteMethod
+from comfyui_sadtalker.sadtalker_core.post.video import probe_video
 from comfyui_sadtalker.sadtalker_core.render.speed import EXACT, FAST
+from comfyui_sadtalker.sadtalker_core.source.face import to_rgb_uint8
 from comfyui_sadtalker.sadtalker_core.source.landmarks import pick_face
+from PIL import Image
 from spandrel.architectures.GFPGAN import GFPGAN
 
 
-def run(node_class, **inputs):
-    node = node_class()
-    return getattr(node, node_class.FUNCTION)(**inputs)
+def run(node_class, **inputs) -> tuple:
+    """The node's outputs, as ComfyUI hands them on."""
+    return node_class.execute(**inputs).args
 
 
 @pytest.fixture(scope="module")
@@ -175,12 +183,15 @@ def test_motion_saved_to_output_loads_back_from_input(bundle, portrait_face, spe
     face = portrait_face[0]
     (expression,) = run(ExpNetNode, models=bundle, face=face, audio=speech, expression_scale=1.0, blink="auto", seed=1)
     (pose,) = run(StillPose, face=face)
-    result = run(SaveMotion, expression=expression, pose=pose, filename_prefix="sadtalker/motion", format=file_format)
-    saved = comfy_root / "output" / result["ui"]["text"][0]
+    result = SaveMotion.execute(expression=expression, pose=pose, filename_prefix="sadtalker/motion",
+                                format=file_format)
+    assert result.args == ()
+    saved = comfy_root / "output" / result.ui["text"][0]
     assert saved.suffix == f".{file_format}" and saved.parent.name == "sadtalker"
     shutil.copy(saved, comfy_root / "input" / saved.name)
 
-    assert saved.name in LoadMotion.INPUT_TYPES()["required"]["motion_file"][0]
+    assert saved.name in LoadMotion.GET_NODE_INFO_V1()["input"]["required"]["motion_file"][1]["options"]
+    assert LoadMotion.validate_inputs(motion_file=saved.name) is True
     loaded_expression, loaded_pose, coefficients = run(LoadMotion, motion_file=saved.name)
     torch.testing.assert_close(loaded_expression.expression, expression.expression)
     torch.testing.assert_close(loaded_pose.pose, pose.pose.expand(5, 6))
@@ -191,8 +202,14 @@ def test_motion_saved_to_output_loads_back_from_input(bundle, portrait_face, spe
 
 
 @pytest.fixture(scope="module")
-def full_body_render(bundle, full_body, short_speech):
-    face, _, _ = run(Extract3DMM, models=bundle, image=full_body, preprocess="full", face_index=0)
+def odd_full_body(full_body) -> torch.Tensor:
+    """full_body_1.png cut to 799 x 1199: odd sides, as many photos have."""
+    return full_body[:, :1199, :799]
+
+
+@pytest.fixture(scope="module")
+def full_body_render(bundle, odd_full_body, short_speech):
+    face, _, _ = run(Extract3DMM, models=bundle, image=odd_full_body, preprocess="full", face_index=0)
     (expression,) = run(ExpNetNode, models=bundle, face=face, audio=short_speech, expression_scale=1.0, blink="auto",
                         seed=0)
     (pose,) = run(PoseVAENode, models=bundle, face=face, audio=short_speech, pose_style=0, head_motion_scale=1.0,
@@ -201,30 +218,35 @@ def full_body_render(bundle, full_body, short_speech):
                      audio=short_speech)
 
 
-def test_render_gives_frames_at_the_crop_aspect_the_audio_and_25_fps(full_body_render, short_speech):
+def test_render_gives_frames_at_the_crop_aspect_padded_to_even_sides_the_audio_and_25_fps(full_body_render,
+                                                                                           short_speech):
     face, (frames, audio, fps) = full_body_render
-    width, height = face.crop.original_size
-    assert frames.shape == (2, int(256 * height / width), 256, 3) and frames.dtype == torch.float32
+    width, height = face_frame_size(256, face.crop.original_size)
+    assert frames.shape == (2, height + height % 2, width, 3) and frames.dtype == torch.float32
+    if height % 2:  # the last row repeated once
+        assert torch.equal(frames[:, height], frames[:, height - 1])
     assert 0 <= frames.min() and frames.max() <= 1
     assert audio is short_speech and fps == 25.0
 
 
-def test_paste_back_puts_the_frames_into_the_whole_picture(full_body_render, full_body, progress):
+def test_paste_back_puts_the_frames_into_the_whole_picture(full_body_render, odd_full_body, progress):
     face, (frames, _, _) = full_body_render
-    (pasted,) = run(PasteBack, frames=frames, face=face, original=full_body, method="feather")
-    assert pasted.shape == (2, *full_body.shape[1:])
+    (pasted,) = run(PasteBack, frames=frames, face=face, original=odd_full_body, method="feather")
+    assert pasted.shape == (2, 1200, 800, 3)  # 799 x 1199 padded for the video encoders
+    torch.testing.assert_close(pasted[:, :, 799], pasted[:, :, 798])
     box = face.crop.info.paste_box(face.crop.mode.extended)
-    outside = pasted[:, : box.y1 - 1]  # above the face box: the picture itself, up to uint8 rounding
-    torch.testing.assert_close(outside, full_body[:, : box.y1 - 1].expand_as(outside), atol=1 / 255, rtol=0)
+    outside = pasted[:, : box.y1 - 1, :799]  # above the face box: the picture itself, up to uint8 rounding
+    torch.testing.assert_close(outside, odd_full_body[:, : box.y1 - 1].expand_as(outside), atol=1 / 255, rtol=0)
     assert progress[-1] == (2, 2)
 
 
-def test_paste_back_refuses_a_crop_mode_face_or_another_picture(full_body_render, portrait_face, portrait, full_body):
+def test_paste_back_refuses_a_crop_mode_face_or_another_picture(full_body_render, portrait_face, portrait,
+                                                                odd_full_body):
     face, (frames, _, _) = full_body_render
     with pytest.raises(ValueError, match="set Extract 3DMM's preprocess to full or extfull"):
         run(PasteBack, frames=frames, face=portrait_face[0], original=portrait, method="feather")
     with pytest.raises(ValueError, match="connect the picture given to Extract 3DMM"):
-        run(PasteBack, frames=frames, face=face, original=full_body[:, :100], method="seamless")
+        run(PasteBack, frames=frames, face=face, original=odd_full_body[:, :100], method="seamless")
 
 
 def test_free_view_keyframes_reach_the_renderer(bundle, portrait_face, short_speech):
@@ -251,7 +273,8 @@ def gfpgan_name(comfy_root) -> str:
 
 
 def test_face_enhance_restores_frames_batch_by_batch(gfpgan_name, progress, native_precision):
-    assert gfpgan_name in LoadFaceEnhancer.INPUT_TYPES()["required"]["model_name"][0]
+    assert gfpgan_name in LoadFaceEnhancer.GET_NODE_INFO_V1()["input"]["required"]["model_name"][1]["options"]
+    assert LoadFaceEnhancer.validate_inputs(model_name=gfpgan_name) is True
     (enhancer,) = run(LoadFaceEnhancer, model_name=gfpgan_name, device="cpu", precision=native_precision)
     frames = torch.rand(3, 64, 48, 3)
     (restored,) = run(FaceEnhance, frames=frames, enhancer=enhancer, strength=1.0, codeformer_fidelity=0.5,
@@ -262,6 +285,9 @@ def test_face_enhance_restores_frames_batch_by_batch(gfpgan_name, progress, nati
     (unchanged,) = run(FaceEnhance, frames=frames, enhancer=enhancer, strength=0.0, codeformer_fidelity=0.5,
                        batch_size=4)
     assert torch.equal(unchanged, frames)
+    (odd,) = run(FaceEnhance, frames=frames[:, :63, :47], enhancer=enhancer, strength=0.0, codeformer_fidelity=0.5,
+                 batch_size=4)
+    assert odd.shape == (3, 64, 48, 3) and torch.equal(odd[:, :63, :47], frames[:, :63, :47])
 
 
 def test_cancel_stops_the_render_after_the_batch_in_progress(bundle, portrait_face, short_speech, monkeypatch,
@@ -283,3 +309,74 @@ def test_cancel_stops_the_render_after_the_batch_in_progress(bundle, portrait_fa
     with pytest.raises(Interrupted):
         run(Render, models=bundle, face=face, expression=expression, pose=still, batch_size=1)
     assert progress == [(1, 2)]  # the second frame was never rendered
+
+
+# --- frames for a video: every size encodes, and the node chain is the CLI's path -----------------
+
+
+def save_video(frames: torch.Tensor, path: Path) -> tuple[int, int, int]:
+    """Frames encoded as ComfyUI's Save Video encodes them (H.264, yuv420p, at the frames' own size,
+    ``(x * 255).clamp(0, 255).byte()``); (frame count, width, height) read back from the file."""
+    with av.open(str(path), mode="w") as container:
+        stream = container.add_stream("h264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
+        for image in (frames * 255).clamp(0, 255).byte().numpy():
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24").reformat(format="yuv420p")))
+        container.mux(stream.encode(None))
+    info = probe_video(path)
+    return info.frame_count, info.width, info.height
+
+
+def one_frame_motion(bundle, face, audio) -> tuple[ExpressionSequence, PoseSequence]:
+    (expression,) = run(ExpNetNode, models=bundle, face=face, audio=audio, expression_scale=1.0, blink="off", seed=0)
+    (pose,) = run(StillPose, face=face)
+    return ExpressionSequence(expression.expression[:1]), pose
+
+
+def test_an_odd_sided_frame_is_what_h264_refuses(tmp_path):
+    """What the padding is for: the encoder ComfyUI's Save Video uses fails on a 256 x 255 frame."""
+    with pytest.raises(av.error.FFmpegError, match="libx264"):  # libx264 logs "height not divisible by 2"
+        save_video(torch.rand(1, 255, 256, 3), tmp_path / "odd.mp4")
+
+
+def test_an_odd_sized_crop_renders_to_frames_h264_encodes(bundle, media_dir, short_speech, tmp_path):
+    """people_0 enlarged to 592 x 592 crops to a face rendered 256 x 255: Render pads it to 256 x 256."""
+    with Image.open(media_dir / "people_0.png") as original:
+        enlarged = np.asarray(original.convert("RGB").resize((592, 592), Image.LANCZOS), np.float32) / 255
+    face, _, _ = run(Extract3DMM, models=bundle, image=torch.from_numpy(enlarged)[None], preprocess="crop",
+                     face_index=0)
+    width, height = face_frame_size(256, face.crop.original_size)
+    assert height % 2 == 1  # the case this test is about
+    expression, pose = one_frame_motion(bundle, face, short_speech)
+    (frames, _, _) = run(Render, models=bundle, face=face, expression=expression, pose=pose, batch_size=1)
+    assert save_video(frames, tmp_path / "crop.mp4") == (1, width, height + 1)
+
+
+def test_a_full_picture_of_odd_sides_pastes_back_to_frames_h264_encodes(full_body_render, odd_full_body, tmp_path):
+    face, (frames, _, _) = full_body_render
+    (pasted,) = run(PasteBack, frames=frames, face=face, original=odd_full_body, method="seamless")
+    assert save_video(pasted, tmp_path / "full.mp4") == (2, 800, 1200)
+
+
+def test_the_node_chain_gives_the_frames_of_the_cli(bundle, full_body_render, odd_full_body, short_speech,
+                                                    gfpgan_name):
+    """Render -> Face enhance -> Paste back and the CLI's generate (pipeline.clip_frames) render,
+    enhance and paste the same way: the same frames, up to 8-bit rounding (GFPGAN draws noise: seeded)."""
+    face = full_body_render[0]
+    expression, pose = one_frame_motion(bundle, face, short_speech)
+    (enhancer,) = run(LoadFaceEnhancer, model_name=gfpgan_name, device="cpu", precision="exact")
+
+    torch.manual_seed(0)
+    cli = np.stack(list(clip_frames(bundle.models, face, combine_motion(expression, pose),
+                                    RenderOptions(batch_size=1, paste=PasteMethod.FEATHER), enhancer)))
+    (rendered, _, _) = run(Render, models=bundle, face=face, expression=expression, pose=pose, batch_size=1)
+    torch.manual_seed(0)
+    (enhanced,) = run(FaceEnhance, frames=rendered, enhancer=enhancer, strength=1.0, codeformer_fidelity=0.5,
+                      batch_size=1)
+    (pasted,) = run(PasteBack, frames=enhanced, face=face, original=odd_full_body, method="feather")
+    nodes = np.stack([to_rgb_uint8(frame) for frame in pasted.numpy()])
+
+    assert cli.shape == nodes.shape == (1, 1200, 800, 3)
+    assert np.abs(cli.astype(int) - nodes).max() <= 1
+    (plain,) = run(PasteBack, frames=rendered, face=face, original=odd_full_body, method="feather")
+    assert np.abs(nodes.astype(int) - to_rgb_uint8(plain[0].numpy())).mean() > 1  # the enhancer did work

@@ -1,6 +1,7 @@
 """The example workflows load in ComfyUI: every node type exists (ours, or a core node of ComfyUI
 0.3.64's /object_info), every link joins an output to an input of the same type, required inputs
-are connected, widget values fit their widgets, and the UI and API files describe the same graph."""
+are connected, widget values fit their widgets, and the UI and API files describe the same graph.
+The builder's vendored core node entries are ComfyUI 0.3.64's own (../shared/comfyui)."""
 from __future__ import annotations
 
 import json
@@ -20,7 +21,15 @@ NAMES = sorted(build.WORKFLOWS)
 def definitions(tmp_path_factory) -> dict[str, NodeDef]:
     with pytest.MonkeyPatch.context() as patch:  # our file lists read from an empty ComfyUI folder
         patch.setenv("SADTALKER_COMFY_ROOT", str(tmp_path_factory.mktemp("empty_comfy")))
-        return catalog(SHARED / "comfyui" / "object_info_core.json")
+        return catalog(build.core_nodes())
+
+
+def test_the_vendored_core_nodes_are_comfyui_0_3_64s_and_all_the_workflows_use():
+    reported = json.loads((SHARED / "comfyui" / "object_info_core.json").read_text())
+    vendored = build.core_nodes()
+    assert vendored == {name: reported[name] for name in vendored}
+    used = {node["class_type"] for name in NAMES for node in _load("api", f"{name}.json").values()}
+    assert set(vendored) == {name for name in used if not name.startswith("SadTalker")}
 
 
 def _load(*parts: str) -> dict:
