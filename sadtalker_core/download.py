@@ -29,6 +29,7 @@ from typing import Iterable, Mapping, Sequence
 
 from tqdm import tqdm
 
+from .arguments import EXIT_BAD_INPUT, Parser
 from .errors import DownloadError
 
 CHUNK = 1 << 20
@@ -267,7 +268,7 @@ def _parse_override(text: str) -> tuple[str, str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m sadtalker_core download DIR [options]``: fetch the official files into DIR."""
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="python -m sadtalker_core download",
         description="Download the official SadTalker, facexlib and GFPGAN model files, verified by sha256, resumable.",
     )
@@ -284,7 +285,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         results = download(args.directory, select_files(args.only, args.all), dict(args.sha256), not args.no_progress)
     except DownloadError as err:
         print(f"error: {err}", file=sys.stderr)
-        return 1
+        return EXIT_BAD_INPUT
     for result in results:
         print(f"{result.action:>10}  {result.path}  sha256 {result.sha256}")
     return 0
