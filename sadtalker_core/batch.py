@@ -186,8 +186,9 @@ class BatchReport:
     failed: list[tuple[ManifestRow, str]] = field(default_factory=list)
 
     def summary(self) -> list[str]:
-        """The closing lines: the counts, then each failed row with its error."""
+        """The closing lines: the counts, then each failed row with its error, in the manifest's order."""
         taken = f" (shard {self.shard})" if self.shard.count > 1 else ""
         counts = (f"{self.manifest}{taken}: {self.rows} rows, {len(self.rendered)} rendered, "
                   f"{len(self.skipped)} already complete, {len(self.failed)} failed")
-        return [counts] + [f"  line {row.line} ({row.output}): {error}" for row, error in self.failed]
+        failed = sorted(self.failed, key=lambda failure: failure[0].line)  # rows fail in two passes: cheap checks first
+        return [counts] + [f"  line {row.line} ({row.output}): {error}" for row, error in failed]
