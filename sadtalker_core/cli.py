@@ -535,7 +535,7 @@ def run_batch(args: argparse.Namespace) -> BatchReport:
 def _forward_download(argv: Sequence[str]) -> int:
     from .download import main
 
-    return main(list(argv))
+    return main(list(argv), prog=f"{_prog()} download")
 
 
 def _forward_conformance(argv: Sequence[str]) -> int:

@@ -266,10 +266,10 @@ def _parse_override(text: str) -> tuple[str, str]:
     return name.strip(), value
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, prog: str = "python -m sadtalker_core download") -> int:
     """``python -m sadtalker_core download DIR [options]``: fetch the official files into DIR."""
     parser = Parser(
-        prog="python -m sadtalker_core download",
+        prog=prog,
         description="Download the official SadTalker, facexlib and GFPGAN model files, verified by sha256, resumable.",
     )
     parser.add_argument("directory", type=Path, help="folder to put the files in (created if missing)")

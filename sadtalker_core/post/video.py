@@ -112,6 +112,8 @@ def _temp_file(path: Path) -> Path:
                 return temp
             except FileExistsError:
                 continue
+            except FileNotFoundError:  # another process's check_writable removed the folder it had made
+                folder.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise VideoError(
             f"cannot write the video {path}: the folder {folder} cannot be created or written ({err.strerror or err}); "
@@ -157,9 +159,18 @@ def remove_stale_partials(path: str | os.PathLike) -> list[Path]:
 
 
 def check_writable(path: str | os.PathLike) -> None:
-    """Raise :class:`VideoError` unless a video can be written at ``path`` (its folder is created
-    if missing).  Call it before a long render so that a bad output path fails at once."""
-    _temp_file(Path(path)).unlink()
+    """Raise :class:`VideoError` unless a video can be written at ``path``.  Call it before a long
+    render so that a bad output path fails at once; folders it had to create to find out are
+    removed again (:class:`VideoWriter` creates them), so a render that fails later leaves nothing."""
+    path = Path(path)
+    missing = [folder for folder in (path.parent, *path.parent.parents) if not folder.exists()]  # nearest first
+    _temp_file(path).unlink()
+    for folder in missing:
+        try:
+            folder.rmdir()
+        except OSError:
+            break  # something else was put there meanwhile: keep it
+
 
 
 def _frame_batch(frames: np.ndarray) -> np.ndarray:

@@ -172,10 +172,13 @@ def test_temporary_files_left_by_killed_writes_of_the_same_video_are_removed_by_
     assert remove_stale_partials(tmp_path / "clip.mp4") == []
 
 
-def test_missing_output_folders_are_created(tmp_path):
+def test_missing_output_folders_are_created_by_the_writer_and_left_as_they_were_by_the_check(tmp_path):
     target = tmp_path / "results" / "today" / "clip.mp4"
     check_writable(target)
-    assert target.parent.is_dir() and leftovers(target.parent) == []
+    assert leftovers(tmp_path) == []
+    with VideoWriter(target) as writer:
+        writer.write(indexed_frames(2, 32, 32))
+    assert leftovers(target.parent) == ["clip.mp4"]
 
 
 def test_reference_video_is_read_at_25_fps(media_dir):
