@@ -66,7 +66,6 @@ MOTION_DEFAULTS = {"pose_style": 0, "blink": "random", "seed": None, "head_motio
 POSE_STYLES = PoseVAEConfig().num_classes
 #: options that choose what a process loads: set once for a whole batch, not per manifest row
 PROCESS_OPTIONS = ("checkpoints", "size", "device", "precision", "enhancer", "quiet")
-EXIT_INTERRUPTED = 130
 
 
 def _video_file(text: str) -> Path:
