@@ -11,6 +11,10 @@ CPU, i.e. user + sys of both threads), one frame's CPU time per generator stage,
 and render), and the load average while it ran.  The exact run saves its frames and the driving
 keypoints; later settings are compared with them (PSNR, max keypoint difference).
 
+``exact@avx2`` runs exact mode with oneDNN and ATen limited to AVX2 (``ONEDNN_MAX_CPU_ISA=AVX2
+ATEN_CPU_CAPABILITY=avx2``): the kernels a CPU without AVX-512 gets (its ``cpu_capability`` is
+recorded), on this CPU's cores.
+
 ``--official`` times the official ``make_animation`` of a SadTalker checkout on the same machine,
 weights and inputs (``official_render.py``), the baseline the speed-ups are quoted against.
 
@@ -57,7 +61,10 @@ def stage_modules(generator) -> dict:
     return {name: m if isinstance(m, list) else [m] for name, m in stages.items()}
 
 
-SETTINGS = ("exact", "fast", "exact+compile", "fast+compile")
+SETTINGS = ("exact", "fast", "exact+compile", "fast+compile", "exact@avx2")
+#: ``@avx2``: the child runs with oneDNN and ATen limited to AVX2 (no AVX-512, no bfloat16 instructions):
+#: what a CPU without AVX-512 runs, on this CPU's cores
+AVX2_ONLY = {"ONEDNN_MAX_CPU_ISA": "AVX2", "ATEN_CPU_CAPABILITY": "avx2"}
 
 
 def measure(args: argparse.Namespace) -> dict:
@@ -78,7 +85,7 @@ def measure(args: argparse.Namespace) -> dict:
     windows = coefficient_windows(golden["source_coeff"], sequence)
     source = read_source_image(MEDIA / "people_0.png", args.size)
 
-    precision, _, compiled = setting.partition("+")
+    precision, _, compiled = setting.partition("@")[0].partition("+")
     speed = RenderSpeed(precision, compile=compiled == "compile")
     t0, c0 = time.perf_counter(), cpu_seconds()
     models = load_face_render_models(checkpoints / f"SadTalker_V0.0.2_{args.size}.safetensors",
@@ -122,6 +129,7 @@ def measure(args: argparse.Namespace) -> dict:
     result = {
         "precision": setting,
         "threads": torch.get_num_threads(),
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "frames": frames_out.shape[0],
         "batch": batch,
         "load": load,
@@ -151,8 +159,9 @@ def measure(args: argparse.Namespace) -> dict:
 
 
 
-def run_child(args: list[str]) -> dict:
-    out = subprocess.run([sys.executable, *args], capture_output=True, text=True, check=True)
+def run_child(args: list[str], setting: str = "") -> dict:
+    env = {**os.environ, **AVX2_ONLY} if setting.endswith("@avx2") else None
+    out = subprocess.run([sys.executable, *args], capture_output=True, text=True, check=True, env=env)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -225,7 +234,7 @@ def main() -> None:
             if args.official:
                 runs.setdefault("official", []).append(run_child(official_arguments(args)))
             for setting in settings:
-                runs.setdefault(setting, []).append(run_child(child_arguments(args, setting, reference)))
+                runs.setdefault(setting, []).append(run_child(child_arguments(args, setting, reference), setting))
                 print(json.dumps(runs[setting][-1]), flush=True)
     results = [median_run(group) for group in runs.values()]
     machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, {_cpu_model()}, torch {_torch_version()}"

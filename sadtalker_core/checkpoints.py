@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import re
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -171,19 +172,55 @@ def _read_safetensors_prefix(path: Path, prefix: str, into: Mapping[str, torch.T
         return state
 
 
+#: how other kinds of files start, to say what a file given as a checkpoint really is
+_OTHER_FILE_KINDS = (
+    (b"\x89PNG", "a PNG picture"),
+    (b"\xff\xd8\xff", "a JPEG picture"),
+    (b"<!DOCTYPE", "a web page (HTML), not the file itself"),
+    (b"<html", "a web page (HTML), not the file itself"),
+    (b"version https://git-lfs", "a Git LFS pointer, not the file itself"),
+)
+
+
+def _not_a_checkpoint(path: Path) -> str | None:
+    """Why ``path`` cannot be a PyTorch checkpoint at all (None when it can be: a zip archive, the
+    format since torch 1.6, or a pickle, the legacy format)."""
+    if zipfile.is_zipfile(path):
+        return None
+    with open(path, "rb") as handle:
+        head = handle.read(64)
+    if head.startswith(b"\x80"):  # pickle protocol 2+
+        return None
+    if not head:
+        return "it is empty"
+    for magic, kind in _OTHER_FILE_KINDS:
+        if head.lstrip().lower().startswith(magic.lower()):
+            return f"it is {kind}"
+    return "it is neither a zip archive nor a pickle"
+
+
 def _torch_load(path: Path) -> object:
+    """The object a torch checkpoint holds, read with ``weights_only=True``; anything else -- not a
+    checkpoint, damaged, or holding code -- is a :class:`CheckpointError` asking for a fresh download."""
+    fix = "download it again"
+    why = _not_a_checkpoint(path)
+    if why is not None:
+        raise CheckpointError(f"{path}: not a PyTorch checkpoint or damaged ({why}); {fix}")
     try:
-        mmap = zipfile.is_zipfile(path)
-        return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
+        return torch.load(path, map_location="cpu", weights_only=True, mmap=zipfile.is_zipfile(path))
     except pickle.UnpicklingError as exc:
+        found = re.search(r"Unsupported (?:global: GLOBAL \S+|operand \S+|[^.\n]*)", str(exc))
+        detail = f" ({found.group(0)})" if found else ""
         raise CheckpointError(
-            f"{path}: refused to load: the pickle holds objects other than plain tensors and numbers "
-            f"(weights_only=True). Only load checkpoint files from a source you trust. Detail: {exc}"
+            f"{path}: refused to load: it holds more than tensors and numbers{detail}, which the official files "
+            f"never do; it is damaged or not the official file: {fix}"
         ) from exc
-    except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError) as exc:
+    except MemoryError:
+        raise
+    except Exception as exc:  # a damaged file fails in many ways inside the unpickler
+        first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise CheckpointError(
-            f"{path}: cannot read as a PyTorch checkpoint ({exc}); the file is truncated or damaged: "
-            "download it again"
+            f"{path}: cannot read as a PyTorch checkpoint ({first_line}); the file is truncated or damaged: {fix}"
         ) from exc
 
 

@@ -29,6 +29,7 @@ from typing import Iterable, Mapping, Sequence
 
 from tqdm import tqdm
 
+from .arguments import EXIT_BAD_INPUT, Parser
 from .errors import DownloadError
 
 CHUNK = 1 << 20
@@ -279,10 +280,10 @@ def _parse_override(text: str) -> tuple[str, str]:
     return name.strip(), value
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, prog: str = "python -m sadtalker_core download") -> int:
     """``python -m sadtalker_core download DIR [options]``: fetch the official files into DIR."""
-    parser = argparse.ArgumentParser(
-        prog="python -m sadtalker_core download",
+    parser = Parser(
+        prog=prog,
         description="Download the official SadTalker, facexlib and GFPGAN model files (or, with --training, the "
                     "files the trainers need), verified by sha256, resumable.",
     )
@@ -304,7 +305,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         results = download(args.directory, files, dict(args.sha256), not args.no_progress)
     except DownloadError as err:
         print(f"error: {err}", file=sys.stderr)
-        return 1
+        return EXIT_BAD_INPUT
     for result in results:
         print(f"{result.action:>10}  {result.path}  sha256 {result.sha256}")
     return 0

@@ -14,6 +14,7 @@ Mirrors the official ``src/utils/audio.py`` + ``get_data`` (generate_batch.py):
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -116,10 +117,14 @@ def melspectrogram(wav: np.ndarray, cfg: AudioConfig = DEFAULT_AUDIO) -> np.ndar
     """Wav2Lip mel spectrogram of 16 kHz samples: float64 (mel frames, num_mels) in
     [-max_abs_value, max_abs_value], ``1 + len(wav) // hop_size`` frames."""
     emphasised = signal.lfilter([1.0, -cfg.preemphasis], [1.0], wav)
-    spectrum = librosa.stft(
-        y=emphasised, n_fft=cfg.n_fft, hop_length=cfg.hop_size, win_length=cfg.win_size,
-        window="hann", center=True, pad_mode="constant",
-    )
+    with warnings.catch_warnings():
+        # a clip of one or two frames is shorter than n_fft: the centred, zero-padded STFT is what the
+        # official code computes then too, so librosa's warning about it says nothing to the user
+        warnings.filterwarnings("ignore", message=r"n_fft=\d+ is too large for input signal", category=UserWarning)
+        spectrum = librosa.stft(
+            y=emphasised, n_fft=cfg.n_fft, hop_length=cfg.hop_size, win_length=cfg.win_size,
+            window="hann", center=True, pad_mode="constant",
+        )
     mel = _mel_basis(cfg) @ np.abs(spectrum)
     floor = np.exp(cfg.min_level_db / 20 * np.log(10))
     db = 20 * np.log10(np.maximum(floor, mel)) - cfg.ref_level_db

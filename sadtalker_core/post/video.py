@@ -3,7 +3,9 @@
 Writing is streamed (frames go to the encoder as they are produced, so a long render never
 sits in memory) and atomic: the file is encoded under a hidden temporary name in the destination
 folder and renamed into place only when it is complete, so an exception or an interrupt leaves
-neither a broken video nor the temporary file behind.  The audio track is cut or padded with
+neither a broken video nor the temporary file behind (a process killed outright cannot clean up:
+the next write of the same file removes what it left).  Videos get the permissions the umask gives
+any new file.  The audio track is cut or padded with
 silence to exactly ``frame_count / fps`` seconds, because SadTalker renders one frame per 40 ms
 of speech and a longer track would play over a frozen last frame.
 
@@ -13,9 +15,10 @@ frame shown nearest to it.
 """
 from __future__ import annotations
 
+import glob
 import math
 import os
-import tempfile
+import secrets
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -29,6 +32,7 @@ from .frame_size import even_size, pad_to_even
 
 DEFAULT_FPS = 25
 _LAYOUTS = {1: "mono", 2: "stereo"}
+_PARTIAL = ".partial"  # temporary files are .<stem>.<pid>.<random>.partial<suffix>
 
 
 @dataclass(frozen=True)
@@ -87,7 +91,9 @@ def _as_fraction(fps: float | Fraction) -> Fraction:
 
 
 def _temp_file(path: Path) -> Path:
-    """Create (empty) the hidden temporary file :class:`VideoWriter` encodes into, beside ``path``.
+    """Create (empty) the hidden temporary file :class:`VideoWriter` encodes into, beside ``path``:
+    ``.<stem>.<pid>.<random>.partial<suffix>``, with the permissions the umask gives any new file.
+    Temporary files of earlier writes of ``path`` whose process is gone are removed first.
 
     This is also the writability check: it fails here, before any work, if the folder cannot
     be created or written.
@@ -99,20 +105,73 @@ def _temp_file(path: Path) -> Path:
         )
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        handle, name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".partial{path.suffix}", dir=folder)
+        remove_stale_partials(path)
+        while True:
+            temp = folder / f".{path.stem}.{os.getpid()}.{secrets.token_hex(4)}{_PARTIAL}{path.suffix}"
+            try:
+                os.close(os.open(temp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
+                return temp
+            except FileExistsError:
+                continue
+            except FileNotFoundError:  # another process's check_writable removed the folder it had made
+                folder.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise VideoError(
             f"cannot write the video {path}: the folder {folder} cannot be created or written ({err.strerror or err}); "
             "choose another output folder or fix its permissions"
         ) from err
-    os.close(handle)
-    return Path(name)
+
+
+def _process_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs on this machine (POSIX).  Elsewhere False: Windows refuses to
+    delete a file that another process still has open, which protects a live writer's file."""
+    if os.name != "posix":
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def remove_stale_partials(path: str | os.PathLike) -> list[Path]:
+    """Remove the temporary files that writes of ``path`` left behind when their process was
+    killed outright (SIGKILL, a power cut: no cleanup could run); those of a process still
+    running are kept.  Returns the files removed."""
+    path = Path(path)
+    prefix, suffix = f".{path.stem}.", f"{_PARTIAL}{path.suffix}"
+    removed = []
+    for candidate in path.parent.glob(f"{glob.escape(prefix)}*{glob.escape(suffix)}"):
+        middle = candidate.name[len(prefix):-len(suffix)]
+        pid, dot, token = middle.partition(".")
+        if dot:
+            if not (pid.isdigit() and token.isalnum()) or _process_alive(int(pid)):
+                continue
+        elif not (len(middle) == 8 and middle.replace("_", "").isalnum()):
+            continue  # not ours; 8 letters: tempfile's name, from versions that did not record the pid
+        try:
+            candidate.unlink()
+            removed.append(candidate)
+        except OSError:
+            pass  # in use (Windows) or already gone
+    return removed
 
 
 def check_writable(path: str | os.PathLike) -> None:
-    """Raise :class:`VideoError` unless a video can be written at ``path`` (its folder is created
-    if missing).  Call it before a long render so that a bad output path fails at once."""
-    _temp_file(Path(path)).unlink()
+    """Raise :class:`VideoError` unless a video can be written at ``path``.  Call it before a long
+    render so that a bad output path fails at once; folders it had to create to find out are
+    removed again (:class:`VideoWriter` creates them), so a render that fails later leaves nothing."""
+    path = Path(path)
+    missing = [folder for folder in (path.parent, *path.parent.parents) if not folder.exists()]  # nearest first
+    _temp_file(path).unlink()
+    for folder in missing:
+        try:
+            folder.rmdir()
+        except OSError:
+            break  # something else was put there meanwhile: keep it
+
 
 
 def _frame_batch(frames: np.ndarray) -> np.ndarray:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections import OrderedDict
 
 import pytest
@@ -180,11 +181,33 @@ def test_missing_and_unexpected_keys_and_shapes_are_listed():
     assert "norm.weight: expected (4,), found (7,)" in message
 
 
-def test_pickle_holding_code_objects_is_refused(tmp_path):
+def test_pickle_holding_code_objects_is_refused_without_suggesting_to_turn_the_safety_off(tmp_path):
     path = tmp_path / "mapping_00109-model.pth.tar"
     torch.save({"mapping": TinyNet(), "epoch": 109}, path)  # a whole module, not a state dict
-    with pytest.raises(CheckpointError, match="weights_only"):
+    with pytest.raises(CheckpointError) as info:
         read_section(path, "mapping")
+    message = str(info.value)
+    assert re.fullmatch(r".*mapping_00109-model\.pth\.tar: refused to load: it holds more than tensors and numbers "
+                        r"\(Unsupported global: GLOBAL .*TinyNet\).*download it again", message), message
+    assert "weights_only" not in message and "\n" not in message
+
+
+@pytest.mark.parametrize("content, kind", [
+    (None, "it is a PNG picture"),  # a picture saved under a checkpoint's name
+    (b"<!DOCTYPE html><html><body>Not Found</body></html>", "it is a web page"),
+    (b"", "it is empty"),
+    (b"hello world", "neither a zip archive nor a pickle"),
+])
+def test_a_file_that_is_not_a_checkpoint_at_all_says_so_and_asks_for_a_new_download(tmp_path, media_dir, content,
+                                                                                       kind):
+    path = tmp_path / "mapping_00229-model.pth.tar"
+    path.write_bytes((media_dir / "people_0.png").read_bytes() if content is None else content)
+    with pytest.raises(CheckpointError) as info:
+        read_section(path, "mapping")
+    message = str(info.value)
+    assert message.startswith(f"{path}: not a PyTorch checkpoint or damaged (")
+    assert kind in message and message.endswith("download it again")
+    assert "weights_only" not in message and "\n" not in message
 
 
 def test_non_tensor_entries_in_a_state_dict_are_refused(tmp_path):

@@ -1,12 +1,20 @@
-"""``python -m sadtalker_core``: generate and demo write a video with the audio, options keep the
-official names, download / conformance are forwarded, and a bad input prints one ``error:`` line
-(no traceback) and exits with status 2 -- before any model is loaded where it can be.
+"""``sadtalker`` / ``python -m sadtalker_core``: generate and demo write a video with the audio,
+options keep the official names, download / conformance are forwarded; arguments are checked
+before anything heavy is imported, and a bad input prints one ``error:`` line (no traceback, no
+stray line from a C library) and exits with status 2, writing nothing.  SIGTERM / SIGHUP stop
+like Ctrl-C, leaving no temporary video behind.
 """
 from __future__ import annotations
 
 import contextlib
 import io
+import json
+import os
 import re
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -17,11 +25,12 @@ import pytest
 import soundfile
 from paths import CORE_CHECKPOINTS
 
-from sadtalker_core import cli, precision
+from sadtalker_core import cli, pipeline, precision
 from sadtalker_core.cli import DEMO_AUDIO, DEMO_IMAGE, build_parser, main, motion_options, render_options
 from sadtalker_core.motion.files import load_motion
 from sadtalker_core.pipeline import BlinkMode, MotionOptions
 from sadtalker_core.post.video import probe_video, read_audio
+from sadtalker_core.source import face as source_face
 from sadtalker_core.source.dlib_detector import DlibDetector
 from sadtalker_core.source.face import read_image
 
@@ -115,6 +124,88 @@ def test_download_and_conformance_are_forwarded(capsys, command, prog):
     assert exit_.value.code == 0 and capsys.readouterr().out.startswith(f"usage: {prog}")
 
 
+def test_the_choices_spelled_in_the_command_line_are_the_librarys():
+    """The parser names them without importing the stages (so that --help answers at once)."""
+    from sadtalker_core.models import RENDER_SIZES
+    from sadtalker_core.motion.files import SUFFIXES
+    from sadtalker_core.pipeline import RenderOptions
+    from sadtalker_core.post.paste import PasteMethod
+    from sadtalker_core.precision import Precision
+    from sadtalker_core.source.crop import PreprocessMode
+    from sadtalker_core.source.face import CropLandmarks
+
+    assert cli.PREPROCESS_MODES == tuple(mode.value for mode in PreprocessMode)
+    assert cli.BLINK_MODES == tuple(mode.value for mode in BlinkMode)
+    assert set(cli.PASTE_METHODS) == {method.value for method in PasteMethod}
+    assert cli.PASTE_METHODS[0] == RenderOptions().paste.value
+    assert cli.PRECISIONS == tuple(setting.value for setting in Precision)
+    assert cli.CROP_LANDMARKS == tuple(choice.value for choice in CropLandmarks)
+    assert cli.RENDER_SIZES == RENDER_SIZES and cli.MOTION_SUFFIXES == SUFFIXES
+    defaults = MotionOptions()
+    assert cli.MOTION_DEFAULTS == {name: getattr(defaults, name) for name in cli.MOTION_DEFAULTS}
+    assert {name for name in vars(defaults)} == set(cli.MOTION_DEFAULTS)
+
+
+def test_help_and_argument_errors_import_nothing_heavy(tmp_path):
+    """--help and a bad argument are answered before torch, OpenCV, librosa or PyAV are imported."""
+    script = f"""
+import contextlib, io, sys
+from sadtalker_core.cli import main
+for argv in (["--help"], ["generate", "--help"], ["generate-batch", "--help"],
+             ["generate", "--image", "a.png", "--audio", "a.wav", "--out", "{tmp_path}/o.mp4", "--checkpoints", "m",
+              "--pose-style", "46"]):
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        try:
+            main(argv)
+        except SystemExit:
+            pass
+print(sorted(name for name in ("torch", "cv2", "librosa", "av", "numpy", "tqdm") if name in sys.modules))
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO, timeout=120,
+                          check=False)
+    assert (done.returncode, done.stdout, done.stderr) == (0, "[]\n", "")
+
+
+def _argument_error(capsys, argv: list) -> str:
+    with pytest.raises(SystemExit) as exit_:
+        main([str(arg) for arg in argv])
+    assert exit_.value.code == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1 and err.startswith("error: ")
+    return err
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--pose-style", "46"], "argument --pose-style/--pose_style: expected a whole number from 0 to 45, got '46'"),
+    (["--pose_style", "-1"], "argument --pose-style/--pose_style: expected a whole number from 0 to 45, got '-1'"),
+    (["--batch-size", "0"], "argument --batch-size/--batch_size: expected a whole number of at least 1, got '0'"),
+    (["--out", "clip"], "argument --out: expected a video file name ending in .mp4, .mov or .mkv, got 'clip'"),
+    (["--out", "clip.gif"], "argument --out: expected a video file name ending in .mp4, .mov or .mkv"),
+    (["--size", "384"], "argument --size: invalid choice: 384"),
+    (["--seed", "-3"], "argument --seed: expected a whole number from 0 to 4294967295, got '-3'"),
+    (["--face-index", "-1"], "argument --face-index: expected a whole number of at least 0"),
+    (["--enhancer-strength", "1.5"], "argument --enhancer-strength: expected a number from 0 to 1, got '1.5'"),
+    (["--max-seconds", "0"], "argument --max-seconds: expected a number above 0, got '0'"),
+    (["--head-motion-scale", "-1"], "argument --head-motion-scale: expected a number of at least 0, got '-1'"),
+    (["--expression-scale", "nan"], "argument --expression-scale/--expression_scale: expected a finite number"),
+    (["--input-yaw", "0", "inf"], "argument --input-yaw/--input_yaw: expected a finite number, got 'inf'"),
+    (["--device", "gpu"], "argument --device: expected auto, cpu, cuda or cuda:N, got 'gpu'"),
+    (["--precision", "half"], "argument --precision: invalid choice: 'half'"),
+    (["--preprocess", "crop", "--no-such-option"], "unrecognized arguments: --no-such-option"),
+])
+def test_a_bad_argument_is_one_line_and_nothing_is_written(capsys, tmp_path, extra, message):
+    out = tmp_path / "results" / "out.mp4"
+    argv = ["generate", "--image", "face.png", "--audio", "speech.wav", "--out", out, "--checkpoints", "models", *extra]
+    err = _argument_error(capsys, argv)
+    assert err.startswith(f"error: {message}") and re.search(r" \(see python -m sadtalker_core( generate)? --help\)\n$", err)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_missing_required_arguments_are_one_line(capsys):
+    err = _argument_error(capsys, ["generate", "--image", "face.png"])
+    assert err.startswith("error: the following arguments are required: --audio/--driven_audio, --out")
+
+
 # --- bad inputs: one line, status 2 -----------------------------------------------------------
 
 
@@ -149,9 +240,48 @@ def test_empty_audio(inputs, checkpoints):
     _assert_one_error_line(code, err, r"empty\.wav: the audio is empty")
 
 
-def test_a_missing_picture(inputs, checkpoints):
-    code, _, err = run(*_generate(inputs, checkpoints, image=inputs["folder"] / "nobody.png"))
-    _assert_one_error_line(code, err, r"cannot read the picture .*nobody\.png")
+@pytest.mark.parametrize("flag, what", [("--image", "picture"), ("--audio", "audio"), ("--ref-pose", "video"),
+                                        ("--ref-eyeblink", "video"), ("--load-motion", "motion file")])
+def test_a_missing_input_file_is_named_before_anything_loads(inputs, flag, what):
+    missing = inputs["folder"] / "nobody.npz"
+    code, _, err = run(*_generate(inputs, inputs["folder"] / "no_models_here", flag, missing))
+    _assert_one_error_line(code, err, rf"^error: the {what} .*nobody\.npz \({flag}\) does not exist; check the path$")
+
+
+def test_a_folder_given_as_the_picture(inputs):
+    code, _, err = run(*_generate(inputs, inputs["folder"] / "no_models_here", image=inputs["folder"]))
+    _assert_one_error_line(code, err, r"the picture .* \(--image\) is a folder, not a file")
+
+
+@pytest.mark.parametrize("damage", ["truncated", "garbage"])
+def test_a_damaged_picture_is_one_line_without_the_decoders_own(inputs, capfd, damage):
+    """libpng and OpenCV print their complaints straight to stderr; they become the error's detail."""
+    png = (inputs["face"]).read_bytes()
+    picture = inputs["folder"] / f"{damage}.png"
+    picture.write_bytes(png[:len(png) // 2] if damage == "truncated" else png[:8] + bytes(range(256)) * 4)
+    code = main([str(arg) for arg in _generate(inputs, inputs["folder"] / "no_models_here", image=picture)])
+    _, err = capfd.readouterr()
+    said = "Read Error" if damage == "truncated" else "IHDR chunk shall be first"
+    _assert_one_error_line(code, err, rf"cannot read the picture .*{damage}\.png.*; the decoder said: .*{said}")
+
+
+def test_one_frame_of_speech_and_a_picture_without_a_face_is_one_line(inputs, checkpoints, capfd):
+    """Audio shorter than the STFT window no longer brings librosa's n_fft warning along."""
+    short = inputs["folder"] / "one_frame.wav"
+    soundfile.write(short, np.random.default_rng(0).uniform(-0.3, 0.3, 640).astype(np.float32), 16000)
+    code = main([str(arg) for arg in _generate(inputs, checkpoints, image=inputs["wall"], audio=short)])
+    _, err = capfd.readouterr()
+    _assert_one_error_line(code, err, r"no face found in .*wall\.png")
+
+
+def test_a_picture_saved_as_a_model_file_is_one_line_asking_for_a_new_download(inputs, weights_dir, tmp_path, capfd):
+    (tmp_path / "SadTalker_V0.0.2_256.safetensors").symlink_to(weights_dir / "SadTalker_V0.0.2_256.safetensors")
+    (tmp_path / "mapping_00229-model.pth.tar").write_bytes(inputs["face"].read_bytes())
+    code = main([str(arg) for arg in _generate(inputs, tmp_path)])
+    _, err = capfd.readouterr()
+    _assert_one_error_line(code, err, r"mapping_00229-model\.pth\.tar: not a PyTorch checkpoint or damaged \(it is a "
+                                      r"PNG picture\); download it again$")
+    assert "weights_only" not in err
 
 
 def test_an_unwritable_output_is_reported_before_the_models_are_even_looked_for(inputs):
@@ -172,14 +302,41 @@ def test_a_truncated_model_file(inputs, weights_dir, tmp_path):
     _assert_one_error_line(code, err, r"SadTalker_V0\.0\.2_256\.safetensors")
 
 
-def test_a_named_enhancer_missing_from_the_model_folder(inputs, checkpoints):
+def test_a_named_enhancer_missing_from_both_folders_names_them_and_the_download(inputs, checkpoints):
     code, _, err = run(*_generate(inputs, checkpoints, "--enhancer", "gfpgan"))
-    _assert_one_error_line(code, err, r"GFPGANv1\.4\.pth not found")
+    _assert_one_error_line(code, err, rf"--enhancer gfpgan: GFPGANv1\.4\.pth not found in {checkpoints} nor in "
+                                      rf"{checkpoints.parent / 'facerestore_models'}; download it there "
+                                      r"\(python -m sadtalker_core download .* --only GFPGANv1\.4\.pth\) or give")
 
 
-def test_a_saved_motion_cannot_be_combined_with_a_reference_video(inputs, checkpoints):
+def test_a_named_enhancer_is_found_in_the_model_folder_or_in_comfyuis_facerestore_models_beside_it(tmp_path):
+    models = tmp_path / "ComfyUI" / "models"
+    sadtalker, restore = models / "sadtalker", models / "facerestore_models"
+    for folder in (sadtalker, restore):
+        folder.mkdir(parents=True)
+    (restore / "GFPGANv1.4.pth").write_bytes(b"weights")
+    assert cli.enhancer_file("gfpgan", sadtalker) == restore / "GFPGANv1.4.pth"
+    assert cli.enhancer_file("GFPGANv1.4.pth", sadtalker) == restore / "GFPGANv1.4.pth"
+    (sadtalker / "GFPGANv1.4.pth").write_bytes(b"weights")
+    assert cli.enhancer_file("GFPGAN", sadtalker) == sadtalker / "GFPGANv1.4.pth"  # the model folder first
+    elsewhere = tmp_path / "mine" / "RestoreFormer.pth"
+    elsewhere.parent.mkdir()
+    elsewhere.write_bytes(b"weights")
+    assert cli.enhancer_file(str(elsewhere), sadtalker) == elsewhere  # a path is taken as it is
+    with pytest.raises(cli.EnhancerError, match=r"the face enhancer file .*nothing\.pth \(--enhancer\) does not exist"):
+        cli.enhancer_file(str(tmp_path / "mine" / "nothing.pth"), sadtalker)
+
+
+def test_a_saved_motion_cannot_be_combined_with_a_reference_video_or_motion_options(inputs, checkpoints):
     code, _, err = run(*_generate(inputs, checkpoints, "--load-motion", "m.safetensors", "--ref-pose", "p.mp4"))
-    _assert_one_error_line(code, err, r"--load-motion uses the saved motion as it is; drop --ref-pose")
+    _assert_one_error_line(code, err, r"--load-motion uses the saved motion as it is; drop --ref-pose$")
+    code, _, err = run(*_generate(inputs, checkpoints, "--load-motion", "m.npz", "--seed", "3", "--blink", "off"))
+    _assert_one_error_line(code, err, r"--load-motion uses the saved motion as it is; drop --blink, --seed$")
+
+
+def test_a_motion_file_of_an_unknown_kind_is_refused_before_anything_loads(inputs):
+    code, _, err = run(*_generate(inputs, inputs["folder"] / "no_models_here", "--save-motion", "m.json"))
+    _assert_one_error_line(code, err, r"--save-motion m\.json: a motion file ends in \.safetensors, \.npz, \.mat$")
 
 
 def test_fast_precision_on_a_device_without_it_is_one_error_line(inputs, checkpoints, monkeypatch):
@@ -198,21 +355,21 @@ def test_crop_landmarks_reach_the_picture_and_the_reference_video(monkeypatch, i
         pass
 
     seen = []
-    models = SimpleNamespace(recon=None, detector=lambda: None)
-    monkeypatch.setattr(cli, "load_models", lambda *args, **kwargs: models)
-    monkeypatch.setattr(cli, "extract_source", lambda *args, **kwargs: seen.append(kwargs["crop_landmarks"]))
 
     def reference(*args, **kwargs):
         seen.append(kwargs["crop_landmarks"])
         raise Stop
 
-    monkeypatch.setattr(cli, "video_motion", reference)
+    monkeypatch.setattr(source_face, "extract_source", lambda *args, **kwargs: seen.append(kwargs["crop_landmarks"]))
+    monkeypatch.setattr(pipeline, "video_motion", reference)
+    engine = cli.Engine(SimpleNamespace(recon=None), None, None)
+    clip_inputs = cli.ClipInputs(None, SimpleNamespace(num_frames=2))
     video = media_dir / "WDA_AlexandriaOcasioCortez_000.mp4"
     for extra, expected in (((), "detect"), (("--crop-landmarks", "mapped"), "mapped")):
         seen.clear()
         args = build_parser().parse_args([str(a) for a in _generate(inputs, checkpoints, "--ref-pose", video, *extra)])
         with pytest.raises(Stop):
-            cli.run_generate(args)
+            cli.render_clip(engine, args, clip_inputs, cli.Progress(quiet=True))
         assert seen == [expected, expected]
     with pytest.raises(SystemExit):
         build_parser().parse_args([str(a) for a in _generate(inputs, checkpoints, "--crop-landmarks", "guess")])
@@ -250,8 +407,157 @@ def test_a_reference_video_is_decoded_only_as_far_as_the_clip_needs(monkeypatch,
 
     monkeypatch.setattr(av, "open", counting_open)
     consumed = []
-    monkeypatch.setattr(cli, "video_motion", lambda models, frames, *args, **kwargs: consumed.extend(frames))
+    monkeypatch.setattr(pipeline, "video_motion", lambda models, frames, *args, **kwargs: consumed.extend(frames))
     video = media_dir / "WDA_AlexandriaOcasioCortez_000.mp4"  # 8 s: 200 frames
     cli._reference_motion(None, None, video, "crop", 16, cli.Progress(quiet=True), "detect")
     assert len(consumed) == 16 and consumed[0].shape == (512, 512, 3)
     assert sum(container.decoded for container in opened) <= 17  # and the 17th, whose time ends the 16th
+
+
+# --- stopping: SIGTERM / SIGHUP -----------------------------------------------------------------
+
+
+def _command_line(*argv: str | Path) -> list[str]:
+    return [sys.executable, "-m", "sadtalker_core", *map(str, argv)]
+
+
+def _environment() -> dict[str, str]:
+    """The tests' environment for a command-line subprocess: this checkout importable, one thread."""
+    return {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
+def test_a_signal_during_the_render_stops_it_leaving_no_temporary_video(checkpoints, media_dir, tmp_path, signum):
+    out = tmp_path / "out.mp4"
+    (tmp_path / f".out.{2**22 + 1}.0badf00d.partial.mp4").write_bytes(b"left by a run killed outright")
+    process = subprocess.Popen(_command_line("generate", "--image", media_dir / "people_0.png", "--audio",
+                                             media_dir / "RD_Radio31_000.wav", "--out", out, "--checkpoints",
+                                             checkpoints, "--max-seconds", "4", "--quiet"),
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_environment())
+    try:
+        deadline, seen = time.monotonic() + 300, None
+        while process.poll() is None and time.monotonic() < deadline:
+            partial = sorted(tmp_path.glob(f".out.{process.pid}.*.partial.mp4"))
+            if partial and partial == seen:  # the video's temporary file, there for a second: rendering
+                break
+            seen = partial or None
+            time.sleep(1)
+        assert seen is not None and process.poll() is None, "the render never started"
+        assert not (tmp_path / f".out.{2**22 + 1}.0badf00d.partial.mp4").exists()  # the stale one went first
+        process.send_signal(signum)
+        _, err = process.communicate(timeout=300)
+    finally:
+        process.kill()
+    assert process.returncode == 128 + signum
+    assert err == f"stopped by {signal.Signals(signum).name}; the unfinished video was not written\n"
+    assert list(tmp_path.iterdir()) == []
+
+
+# --- generate-batch -----------------------------------------------------------------------------
+
+
+def _batch_args(*options: str) -> object:
+    return build_parser().parse_args(["generate-batch", "clips.csv", "--checkpoints", "models", *options])
+
+
+def _manifest(tmp_path: Path, text: str, name: str = "clips.csv"):
+    from sadtalker_core.batch import read_manifest
+
+    (tmp_path / name).write_text(text)
+    return read_manifest(tmp_path / name)
+
+
+def test_a_rows_columns_override_the_batch_options_and_are_checked_like_the_command_line(tmp_path):
+    args = _batch_args("--still", "--pose-style", "5", "--max-seconds", "2", "--size", "512")
+    manifest = _manifest(tmp_path, "image,audio,output,pose_style,still,input-yaw,ref_pose,blink\n"
+                                   "a.png,a.wav,out/a.mp4,7,false,\"0, 30 -30\",videos/p.mp4,off\n"
+                                   "b.png,b.wav,out/b.mp4,,,,,\n")
+    first, second = (cli.row_arguments(args, manifest, row) for row in manifest.rows)
+    assert (first.image, first.audio, first.out) == (tmp_path / "a.png", tmp_path / "a.wav", tmp_path / "out/a.mp4")
+    assert (first.pose_style, first.still, first.input_yaw, first.blink) == (7, False, [0.0, 30.0, -30.0], "off")
+    assert first.ref_pose == tmp_path / "videos/p.mp4"  # relative to the manifest, like the media columns
+    assert (second.pose_style, second.still, second.input_yaw, second.blink) == (5, True, None, "random")
+    for row_args in (first, second):
+        assert (row_args.max_seconds, row_args.size, row_args.checkpoints) == (2.0, 512, Path("models"))
+    assert vars(args)["pose_style"] == 5  # the batch's own options are left as they were
+
+
+def test_json_rows_take_lists_numbers_and_booleans(tmp_path):
+    line = {"image": "a.png", "audio": "a.wav", "output": "a.mp4", "input_pitch": [-5, 10], "seed": 3, "still": True,
+            "expression_scale": 1.5}
+    manifest = _manifest(tmp_path, json.dumps(line) + "\n", "clips.jsonl")
+    row_args = cli.row_arguments(_batch_args(), manifest, manifest.rows[0])
+    assert (row_args.input_pitch, row_args.seed, row_args.still, row_args.expression_scale) == ([-5.0, 10.0], 3, True,
+                                                                                               1.5)
+
+
+@pytest.mark.parametrize("column, value, message", [
+    ("pose_style", "46", "argument --pose-style/--pose_style: expected a whole number from 0 to 45, got '46'"),
+    ("still", "maybe", "column still: expected true or false, got 'maybe'"),
+    ("preprocess", "zoom", "argument --preprocess: invalid choice: 'zoom'"),
+])
+def test_a_bad_value_in_a_row_is_that_rows_error(tmp_path, column, value, message):
+    manifest = _manifest(tmp_path, f"image,audio,output,{column}\na.png,a.wav,a.mp4,{value}\n")
+    with pytest.raises(cli.ArgumentsError) as info:
+        cli.row_arguments(_batch_args(), manifest, manifest.rows[0])
+    assert str(info.value).startswith(message)
+
+
+@pytest.mark.parametrize("column, message", [
+    ("size", r"the column 'size' cannot change from row to row .*give generate-batch --size instead"),
+    ("pose_stlye", r"unknown column 'pose_stlye'; a row has image, audio, output and any of: .*pose_style"),
+])
+def test_a_column_no_row_can_use_stops_the_batch_before_any_row(tmp_path, column, message):
+    (tmp_path / "clips.csv").write_text(f"image,audio,output,{column}\na.png,a.wav,a.mp4,1\n")
+    code, _, err = run("generate-batch", tmp_path / "clips.csv", "--checkpoints", tmp_path, "--quiet")
+    _assert_one_error_line(code, err, message)
+    assert list(tmp_path.iterdir()) == [tmp_path / "clips.csv"]
+
+
+def test_a_bad_shard_is_an_argument_error(capsys):
+    err = _argument_error(capsys, ["generate-batch", "clips.csv", "--checkpoints", "m", "--shard", "2/2"])
+    assert err.startswith("error: argument --shard: shard 2/2: need N >= 1 and K from 0 to N - 1")
+
+
+def test_two_processes_split_a_manifest_a_bad_row_stops_nothing_and_a_rerun_skips_finished_rows(
+        checkpoints, media_dir, inputs, tmp_path):
+    """Shard 0/2 by --shard, shard 1/2 by torchrun's RANK / WORLD_SIZE, both at once, no coordination;
+    every row 1-2 frames long (max_seconds)."""
+    media = media_dir
+    (tmp_path / "clips.csv").write_text(
+        "image,audio,output,max_seconds,pose_style,still\n"
+        f"{media}/people_0.png,{media}/RD_Radio31_000_first640ms.wav,out/a.mp4,0.08,,\n"  # line 2: shard 0
+        f"{media}/art_0.png,{media}/chinese_poem1.wav,out/b.mp4,0.04,3,true\n"  # line 3: shard 1
+        f"{inputs['wall']},{media}/RD_Radio31_000.wav,out/c.mp4,0.04,,\n"  # line 4: shard 0, no face
+        f"{media}/people_0.png,{media}/missing.wav,out/d.mp4,0.04,,\n"  # line 5: shard 1, no audio
+        f"{media}/full_body_1.png,{media}/RD_Radio31_000.wav,out/e.mp4,0.04,,\n")  # line 6: shard 0, after line 4
+    command = _command_line("generate-batch", tmp_path / "clips.csv", "--checkpoints", checkpoints, "--seed", "0",
+                            "--quiet")
+    shards = [subprocess.Popen(command + ["--shard", "0/2"], env=_environment(), **_PIPES),
+              subprocess.Popen(command, env={**_environment(), "RANK": "1", "WORLD_SIZE": "2", "LOCAL_RANK": "1"},
+                               **_PIPES)]
+    (code_0, out_0, err_0), (code_1, out_1, err_1) = [(p.wait(timeout=900), *p.communicate()) for p in shards]
+    out = tmp_path / "out"
+    assert (code_0, code_1) == (2, 2)
+    assert re.fullmatch(rf"{out / 'a.mp4'}: 2 frames, \d+x\d+\n{out / 'e.mp4'}: 1 frames, \d+x\d+\n", out_0), out_0
+    assert re.fullmatch(rf"{out / 'b.mp4'}: 1 frames, \d+x\d+\n", out_1), out_1
+    assert err_0.splitlines()[-2] == f"{tmp_path / 'clips.csv'} (shard 0/2): 3 rows, 2 rendered, 0 already complete, 1 failed"
+    assert err_0.splitlines()[-1].startswith(f"  line 4 ({out / 'c.mp4'}): no face found in {inputs['wall']}")
+    assert err_1.splitlines()[-2:] == [
+        f"{tmp_path / 'clips.csv'} (shard 1/2): 2 rows, 1 rendered, 0 already complete, 1 failed",
+        f"  line 5 ({out / 'd.mp4'}): the audio {media}/missing.wav (--audio) does not exist; check the path",
+    ]
+    assert sorted(path.name for path in out.iterdir()) == ["a.mp4", "b.mp4", "e.mp4"]  # nothing half-written
+    assert [probe_video(out / name).frame_count for name in ("a.mp4", "b.mp4", "e.mp4")] == [2, 1, 1]
+    finished = {path.name: path.stat().st_mtime_ns for path in out.iterdir()}
+
+    code, stdout, stderr = run("generate-batch", tmp_path / "clips.csv", "--checkpoints", checkpoints, "--quiet")
+    assert code == 2
+    assert stdout == "".join(f"{out / name}: already complete, skipped\n" for name in ("a.mp4", "b.mp4", "e.mp4"))
+    assert stderr.splitlines()[-3] == f"{tmp_path / 'clips.csv'}: 5 rows, 0 rendered, 3 already complete, 2 failed"
+    assert [line.split(":")[0] for line in stderr.splitlines()[-2:]] == ["  line 4 (" + str(out / "c.mp4") + ")",
+                                                                         "  line 5 (" + str(out / "d.mp4") + ")"]
+    assert {path.name: path.stat().st_mtime_ns for path in out.iterdir()} == finished
+
+
+_PIPES = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True}

@@ -1,6 +1,8 @@
 """Audio loading and mel windows behave like ``librosa.load(path, sr=16000)`` + the official ``get_data``."""
 from __future__ import annotations
 
+import warnings
+
 import librosa
 import numpy as np
 import pytest
@@ -108,6 +110,17 @@ def test_features_cut_the_audio_to_whole_frames():
     assert features.frame_mels.shape == (50, 80, 16) and features.frame_mels.dtype == np.float32
     assert features.mel_batch().shape == (1, 50, 1, 80, 16)
     assert torch.equal(features.mel_batch()[0, 7, 0], torch.from_numpy(features.frame_mels[7]))
+
+
+def test_one_frame_of_audio_gives_its_window_without_a_warning():
+    """Shorter than librosa's n_fft (800 samples): the zero-padded STFT is the official one, and
+    librosa's warning about the length would be a stray line for the user."""
+    wav = np.random.default_rng(0).uniform(-0.5, 0.5, 640).astype(np.float32)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        features = audio_features(wav)
+    assert [str(w.message) for w in caught] == []
+    assert features.frame_mels.shape == (1, 80, 16) and np.isfinite(features.frame_mels).all()
 
 
 def test_mel_is_normalised_to_plus_minus_4_with_silence_at_the_floor():

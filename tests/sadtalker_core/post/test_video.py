@@ -1,6 +1,9 @@
 """Video I/O: atomic streamed H.264 + AAC writing, 25 fps reading, probing."""
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +17,7 @@ from sadtalker_core.post.video import (
     iter_frames,
     probe_video,
     read_audio,
+    remove_stale_partials,
 )
 
 AAC_FRAME = 1024  # samples per AAC frame
@@ -134,10 +138,47 @@ def test_unwritable_folder_fails_before_any_frame(tmp_path):
     assert leftovers(tmp_path) == ["not_a_folder"]
 
 
-def test_missing_output_folders_are_created(tmp_path):
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o002, 0o664), (0o077, 0o600)])
+def test_videos_get_the_permissions_the_umask_gives_any_new_file(tmp_path, umask, mode):
+    previous = os.umask(umask)
+    try:
+        with VideoWriter(tmp_path / "out.mp4") as writer:
+            writer.write(indexed_frames(2, 32, 32))
+    finally:
+        os.umask(previous)
+    assert (tmp_path / "out.mp4").stat().st_mode & 0o777 == mode
+
+
+def dead_pid() -> int:
+    """The id of a process that has exited."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_temporary_files_left_by_killed_writes_of_the_same_video_are_removed_by_the_next(tmp_path):
+    killed = tmp_path / f".clip.{dead_pid()}.0a1b2c3d.partial.mp4"  # a write killed outright (SIGKILL)
+    older = tmp_path / ".clip.x7_k2m9q.partial.mp4"  # tempfile's name, before the pid was recorded
+    running = tmp_path / f".clip.{os.getpid()}.99aa88bb.partial.mp4"  # a write still going on
+    others = [tmp_path / f".clip2.{dead_pid()}.0a1b2c3d.partial.mp4",  # another video's
+              tmp_path / f".clip.{dead_pid()}.0a1b2c3d.partial.mov",  # another container's
+              tmp_path / "clip.mp4.notes.txt"]
+    for path in [killed, older, running, *others]:
+        path.write_bytes(b"half a video")
+    with VideoWriter(tmp_path / "clip.mp4") as writer:
+        writer.write(indexed_frames(2, 32, 32))
+    assert not killed.exists() and not older.exists()
+    assert running.exists() and all(path.exists() for path in others)
+    assert remove_stale_partials(tmp_path / "clip.mp4") == []
+
+
+def test_missing_output_folders_are_created_by_the_writer_and_left_as_they_were_by_the_check(tmp_path):
     target = tmp_path / "results" / "today" / "clip.mp4"
     check_writable(target)
-    assert target.parent.is_dir() and leftovers(target.parent) == []
+    assert leftovers(tmp_path) == []
+    with VideoWriter(target) as writer:
+        writer.write(indexed_frames(2, 32, 32))
+    assert leftovers(target.parent) == ["clip.mp4"]
 
 
 def test_reference_video_is_read_at_25_fps(media_dir):
