@@ -12,10 +12,13 @@ work): official SadTalker files in ``models/sadtalker``, face restoration models
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import torch
+from PIL import Image
 
 try:
     import comfy.model_management as model_management
@@ -102,6 +105,20 @@ def save_path(filename_prefix: str, suffix: str) -> Path:
             counter += 1
     folder.mkdir(parents=True, exist_ok=True)
     return folder / f"{name}_{counter:05}_{suffix}"
+
+
+def temp_dir() -> Path:
+    return Path(folder_paths.get_temp_directory()) if folder_paths is not None else _local_root() / "temp"
+
+
+def preview_ui(picture: np.ndarray, prefix: str) -> dict:
+    """What a node returns as ``ui`` to show an RGB uint8 ``picture`` on itself: a PNG in ComfyUI's
+    temp folder (emptied at every start), as ComfyUI's own previews do."""
+    folder = temp_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}.png"
+    Image.fromarray(picture).save(folder / name, compress_level=1)
+    return {"images": [{"filename": name, "subfolder": "", "type": "temp"}]}
 
 
 def torch_device() -> torch.device:

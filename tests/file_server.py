@@ -2,16 +2,16 @@
 
 It serves ``files`` by URL path, honours ``Range: bytes=N-`` (for resumed downloads), logs every
 request with its Range header, and can answer with an error status or stop a body halfway.
-Test modules take the ``server`` fixture by importing it.
+Tests take it as the ``server`` fixture (tests/conftest.py).
 """
 from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-import pytest
 
 from sadtalker_core.download import ModelFile
 
@@ -30,8 +30,9 @@ class FileServer:
         return ModelFile(name, f"{self.base}/{name}", size, sha256)
 
 
-@pytest.fixture()
-def server():
+@contextmanager
+def serving() -> Iterator[FileServer]:
+    """A server on a free port of 127.0.0.1 while the block runs."""
     state = FileServer(base="")
 
     class Handler(BaseHTTPRequestHandler):
@@ -71,6 +72,8 @@ def server():
     state.base = f"http://127.0.0.1:{httpd.server_address[1]}"
     thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
-    yield state
-    httpd.shutdown()
-    httpd.server_close()
+    try:
+        yield state
+    finally:
+        httpd.shutdown()
+        httpd.server_close()

@@ -7,7 +7,6 @@ import socket
 from pathlib import Path
 
 import pytest
-from file_server import server  # noqa: F401  (the fixture)
 
 from sadtalker_core import download as dl
 from sadtalker_core.download import DownloadError, ModelFile, download_file, partial_path, record_path
