@@ -15,8 +15,10 @@ NODES: list[type[io.ComfyNode]] = [
 
 class SadTalkerExtension(ComfyExtension):
     async def get_node_list(self) -> list[type[io.ComfyNode]]:
-        """The nodes; ComfyUI asks once, at start-up, so the model folders are registered here too."""
+        """The nodes; ComfyUI asks once, at start-up, so the model folders are registered here too, and
+        the example inputs put into the input folder (when not there yet)."""
         comfy.register_model_folders()
+        comfy.install_example_inputs()
         return list(NODES)
 
 

@@ -15,7 +15,7 @@ import pytest
 from file_server import FileServer, serving
 from paths import CORE_CHECKPOINTS, GOLDENS, MEDIA, SHARED
 
-from workflows import plugin_package
+from workflow_builder import plugin_package
 
 # the node tests import the plugin folder as ComfyUI does, as one package: comfyui_sadtalker.nodes...
 plugin_package.load()
