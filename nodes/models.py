@@ -41,10 +41,10 @@ def _model_folder(size: int) -> Path:
         except CheckpointError:
             pass
     needed = sadtalker_files((size,))
-    missing = [name for name in needed if not any((folder / name).is_file() for folder in folders)]
+    missing = [name for name in needed if not any((folder / name).is_file() for folder in folders)] or needed
     raise CheckpointError(
         f"the SadTalker model files for size {size} are not in ComfyUI/models/sadtalker ({folders[0]}): missing "
-        f"{', '.join(missing or needed)}. To get them ({gigabytes(needed)}), add the node 'Download SadTalker models' "
+        f"{', '.join(missing)}. To get them ({gigabytes(missing)}), add the node 'Download SadTalker models' "
         f"(SadTalker/loaders), set its size to {size} and run it once; or run 'python -m sadtalker_core download "
         f"{folders[0]}' in the plugin folder; or copy the files there")
 

@@ -65,10 +65,11 @@ def test_precision_picks_the_renderer_speed(bundle, native_precision):
 
 
 def test_missing_models_and_detector_files_are_named(bundle):
-    with pytest.raises(FileNotFoundError, match="detection_Resnet50_Final.pth"):
+    with pytest.raises(FileNotFoundError, match="detection_Resnet50_Final.pth.*'Download SadTalker models'"):
         run(LoadSadTalkerModels, size="256", device="cpu", precision="auto", face_detector="retinaface")
-    with pytest.raises(ValueError, match="SadTalker_V0.0.2_512.safetensors"):
-        run(LoadSadTalkerModels, size="512", device="cpu", precision="auto", face_detector="dlib")
+    with pytest.raises(ValueError, match=r"missing SadTalker_V0.0.2_512.safetensors. To get them \(0.7 GB\), add the "
+                                         r"node 'Download SadTalker models'"):
+        run(LoadSadTalkerModels, size="512", device="cpu", precision="auto", face_detector="dlib")  # mappings there
 
 
 # --- Extract 3DMM -------------------------------------------------------------------------------

@@ -61,6 +61,8 @@ def test_the_six_workflows_are_comfyuis_templates_in_both_formats():
     assert WORKFLOWS == ROOT / "example_workflows"  # the folder ComfyUI lists a plugin's templates from
     for name in NAMES:
         assert WORKFLOWS.joinpath(f"{name}.json").is_file() and WORKFLOWS.joinpath("api", f"{name}.json").is_file()
+    for name in NAMES:  # the template browser's picture of each: small
+        assert 1_000 < WORKFLOWS.joinpath(f"{name}.jpg").stat().st_size < 50_000, name
     # ComfyUI also lists the JSON files of these folders as templates: none may hold anything else
     assert sorted(path.stem for path in WORKFLOWS.glob("*.json")) == NAMES
     for other in ("example", "examples", "workflow", "workflows"):
