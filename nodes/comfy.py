@@ -1,6 +1,6 @@
 """The few ComfyUI services the nodes use, with stand-ins when ComfyUI is not installed (tests,
-scripts): model folders, input / output folders, the compute device and its memory, progress
-bars and the user's "cancel" button.
+scripts): model folders, input / output / temp folders (and the example inputs put into the input
+folder), the compute device and its memory, progress bars and the user's "cancel" button.
 
 Inside ComfyUI, models are found through ``folder_paths`` (so ``extra_model_paths.yaml`` entries
 work): official SadTalker files in ``models/sadtalker``, face restoration models in
@@ -11,11 +11,17 @@ work): official SadTalker files in ``models/sadtalker``, face restoration models
 """
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
+import shutil
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import torch
+from PIL import Image
 
 try:
     import comfy.model_management as model_management
@@ -24,7 +30,14 @@ try:
 except ImportError:
     model_management = comfy_utils = folder_paths = None
 
+log = logging.getLogger(__name__)
+
 PLUGIN_ROOT = Path(__file__).resolve().parents[1]
+#: the plugin's example inputs (sadtalker_core/assets) by the names they get in ComfyUI's input folder,
+#: which the example workflows load
+EXAMPLE_PORTRAIT, EXAMPLE_SPEECH = "sadtalker_portrait.png", "sadtalker_speech.wav"
+EXAMPLE_INPUTS = {EXAMPLE_PORTRAIT: "portrait.png", EXAMPLE_SPEECH: "speech.wav"}
+ASSETS = PLUGIN_ROOT / "sadtalker_core" / "assets"
 #: model folder names, as ComfyUI's ``folder_paths`` knows them
 SADTALKER, FACE_RESTORE, FACE_DETECTION = "sadtalker", "facerestore_models", "facedetection"
 MODEL_SUFFIXES = {".pth", ".pt", ".ckpt", ".safetensors"}
@@ -82,6 +95,30 @@ def input_files(suffixes: tuple[str, ...]) -> list[str]:
     return sorted(str(path.relative_to(folder)) for path in folder.rglob("*") if path.suffix.lower() in suffixes)
 
 
+def install_example_inputs() -> list[Path]:
+    """Copy the example portrait and speech into the input folder, so that the example workflows run
+    as they open; a file already there under that name (the user's, or an earlier copy) is left
+    alone.  A folder that cannot be written is logged, not raised: ComfyUI starts anyway."""
+    folder, copied = input_dir(), []
+    for name, asset in EXAMPLE_INPUTS.items():
+        target = folder / name
+        if target.exists():
+            continue
+        partial = target.with_name(f".{name}.partial")
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(ASSETS / asset, partial)
+            os.replace(partial, target)
+        except OSError as err:
+            with contextlib.suppress(OSError):
+                partial.unlink()
+            log.warning("SadTalker: could not copy the example %s into %s (%s); the example workflows need it "
+                        "there, or pick a file of yours in their Load Image / Load Audio nodes", asset, folder, err)
+            continue
+        copied.append(target)
+    return copied
+
+
 def output_dir() -> Path:
     return Path(folder_paths.get_output_directory()) if folder_paths is not None else _local_root() / "output"
 
@@ -102,6 +139,20 @@ def save_path(filename_prefix: str, suffix: str) -> Path:
             counter += 1
     folder.mkdir(parents=True, exist_ok=True)
     return folder / f"{name}_{counter:05}_{suffix}"
+
+
+def temp_dir() -> Path:
+    return Path(folder_paths.get_temp_directory()) if folder_paths is not None else _local_root() / "temp"
+
+
+def preview_ui(picture: np.ndarray, prefix: str) -> dict:
+    """What a node returns as ``ui`` to show an RGB uint8 ``picture`` on itself: a PNG in ComfyUI's
+    temp folder (emptied at every start), as ComfyUI's own previews do."""
+    folder = temp_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}.png"
+    Image.fromarray(picture).save(folder / name, compress_level=1)
+    return {"images": [{"filename": name, "subfolder": "", "type": "temp"}]}
 
 
 def torch_device() -> torch.device:

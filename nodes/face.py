@@ -1,4 +1,5 @@
-"""Extract 3DMM: a picture (or every frame of a video) -> the face to animate and its coefficients."""
+"""Extract 3DMM: a picture (or the frames of a video, as many as the speech needs) -> the face to
+animate and its coefficients."""
 from __future__ import annotations
 
 import torch
@@ -9,7 +10,7 @@ from ..sadtalker_core.post.video import DEFAULT_FPS, resample_indices
 from ..sadtalker_core.source.crop import PreprocessMode
 from ..sadtalker_core.source.face import CropLandmarks
 from . import comfy
-from .convert import image_frames, to_image
+from .convert import image_frames, speech, to_image
 from .types import Coeffs, Face, ModelBundle, models_input, output, schema
 
 PREPROCESS_HELP = (
@@ -42,6 +43,10 @@ class Extract3DMM(io.ComfyNode):
                                tooltip="detect: find the face again on the crop, as the official SadTalker does; "
                                        "mapped: reuse the picture's landmarks, one detection fewer (faster, not the "
                                        "official numbers)."),
+                io.Audio.Input("audio", optional=True, tooltip=(
+                    "For a reference video: connect the speech, and only the frames the clip uses are extracted "
+                    "(one per 40 ms of speech; a longer video's later frames would never be used). Not connected: "
+                    "every frame.")),
             ],
             outputs=[
                 output(Face, "face", "The face to animate (from the first picture): crop, crop info and source "
@@ -54,9 +59,12 @@ class Extract3DMM(io.ComfyNode):
 
     @classmethod
     def execute(cls, models: ModelBundle, image: torch.Tensor, preprocess: str, face_index: int,
-                fps: float = DEFAULT_FPS, crop_landmarks: str = CropLandmarks.DETECT.value) -> io.NodeOutput:
+                fps: float = DEFAULT_FPS, crop_landmarks: str = CropLandmarks.DETECT.value,
+                audio: dict | None = None) -> io.NodeOutput:
         frames = image_frames(image)
         indices = resample_indices(len(frames), fps)
+        if audio is not None:
+            indices = indices[:speech(audio).num_frames]
         update = comfy.progress_bar(len(indices))
 
         def on_frame(done: int) -> None:

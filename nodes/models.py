@@ -19,6 +19,7 @@ from ..sadtalker_core.render.speed import RenderSpeed
 from ..sadtalker_core.source.dlib_detector import DlibDetector
 from ..sadtalker_core.source.official_detector import OfficialDetector
 from . import comfy
+from .download import gigabytes, sadtalker_files
 from .types import Enhancer, ModelBundle, Models, device_input, output, precision_input, schema
 
 DETECTORS = ("auto", "retinaface", "dlib")
@@ -30,15 +31,22 @@ def _device(choice: str) -> torch.device:
 
 
 def _model_folder(size: int) -> Path:
-    """The first SadTalker model folder holding the official files for ``size``."""
-    problems = []
-    for folder in comfy.model_folders(comfy.SADTALKER):
+    """The first SadTalker model folder holding the official files for ``size``; else an error
+    naming the folder, the missing files and the ways to get them."""
+    folders = comfy.model_folders(comfy.SADTALKER)
+    for folder in folders:
         try:
             find_model_files(folder, size)
             return folder
-        except CheckpointError as err:
-            problems.append(str(err))
-    raise CheckpointError(f"no SadTalker models for size {size}: {' | '.join(problems)}")
+        except CheckpointError:
+            pass
+    needed = sadtalker_files((size,))
+    missing = [name for name in needed if not any((folder / name).is_file() for folder in folders)] or needed
+    raise CheckpointError(
+        f"the SadTalker model files for size {size} are not in ComfyUI/models/sadtalker ({folders[0]}): missing "
+        f"{', '.join(missing)}. To get them ({gigabytes(missing)}), add the node 'Download SadTalker models' "
+        f"(SadTalker/loaders), set its size to {size} and run it once; or run 'python -m sadtalker_core download "
+        f"{folders[0]}' in the plugin folder; or copy the files there")
 
 
 def _detector_files() -> tuple[Path, Path] | None:
@@ -96,7 +104,8 @@ class LoadSadTalkerModels(io.ComfyNode):
             if detector is None and face_detector == "retinaface":
                 raise FileNotFoundError(
                     f"face_detector 'retinaface' needs {' and '.join(DETECTOR_FILES)} in ComfyUI/models/facedetection "
-                    "or models/sadtalker; put them there or choose 'dlib'")
+                    "or models/sadtalker; fetch them with the node 'Download SadTalker models' (face_detector on), "
+                    "put them there yourself, or choose 'dlib'")
         target = _device(device)
         return io.NodeOutput(_load(_model_folder(int(size)), int(size), target, RenderSpeed(precision).on(target),
                                    detector))

@@ -37,6 +37,8 @@ from .types import (
 )
 
 log = logging.getLogger(__name__)
+#: the largest pose style the node accepts; the loaded PoseVAE's own style count is checked when it runs
+MAX_POSE_STYLE = 65535
 
 class ExpNetNode(io.ComfyNode):
     """Node: speech -> facial expression of every video frame (lips, face, blinks)."""
@@ -80,12 +82,14 @@ class PoseVAENode(io.ComfyNode):
         styles = PoseVAEConfig().num_classes
         return schema(
             "SadTalkerPoseVAE", "PoseVAE: speech to head pose", "motion",
-            f"PoseVAE: natural head motion for every 25 fps video frame of the speech, in one of {styles} learned "
-            "styles, starting from the face's own pose.",
+            f"PoseVAE: natural head motion for every 25 fps video frame of the speech, in one of the styles it "
+            f"learned ({styles} in the official file, more in one trained with a wider style table), starting from "
+            "the face's own pose.",
             inputs=[
                 models_input(), face_input(), speech_input(),
-                io.Int.Input("pose_style", default=0, min=0, max=styles - 1,
-                             tooltip=f"One of the {styles} head-motion styles PoseVAE learned."),
+                io.Int.Input("pose_style", default=0, min=0, max=MAX_POSE_STYLE, tooltip=(
+                    f"One of the head-motion styles PoseVAE learned: 0..{styles - 1} with the official file; a PoseVAE "
+                    "trained with a wider style table (training/) has more. Checked against the loaded model.")),
                 io.Float.Input("head_motion_scale", default=1.0, min=0.0, max=3.0, step=0.05,
                                tooltip="0: no head motion; 1: as generated; >1: livelier."),
                 seed_input(),
@@ -96,6 +100,11 @@ class PoseVAENode(io.ComfyNode):
     @classmethod
     def execute(cls, models: ModelBundle, face: SourceFace, audio: dict, pose_style: int, head_motion_scale: float,
                 seed: int) -> io.NodeOutput:
+        styles = models.models.motion.posevae.cfg.num_classes
+        if pose_style >= styles:
+            raise SettingError(
+                f"pose_style {pose_style}: the loaded PoseVAE ({models.models.files.posevae.name}) has {styles} styles, "
+                f"0..{styles - 1}; choose one of them, or load models whose PoseVAE was trained with more")
         pose = make_pose(models.models, face, speech(audio), pose_style, seed)
         return io.NodeOutput(with_head_motion_scale(pose, head_motion_scale))
 

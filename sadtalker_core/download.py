@@ -11,6 +11,9 @@ Not every official file has a published sha256, so where the registry has none (
 the hash computed on the first download is written to ``<name>.sha256`` (``sha256sum`` format)
 and later runs check the file against it (trust on first use).  With no expected hash at all,
 a first download must at least have the registry's byte size, when known.
+
+``$SADTALKER_MODEL_MIRROR`` (a URL) fetches ``<mirror>/<file name>`` instead of the release URLs,
+for a mirror that holds the same files; the checks above are the same.
 """
 from __future__ import annotations
 
@@ -23,9 +26,9 @@ import sys
 import tempfile
 import urllib.error
 import urllib.request
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
 
 from tqdm import tqdm
 
@@ -39,6 +42,9 @@ _SADTALKER_V002 = "https://github.com/OpenTalker/SadTalker/releases/download/v0.
 _FACEXLIB = "https://github.com/xinntao/facexlib/releases/download/v0.1.0/"
 _GFPGAN = "https://github.com/TencentARC/GFPGAN/releases/download/"
 _HEX64 = re.compile(r"[0-9a-f]{64}")
+MIRROR_ENV = "SADTALKER_MODEL_MIRROR"
+#: called as a file arrives: bytes of it on disk so far, its whole size (None when the server does not say)
+ProgressCallback = Callable[[int, "int | None"], None]
 
 
 @dataclass(frozen=True)
@@ -150,8 +156,16 @@ def _content_range_start(header: str | None) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def _fetch(url: str, partial: Path, size_hint: int | None, progress: bool, desc: str) -> bool:
-    """Fetch ``url`` into ``partial``, continuing an existing partial file; True if it resumed."""
+def file_url(spec: ModelFile) -> str:
+    """Where ``spec`` is fetched from: its release URL, or ``<$SADTALKER_MODEL_MIRROR>/<name>``."""
+    mirror = os.environ.get(MIRROR_ENV, "").strip()
+    return f"{mirror.rstrip('/')}/{spec.name}" if mirror else spec.url
+
+
+def _fetch(url: str, partial: Path, size_hint: int | None, progress: bool, desc: str,
+           on_progress: ProgressCallback | None = None) -> bool:
+    """Fetch ``url`` into ``partial``, continuing an existing partial file; True if it resumed.
+    ``on_progress`` is called after every chunk (it may raise to stop: the partial file stays)."""
     offset = partial.stat().st_size if partial.is_file() else 0
     request = urllib.request.Request(url, headers={"Range": f"bytes={offset}-"} if offset else {})
     try:
@@ -186,6 +200,8 @@ def _fetch(url: str, partial: Path, size_hint: int | None, progress: bool, desc:
                     out.write(chunk)
                     received += len(chunk)
                     bar.update(len(chunk))
+                    if on_progress is not None:
+                        on_progress(offset + received, total)
         except (OSError, http.client.HTTPException) as err:
             raise DownloadError(
                 f"the transfer from {url} broke off ({err}); run again to resume from {partial}"
@@ -207,17 +223,20 @@ def _mismatch(path: Path, actual: str, expected: str | None, size: int | None) -
 
 
 def download_file(
-    spec: ModelFile, directory: str | os.PathLike, sha256: str | None = None, progress: bool = True
+    spec: ModelFile, directory: str | os.PathLike, sha256: str | None = None, progress: bool = True,
+    on_progress: ProgressCallback | None = None,
 ) -> DownloadResult:
     """Make ``directory/spec.name`` hold the verified file, downloading or resuming it if needed.
 
     ``sha256`` overrides the registry's hash.  A file already there is checked, not fetched again.
+    ``progress``: a console bar; ``on_progress``: see :data:`ProgressCallback`.
     """
     directory = Path(directory)
     _check_writable(directory)
     target = directory / spec.name
     expected = _check_sha256(sha256, spec.name) if sha256 else spec.sha256 or _recorded_sha256(target)
-    fix = f"if the release file really changed, pass --sha256 {spec.name}=HEX" + (
+    fix = (f"if the release file really changed, give {spec.name}=HEX to --sha256 (in ComfyUI: to the sha256 "
+           "input of Download SadTalker models)") + (
         f" or delete {record_path(target)}" if record_path(target).is_file() else ""
     )
     if target.is_file():
@@ -228,13 +247,14 @@ def download_file(
         action = "present"
     else:
         partial = partial_path(target)
-        resumed = _fetch(spec.url, partial, spec.size, progress, spec.name)
+        url = file_url(spec)
+        resumed = _fetch(url, partial, spec.size, progress, spec.name, on_progress)
         actual = file_sha256(partial)
         problem = _mismatch(partial, actual, expected, spec.size)
         if problem:
             partial.unlink()
             raise DownloadError(
-                f"{spec.url} gave a corrupt {spec.name}: {problem}; the download was deleted, run again ({fix})"
+                f"{url} gave a corrupt {spec.name}: {problem}; the download was deleted, run again ({fix})"
             )
         os.replace(partial, target)
         action = "resumed" if resumed else "downloaded"
@@ -267,10 +287,28 @@ def download(
     names to hash overrides.  Stops at the first file that fails."""
     sha256 = dict(sha256 or {})
     files = select_files() if files is None else files
+    check_overrides(files, sha256)
+    return [download_file(spec, directory, sha256.get(spec.name), progress) for spec in files]
+
+
+def check_overrides(files: Sequence[ModelFile], sha256: Mapping[str, str]) -> None:
+    """Refuse sha256 overrides for files that are not among ``files`` (a typo would go unnoticed)."""
     unknown = sorted(set(sha256) - {spec.name for spec in files})
     if unknown:
-        raise DownloadError(f"--sha256 given for {', '.join(unknown)}, which is not among the files to download")
-    return [download_file(spec, directory, sha256.get(spec.name), progress) for spec in files]
+        raise DownloadError(f"a sha256 is given for {', '.join(unknown)}, which is not among the files to download; "
+                            "check the name")
+
+
+def sha256_overrides(entries: Iterable[str]) -> dict[str, str]:
+    """``NAME=HEX`` entries (blank ones skipped) -> {NAME: hash}, each hash checked (64 hex digits)."""
+    overrides = {}
+    for entry in (entry.strip() for entry in entries):
+        if entry:
+            name, sep, value = entry.partition("=")
+            if not sep or not name.strip():
+                raise DownloadError(f"a sha256 override must read NAME=HEX, got '{entry}'")
+            overrides[name.strip()] = _check_sha256(value, name.strip())
+    return overrides
 
 
 def _parse_override(text: str) -> tuple[str, str]:

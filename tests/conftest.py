@@ -1,4 +1,5 @@
-"""Shared fixtures: where ../shared is, and fake official checkpoints made once per session.
+"""Shared fixtures: where ../shared is, fake official checkpoints made once per session, and a local
+HTTP file server for the download tests.
 
 The fake checkpoints are written by ``../shared/reference/fake_weights.py`` (the module the
 goldens were produced with) into a session temp dir, or into ``$SADTALKER_FAKE_WEIGHTS_DIR``
@@ -11,9 +12,10 @@ import os
 from pathlib import Path
 
 import pytest
+from file_server import FileServer, serving
 from paths import CORE_CHECKPOINTS, GOLDENS, MEDIA, SHARED
 
-from workflows import plugin_package
+from workflow_builder import plugin_package
 
 # the node tests import the plugin folder as ComfyUI does, as one package: comfyui_sadtalker.nodes...
 plugin_package.load()
@@ -60,6 +62,13 @@ def weights_dir(fake_checkpoints) -> Path:
     for name in CORE_CHECKPOINTS:
         fake_checkpoints.path(name)
     return fake_checkpoints.folder
+
+
+@pytest.fixture()
+def server() -> FileServer:
+    """A local HTTP file server (127.0.0.1) for download tests: no test touches the internet."""
+    with serving() as state:
+        yield state
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ import inspect
 import pytest
 from comfy_api.latest import ComfyExtension
 from comfyui_sadtalker import comfy_entrypoint, nodes
-from comfyui_sadtalker.nodes import types
+from comfyui_sadtalker.nodes import comfy, types
 
 OUR_TYPES = {kind.io_type for kind in (types.Models, types.Face, types.Coeffs, types.Expression, types.Pose,
                                        types.Enhancer)}
@@ -20,6 +20,7 @@ NODE_IDS = {
     "SadTalkerLoadModels", "SadTalkerLoadFaceEnhancer", "SadTalkerExtract3DMM", "SadTalkerExpNet",
     "SadTalkerPoseVAE", "SadTalkerStillPose", "SadTalkerPoseFromReference", "SadTalkerFreeView",
     "SadTalkerRender", "SadTalkerFaceEnhance", "SadTalkerPasteBack", "SadTalkerSaveMotion", "SadTalkerLoadMotion",
+    "SadTalkerDownloadModels", "SadTalkerPreviewMotion",
 }
 
 
@@ -32,19 +33,40 @@ def infos(comfy_root) -> dict[str, dict]:
     return {_info(node)["name"]: _info(node) for node in nodes.NODES}
 
 
-def test_comfyui_gets_every_node_from_the_entrypoint():
+def test_comfyui_gets_every_node_from_the_entrypoint_which_puts_the_example_inputs_in_place(comfy_root):
+    examples = [comfy_root / "input" / name for name in comfy.EXAMPLE_INPUTS]
+    for path in examples:
+        path.unlink(missing_ok=True)
     extension = asyncio.run(comfy_entrypoint())
     assert isinstance(extension, ComfyExtension)
     listed = asyncio.run(extension.get_node_list())
     assert listed == nodes.NODES
     assert {node.GET_SCHEMA().node_id for node in listed} == NODE_IDS
+    for path, asset in zip(examples, comfy.EXAMPLE_INPUTS.values()):
+        assert path.read_bytes() == (comfy.ASSETS / asset).read_bytes()
+
+
+def test_example_inputs_never_replace_a_file_of_that_name_and_a_read_only_folder_is_only_logged(tmp_path, monkeypatch,
+                                                                                               caplog):
+    monkeypatch.setenv("SADTALKER_COMFY_ROOT", str(tmp_path))
+    (tmp_path / "input").mkdir()
+    mine = tmp_path / "input" / comfy.EXAMPLE_PORTRAIT
+    mine.write_bytes(b"the user's own picture")
+    assert comfy.install_example_inputs() == [tmp_path / "input" / comfy.EXAMPLE_SPEECH]
+    assert mine.read_bytes() == b"the user's own picture"
+    assert comfy.install_example_inputs() == []  # already there: nothing copied again
+
+    monkeypatch.setenv("SADTALKER_COMFY_ROOT", str(tmp_path / "elsewhere"))
+    (tmp_path / "elsewhere").write_text("a file where the folder should be")
+    assert comfy.install_example_inputs() == []
+    assert "could not copy the example portrait.png" in caplog.text
 
 
 def test_display_names_are_short_distinct_and_do_not_repeat_the_badge(infos):
     names = [info["display_name"] for info in infos.values()]
     assert len(set(names)) == len(names)
     for name in names:
-        assert "SadTalker" not in name or name == "Load SadTalker models", name
+        assert "SadTalker" not in name or name.endswith(" SadTalker models"), name  # only where it names the files
         assert len(name) <= 28, f"'{name}' is cut off in the node's title bar"
 
 

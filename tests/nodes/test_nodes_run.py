@@ -65,10 +65,11 @@ def test_precision_picks_the_renderer_speed(bundle, native_precision):
 
 
 def test_missing_models_and_detector_files_are_named(bundle):
-    with pytest.raises(FileNotFoundError, match="detection_Resnet50_Final.pth"):
+    with pytest.raises(FileNotFoundError, match="detection_Resnet50_Final.pth.*'Download SadTalker models'"):
         run(LoadSadTalkerModels, size="256", device="cpu", precision="auto", face_detector="retinaface")
-    with pytest.raises(ValueError, match="SadTalker_V0.0.2_512.safetensors"):
-        run(LoadSadTalkerModels, size="512", device="cpu", precision="auto", face_detector="dlib")
+    with pytest.raises(ValueError, match=r"missing SadTalker_V0.0.2_512.safetensors. To get them \(0.7 GB\), add the "
+                                         r"node 'Download SadTalker models'"):
+        run(LoadSadTalkerModels, size="512", device="cpu", precision="auto", face_detector="dlib")  # mappings there
 
 
 # --- Extract 3DMM -------------------------------------------------------------------------------
@@ -106,6 +107,19 @@ def test_frames_at_another_rate_are_put_on_25_fps(bundle, video_frames):
     torch.testing.assert_close(halved.expression[1], all_four.expression[2])
 
 
+def test_with_the_speech_connected_only_the_frames_the_clip_uses_are_extracted(bundle, video_frames, short_speech,
+                                                                                 reference, progress):
+    """A 2-frame clip uses 2 of the reference video's 4 frames: the other two are never extracted."""
+    _, used, _ = run(Extract3DMM, models=bundle, image=video_frames, preprocess="crop", face_index=0,
+                     audio=short_speech)
+    assert used.num_frames == 2 and progress == [(1, 2), (2, 2)]
+    torch.testing.assert_close(used.pose, reference.pose[:2])
+    torch.testing.assert_close(used.expression, reference.expression[:2])
+    _, halved, _ = run(Extract3DMM, models=bundle, image=video_frames.repeat(2, 1, 1, 1), preprocess="crop",
+                       face_index=0, fps=50.0, audio=short_speech)  # 8 frames at 50 fps: the 1st and the 3rd
+    torch.testing.assert_close(halved.pose, reference.pose[[0, 2]])
+
+
 def test_a_picture_without_a_face_is_refused(bundle):
     with pytest.raises(ValueError, match="no face found"):
         run(Extract3DMM, models=bundle, image=torch.full((1, 128, 128, 3), 0.5), preprocess="crop", face_index=0)
@@ -140,6 +154,41 @@ def test_posevae_is_seeded_and_scaled(bundle, portrait_face, speech):
     assert torch.equal(run(PoseVAENode, head_motion_scale=1.0, seed=5, **inputs)[0].pose, pose.pose)
     (still,) = run(PoseVAENode, head_motion_scale=0.0, seed=5, **inputs)
     torch.testing.assert_close(still.pose, pose.pose[:1].expand(5, 6))
+
+
+@pytest.fixture(scope="module")
+def wide_style_bundle(tmp_path_factory, weights_dir):
+    """Models whose PoseVAE file has a style table of 60 rows (as training/ exports with num_styles 60),
+    loaded by the loader node from a ComfyUI folder holding the separate official files."""
+    root = tmp_path_factory.mktemp("wide_styles")
+    folder = root / "models" / "sadtalker"
+    folder.mkdir(parents=True)
+    for name in ("epoch_20.pth", "auido2exp_00300-model.pth", "facevid2vid_00189-model.pth.tar",
+                 "mapping_00229-model.pth.tar", "mapping_00109-model.pth.tar"):
+        (folder / name).symlink_to(weights_dir / name)
+    official = torch.load(weights_dir / "auido2pose_00140-model.pth", map_location="cpu", weights_only=True)
+    generator = torch.Generator().manual_seed(0)
+    for key in ("netG.encoder.classbias", "netG.decoder.classbias"):
+        table = official["model"][key]
+        official["model"][key] = torch.cat([table, torch.randn(14, table.shape[1], generator=generator)])
+    torch.save(official, folder / "auido2pose_00140-model.pth")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SADTALKER_COMFY_ROOT", str(root))
+        return run(LoadSadTalkerModels, size="256", device="cpu", precision="exact", face_detector="dlib")[0]
+
+
+def test_pose_styles_beyond_the_official_46_work_when_the_loaded_posevae_has_them(bundle, wide_style_bundle,
+                                                                                     portrait_face, speech):
+    schema_max = PoseVAENode.GET_NODE_INFO_V1()["input"]["required"]["pose_style"][1]["max"]
+    assert schema_max > 45
+    inputs = {"face": portrait_face[0], "audio": speech, "head_motion_scale": 1.0, "seed": 0}
+    (pose,) = run(PoseVAENode, models=wide_style_bundle, pose_style=59, **inputs)
+    assert pose.num_frames == 5
+    with pytest.raises(ValueError, match=r"pose_style 60: the loaded PoseVAE \(auido2pose_00140-model.pth\) has 60 "
+                                         r"styles, 0..59; choose one of them"):
+        run(PoseVAENode, models=wide_style_bundle, pose_style=60, **inputs)
+    with pytest.raises(ValueError, match=r"pose_style 46: .*\(SadTalker_V0.0.2_256.safetensors\) has 46 styles, 0..45"):
+        run(PoseVAENode, models=bundle, pose_style=46, **inputs)
 
 
 def test_audio_batches_are_refused_with_the_input_named(bundle, portrait_face, speech):

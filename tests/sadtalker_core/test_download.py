@@ -4,9 +4,6 @@ from __future__ import annotations
 import hashlib
 import re
 import socket
-import threading
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -19,66 +16,6 @@ PAYLOAD = bytes(range(256)) * 4096  # 1 MiB
 
 def sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-@dataclass
-class FileServer:
-    """Serves ``files`` by URL path, honours ``Range: bytes=N-``, and logs every request's Range header."""
-
-    base: str
-    files: dict[str, bytes] = field(default_factory=dict)
-    requests: list[tuple[str, str | None]] = field(default_factory=list)
-    cut_next: set[str] = field(default_factory=set)  # paths whose next answer stops halfway
-    status: dict[str, int] = field(default_factory=dict)  # paths answered with this error status
-
-    def spec(self, name: str, sha256: str | None = None, size: int | None = None) -> ModelFile:
-        return ModelFile(name, f"{self.base}/{name}", size, sha256)
-
-
-@pytest.fixture()
-def server():
-    state = FileServer(base="")
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):
-            name = self.path.lstrip("/")
-            requested = self.headers.get("Range")
-            state.requests.append((name, requested))
-            if name in state.status:
-                self.send_error(state.status[name])
-                return
-            if name not in state.files:
-                self.send_error(404)
-                return
-            data = state.files[name]
-            start = int(re.fullmatch(r"bytes=(\d+)-", requested).group(1)) if requested else 0
-            if start >= len(data) and requested:
-                self.send_response(416)
-                self.send_header("Content-Range", f"bytes */{len(data)}")
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-                return
-            body = data[start:]
-            self.send_response(206 if requested else 200)
-            self.send_header("Content-Length", str(len(body)))
-            if requested:
-                self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
-            self.end_headers()
-            if name in state.cut_next:
-                state.cut_next.discard(name)
-                body = body[: len(body) // 2]
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state.base = f"http://127.0.0.1:{httpd.server_address[1]}"
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield state
-    httpd.shutdown()
-    httpd.server_close()
 
 
 def names(folder: Path) -> list[str]:
@@ -165,7 +102,7 @@ def test_without_a_known_hash_the_first_download_is_recorded_and_later_runs_chec
 
     (tmp_path / "weights.pth").unlink()
     server.files["weights.pth"] = b"a different file"  # the server now hands out something else
-    with pytest.raises(DownloadError, match="download was deleted.*--sha256 weights.pth=HEX or delete .*weights.pth.sha256"):
+    with pytest.raises(DownloadError, match="download was deleted.*give weights.pth=HEX to --sha256 .* or delete .*weights.pth.sha256"):
         download_file(spec, tmp_path, progress=False)
     assert names(tmp_path) == ["weights.pth.sha256"]
 
@@ -266,3 +203,59 @@ def test_registry_holds_the_official_release_assets():
         assert spec.sha256 is None or re.fullmatch(r"[0-9a-f]{64}", spec.sha256)
     with pytest.raises(DownloadError, match="unknown model file"):
         dl.select_files(["GFPGANv1.3.pth"])
+
+
+def test_progress_is_reported_in_bytes_of_the_whole_file_also_when_resuming(server, tmp_path):
+    server.files["weights.pth"] = PAYLOAD * 3  # three chunks
+    server.cut_next.add("weights.pth")
+    spec = server.spec("weights.pth", sha256=sha(PAYLOAD * 3))
+    reports: list[tuple[int, int | None]] = []
+    with pytest.raises(DownloadError):
+        download_file(spec, tmp_path, progress=False, on_progress=lambda done, total: reports.append((done, total)))
+    half = len(PAYLOAD) * 3 // 2
+    assert reports and reports[-1] == (half, len(PAYLOAD) * 3)
+
+    reports.clear()
+    download_file(spec, tmp_path, progress=False, on_progress=lambda done, total: reports.append((done, total)))
+    assert [done for done, _ in reports] == sorted(done for done, _ in reports) and reports[0][0] > half
+    assert reports[-1] == (len(PAYLOAD) * 3, len(PAYLOAD) * 3)
+
+
+def test_a_progress_callback_that_raises_stops_the_download_and_keeps_the_partial_file(server, tmp_path):
+    server.files["weights.pth"] = PAYLOAD * 3
+    spec = server.spec("weights.pth", sha256=sha(PAYLOAD * 3))
+
+    class Cancelled(Exception):
+        pass
+
+    def cancel(done: int, total: int | None) -> None:
+        raise Cancelled
+
+    with pytest.raises(Cancelled):
+        download_file(spec, tmp_path, progress=False, on_progress=cancel)
+    assert names(tmp_path) == ["weights.pth.part"]
+    assert download_file(spec, tmp_path, progress=False).action == "resumed"
+
+
+def test_a_mirror_serves_the_files_under_their_own_names(server, tmp_path, monkeypatch):
+    server.files["mirror/weights.pth"] = PAYLOAD
+    spec = ModelFile("weights.pth", "https://example.invalid/releases/weights.pth", sha256=sha(PAYLOAD))
+    monkeypatch.setenv(dl.MIRROR_ENV, f"{server.base}/mirror/")
+    assert dl.file_url(spec) == f"{server.base}/mirror/weights.pth"
+    assert download_file(spec, tmp_path, progress=False).action == "downloaded"
+    assert server.requests == [("mirror/weights.pth", None)]
+    monkeypatch.delenv(dl.MIRROR_ENV)
+    assert dl.file_url(spec) == spec.url
+
+
+def test_sha256_overrides_are_read_from_name_equals_hash_lines_and_must_name_a_file_to_download():
+    text = f"\n  a.pth = {sha(b'a').upper()}\n\nb.pth={sha(b'b')}  \n"
+    assert dl.sha256_overrides(text.splitlines()) == {"a.pth": sha(b"a"), "b.pth": sha(b"b")}
+    with pytest.raises(DownloadError, match="must read NAME=HEX, got 'a.pth'"):
+        dl.sha256_overrides(["a.pth"])
+    with pytest.raises(DownloadError, match="the sha256 given for a.pth must be 64 hexadecimal digits"):
+        dl.sha256_overrides(["a.pth=123"])
+    files = [ModelFile("a.pth", "https://example.invalid/a.pth")]
+    dl.check_overrides(files, {"a.pth": sha(b"a")})
+    with pytest.raises(DownloadError, match="a sha256 is given for b.pth, which is not among the files"):
+        dl.check_overrides(files, {"b.pth": sha(b"b")})

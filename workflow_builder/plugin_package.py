@@ -1,7 +1,7 @@
 """The plugin folder imported the way ComfyUI imports a custom node: as one package (here named
 ``comfyui_sadtalker``) whose ``nodes`` reach the core by relative imports, so nothing of the
 plugin becomes a global module name.  Without ComfyUI, the nodes' schema module
-(``comfy_api.latest``) is the stand-in of :mod:`workflows.comfy_api_standin`.  Used by the workflow
+(``comfy_api.latest``) is the stand-in of :mod:`workflow_builder.comfy_api_standin`.  Used by the workflow
 builder and the node tests."""
 from __future__ import annotations
 

@@ -1,0 +1,118 @@
+"""Download SadTalker models: the official files fetched from inside ComfyUI, only when this node runs.
+
+The files go where the loaders look: the SadTalker networks into ``models/sadtalker``, the
+official face detector into ``models/facedetection``, a face restoration model into
+``models/facerestore_models``.  Fetching is the command line's (``sadtalker_core.download``): sha256
+checks, ``.part`` files resumed after an interruption or a cancel, nothing half-written left
+under a file's name; files already there are checked, not fetched again.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from comfy_api.latest import io
+
+from ..sadtalker_core.download import OFFICIAL_FILES, ModelFile, check_overrides, download_file, sha256_overrides
+from ..sadtalker_core.models import DETECTOR_FILES, MAPPING_FILES, RENDER_SIZES, bundle_name
+from . import comfy
+from .types import schema
+
+SIZES = {str(size): (size,) for size in RENDER_SIZES} | {" and ".join(map(str, RENDER_SIZES)): RENDER_SIZES}
+ENHANCERS = ("none", "GFPGANv1.4.pth", "RestoreFormer.pth", "codeformer.pth")
+#: the steps of the progress bar per file
+STEPS = 1000
+
+
+@dataclass(frozen=True)
+class Planned:
+    """One official file and the model folder it goes to."""
+
+    spec: ModelFile
+    folder: Path
+
+    @property
+    def target(self) -> Path:
+        return self.folder / self.spec.name
+
+
+def sadtalker_files(sizes: tuple[int, ...]) -> list[str]:
+    """The official files a render ``size`` needs: its network bundle and both mappingNets."""
+    return [*(bundle_name(size) for size in sizes), *MAPPING_FILES.values()]
+
+
+def gigabytes(names: list[str]) -> str:
+    """The download size of ``names`` as the release lists it, e.g. '1.0 GB'."""
+    return f"{sum(OFFICIAL_FILES[name].size or 0 for name in names) / 1e9:.1f} GB"
+
+
+def plan(size: str, face_detector: bool, face_enhancer: str) -> list[Planned]:
+    """The files the choices ask for, each with its destination folder."""
+    if size not in SIZES or face_enhancer not in ENHANCERS:
+        raise ValueError(f"size must be one of {list(SIZES)} and face_enhancer one of {list(ENHANCERS)}")
+    wanted = [(name, comfy.SADTALKER) for name in sadtalker_files(SIZES[size])]
+    if face_detector:
+        wanted += [(name, comfy.FACE_DETECTION) for name in DETECTOR_FILES]
+    if face_enhancer != "none":
+        wanted.append((face_enhancer, comfy.FACE_RESTORE))
+    return [Planned(OFFICIAL_FILES[name], comfy.model_folders(kind)[0]) for name, kind in wanted]
+
+
+class DownloadModels(io.ComfyNode):
+    """Output node: fetches the official model files into ComfyUI's model folders when run."""
+
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return schema(
+            "SadTalkerDownloadModels", "Download SadTalker models", "loaders",
+            "Downloads the official SadTalker files into ComfyUI/models/sadtalker (and, if asked, the face detector "
+            "into models/facedetection and a face restoration model into models/facerestore_models), from their "
+            "release pages, when you run it, and only then. Each file is checked by sha256; an interrupted or "
+            "cancelled download resumes on the next run; files already there are checked, not fetched again.",
+            inputs=[
+                io.Combo.Input("size", options=list(SIZES), default="256", tooltip=(
+                    f"Which renderer: 256 ({gigabytes(sadtalker_files((256,)))}), 512 "
+                    f"({gigabytes(sadtalker_files((512,)))}) or both; each comes with both mappingNets.")),
+                io.Boolean.Input("face_detector", default=True, tooltip=(
+                    f"Also the official face detector, RetinaFace + FAN ({gigabytes(list(DETECTOR_FILES))}, into "
+                    "models/facedetection); without it Load SadTalker models uses dlib's detector.")),
+                io.Combo.Input("face_enhancer", options=list(ENHANCERS), default="none", tooltip=(
+                    "A face restoration model for Face enhance, into models/facerestore_models "
+                    f"(GFPGANv1.4.pth: {gigabytes(['GFPGANv1.4.pth'])}); none: no enhancer.")),
+                io.String.Input("sha256", default="", multiline=True, optional=True, tooltip=(
+                    "Only if a release file really changed: lines NAME=HEX with its expected sha256, replacing the "
+                    "built-in (or first-download) checksum, as the command line's --sha256.")),
+            ],
+            outputs=[],
+            is_output_node=True,
+        )
+
+    @classmethod
+    def fingerprint_inputs(cls, size: str, face_detector: bool, face_enhancer: str, sha256: str = "") -> str:
+        """Runs again when a file was removed or changed since the last run (else ComfyUI reuses the run)."""
+        states = []
+        for planned in plan(size, face_detector, face_enhancer):
+            stat = planned.target.stat() if planned.target.is_file() else None
+            states.append(f"{planned.target}:{stat.st_size if stat else -1}:{stat.st_mtime_ns if stat else -1}")
+        return "|".join(states)
+
+    @classmethod
+    def execute(cls, size: str, face_detector: bool, face_enhancer: str, sha256: str = "") -> io.NodeOutput:
+        planned = plan(size, face_detector, face_enhancer)
+        overrides = sha256_overrides(sha256.splitlines())
+        check_overrides([p.spec for p in planned], overrides)
+        update = comfy.progress_bar(STEPS * len(planned))
+        report = []
+        for index, item in enumerate(planned):
+
+            def on_progress(done: int, total: int | None, start: int = STEPS * index) -> None:
+                update(start + (STEPS * done // total if total else 0))
+                comfy.check_interrupted()
+
+            result = download_file(item.spec, item.folder, overrides.get(item.spec.name), on_progress=on_progress)
+            update(STEPS * (index + 1))
+            report.append(f"{result.action}: {result.path}")
+        return io.NodeOutput(ui={"text": report})
+
+
+NODES = [DownloadModels]

@@ -1,1 +1,0 @@
-"""Example workflows (JSON, both ComfyUI formats) and the script that writes them (``build.py``)."""
