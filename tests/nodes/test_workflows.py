@@ -70,7 +70,7 @@ def test_the_six_workflows_are_comfyuis_templates_in_both_formats():
 
 
 def test_the_files_are_what_build_writes():
-    """Regenerate with ``python3 -m workflows.build`` after changing a node's inputs."""
+    """Regenerate with ``python3 -m workflow_builder.build`` after changing a node's inputs."""
     for path, text in build.build().items():
         assert path.read_text() == text, f"{path} is out of date"
 
