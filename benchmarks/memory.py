@@ -48,7 +48,6 @@ class Measurement:
         return self.peak_during_mib - self.rss_before_mib
 
 
-
 def reset_peak_rss() -> None:
     """Set the kernel's peak-RSS mark (VmHWM) to the current RSS (Linux >= 4.0)."""
     Path("/proc/self/clear_refs").write_text("5")

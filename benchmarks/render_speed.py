@@ -44,7 +44,6 @@ MEDIA = REPO.parent / "shared" / "media"
 GOLDEN = REPO.parent / "shared" / "reference" / "goldens" / "make_animation.safetensors"
 
 
-
 def stage_modules(generator) -> dict:
     """The generator's per-frame stages, by the names the results table uses."""
     motion, decoder = generator.dense_motion_network, generator.decoder
@@ -156,7 +155,6 @@ def measure(args: argparse.Namespace) -> dict:
         if kp is not None:
             result["keypoint_max_diff_vs_exact"] = float((kp - exact["keypoints"]).abs().max())
     return result
-
 
 
 def run_child(args: list[str], setting: str = "") -> dict:

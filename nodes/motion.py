@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 #: the largest pose style the node accepts; the loaded PoseVAE's own style count is checked when it runs
 MAX_POSE_STYLE = 65535
 
+
 class ExpNetNode(io.ComfyNode):
     """Node: speech -> facial expression of every video frame (lips, face, blinks)."""
 

@@ -173,7 +173,6 @@ def check_writable(path: str | os.PathLike) -> None:
             break  # something else was put there meanwhile: keep it
 
 
-
 def _frame_batch(frames: np.ndarray) -> np.ndarray:
     """(H, W, 3) or (N, H, W, 3) uint8 -> (N, H, W, 3), or a :class:`VideoError` saying what is wrong."""
     batch = np.asarray(frames)
