@@ -139,6 +139,8 @@ def measure(args: argparse.Namespace) -> dict:
         "stage_cpu_s_per_frame": {k: v / second for k, v in stage_cpu.items()},
         "load_average": [m[3] for m in marks],
         "peak_rss_mib": peak_rss_mib(),
+        **({"cuda_peak_mib": torch.cuda.max_memory_allocated() / 2**20, "gpu": torch.cuda.get_device_name()}
+           if torch.device(args.device).type == "cuda" else {}),
         "clip_frames": windows.frame_num,
         "rss_after_each_batch_mib": rss_after,
     }
@@ -175,9 +177,10 @@ def markdown(results: list[dict], machine: str) -> str:
         kp = f"{r['keypoint_max_diff_vs_exact']:.1e}" if "keypoint_max_diff_vs_exact" in r else "-"
         loadavg = f"{min(r['load_average']):.1f}-{max(r['load_average']):.1f}"
         spread = r.get("s_per_frame_runs", [])
+        gpu_memory = f" (GPU {r['cuda_peak_mib']:.0f})" if "cuda_peak_mib" in r else ""
         wall = f"{r['s_per_frame']:.2f}" + (f" ({min(spread):.2f}-{max(spread):.2f})" if len(spread) > 1 else "")
         lines.append(f"| {r['precision']} | {wall} | {1 / r['s_per_frame']:.3f} | {r['cpu_s_per_frame']:.2f} | {ratio} | "
-                     f"{r['first_frame_s']:.1f} | {r['peak_rss_mib']:.0f} | {psnr} | {kp} | {loadavg} |")
+                     f"{r['first_frame_s']:.1f} | {r['peak_rss_mib']:.0f}{gpu_memory} | {psnr} | {kp} | {loadavg} |")
     stages = [r for r in results if r.get("stage_cpu_s_per_frame")]
     if stages:
         names = list(stages[0]["stage_cpu_s_per_frame"])

@@ -22,11 +22,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--media", action="append", type=Path, default=None,
                         help=f"folder with the media files goldens name (repeatable; default {DEFAULT_MEDIA})")
     parser.add_argument("--device", default="cpu", help="torch device (default cpu)")
+    parser.add_argument("--allow-tf32", action="store_true",
+                        help="on CUDA, let float32 convolutions and matrix products use TF32 (PyTorch's default for "
+                             "convolutions) to see what it changes; by default they compute in full float32")
     parser.add_argument("goldens", nargs="+", type=Path, help="golden .safetensors files")
     args = parser.parse_args(argv)
 
-    torch.backends.cudnn.allow_tf32 = False
-    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = args.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = args.allow_tf32
     ctx = StageContext(args.weights, tuple(args.media or [DEFAULT_MEDIA]), torch.device(args.device))
     failed = 0
     for path in args.goldens:

@@ -7,10 +7,13 @@
 * ``auto``: fast on a CUDA GPU, exact elsewhere.
 
 :func:`resolve` is the one place that turns a setting into ``exact`` / ``fast`` for a device, and
-:func:`compute_dtype` into the dtype the networks run in.
+:func:`compute_dtype` into the dtype the networks run in.  Whatever the setting, float32 work is
+done in float32: every network runs inside :func:`float32_arithmetic`.
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import Enum
 
 import torch
@@ -55,3 +58,22 @@ def compute_dtype(precision: Precision | str, device: torch.device | str) -> tor
     if resolve(precision, device) is Precision.FAST:
         return reduced_dtype(device)
     return torch.float32
+
+
+@contextmanager
+def float32_arithmetic() -> Iterator[None]:
+    """Within the block, float32 convolutions and matrix products compute in float32 on CUDA GPUs
+    too; the caller's settings come back after it (also as a decorator).
+
+    PyTorch lets cuDNN run float32 convolutions as TF32 (10 mantissa bits) by default: on an H200
+    that moved the face renderer's frames by up to 2 levels of 8 bits from the official float32
+    result (6e-3 against a tolerance of 2e-4, benchmarks/RESULTS.md); without it they are within
+    the goldens' tolerances but one (make_animation's frames: 5.3e-4, 8-bit frames within 1).
+    No effect on the CPU.
+    """
+    saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved

@@ -8,10 +8,12 @@ import torch
 
 from ..networks.expnet import ExpNet
 from ..networks.posevae import POSE_DIM
+from ..precision import float32_arithmetic
 from .audio import driving_reference
 from .sequences import COEFF_DIM, EXP_DIM, check_sequence, resample_sequence
 
 
+@float32_arithmetic()
 def predict_expression(expnet: ExpNet, mels: torch.Tensor, ref_exp: torch.Tensor, blink: torch.Tensor) -> torch.Tensor:
     """``mels`` (B, T, 1, 80, 16), ``ref_exp`` (B, T, 64), ``blink`` (B, T, 1) -> (B, T, 64),
     ExpNet run on chunks of ``cfg.chunk_frames`` frames (the last one may be shorter)."""

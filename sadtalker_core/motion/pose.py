@@ -16,6 +16,7 @@ from scipy.signal import savgol_filter
 from ..config import PoseVAEConfig
 from ..errors import InputError
 from ..networks.posevae import POSE_DIM, PoseVAE
+from ..precision import float32_arithmetic
 from .audio import driving_reference
 from .sequences import EXP_DIM
 
@@ -30,6 +31,7 @@ def pose_draw_count(num_frames: int, seq_len: int = PoseVAEConfig().seq_len) -> 
     return full + (rest > 0)
 
 
+@float32_arithmetic()
 def sample_pose_motion(
     posevae: PoseVAE,
     mels: torch.Tensor,

@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..checkpoints import load_network
+from ..precision import float32_arithmetic
 
 FAN_INPUT_SIZE = 256
 HEATMAP_SIZE = 64
@@ -215,6 +216,7 @@ def points_in_crop(heatmaps: np.ndarray, crop_height: int, crop_width: int) -> n
 
 
 @torch.inference_mode()
+@float32_arithmetic()
 def crop_landmarks98(net: AwingFAN, crop_rgb: np.ndarray) -> np.ndarray:
     """``FAN.get_landmarks``: 98 (x, y) float64 points in the pixels of an RGB uint8 face crop."""
     device = next(net.parameters()).device

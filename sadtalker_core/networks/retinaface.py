@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..checkpoints import load_network
+from ..precision import float32_arithmetic
 from .recon_net import ResNet50Features
 
 #: The mean facexlib subtracts (meant for B, G, R; applied to whatever channel order comes in).
@@ -151,6 +152,7 @@ class RetinaFace(nn.Module):
         return RawDetections(run(self.BboxHead), run(self.ClassHead), run(self.LandmarkHead))
 
     @torch.inference_mode()
+    @float32_arithmetic()
     def detect(
         self,
         image: np.ndarray,

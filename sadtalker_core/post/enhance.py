@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import EnhancerError, InputError
-from ..precision import Precision, compute_dtype
+from ..precision import Precision, compute_dtype, float32_arithmetic
 
 MODEL_SUFFIXES = (".pth", ".pt", ".ckpt", ".safetensors")
 _CODEFORMER_KEYS = ("position_emb", "idx_pred_layer.1.weight", "ft_layers.0.self_attn.in_proj_weight")
@@ -70,6 +70,7 @@ class FaceEnhancer:
         return next(self.model.parameters()).dtype
 
     @torch.inference_mode()
+    @float32_arithmetic()
     def enhance(self, crops: torch.Tensor, strength: float = 1.0, fidelity: float = 0.5) -> torch.Tensor:
         """Restore RGB face crops: float (N, 3, H, W) in [0, 1] -> same shape, dtype and device.
 

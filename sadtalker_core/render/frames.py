@@ -22,6 +22,7 @@ from ..motion.free_view import PoseOverride
 from ..networks.generator import OcclusionAwareSPADEGenerator, SourceEncoding, load_generator
 from ..networks.keypoint_detector import KPDetector, load_kp_detector
 from ..networks.mapping import MappingNet, load_mapping
+from ..precision import float32_arithmetic
 from .inputs import CoeffWindows
 from .keypoints import keypoint_transformation
 from .speed import EXACT, RenderSpeed, apply_render_speed
@@ -71,7 +72,7 @@ class RenderSource:
 
 def prepare_source(models: FaceRenderModels, source_image: torch.Tensor, source_window: torch.Tensor) -> RenderSource:
     """``source_image`` (1, 3, H, W) in [0, 1]; ``source_window`` (1, C, 27) (:meth:`CoeffWindows.source`)."""
-    with torch.inference_mode():
+    with torch.inference_mode(), float32_arithmetic():
         image = source_image.to(models.device, torch.float32)
         kp_canonical = models.kp_detector(image)
         kp_source = keypoint_transformation(kp_canonical, models.mapping(source_window.to(models.device, torch.float32)))
@@ -108,7 +109,7 @@ def render_frames(models: FaceRenderModels, source_image: torch.Tensor, windows:
     """
     source = prepare_source(models, source_image, windows.source())
     for batch in frame_batches(windows.frame_num, batch_size):
-        with torch.inference_mode():
+        with torch.inference_mode(), float32_arithmetic():
             pose = models.mapping(windows.targets(batch.index).to(models.device))
             override = free_view.select(batch.index) if free_view is not None else None
             kp_driving = keypoint_transformation(source.kp_canonical, pose, override)

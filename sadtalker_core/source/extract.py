@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from ..networks.recon_net import ReconNet
+from ..precision import float32_arithmetic
 from .align import AlignedFace
 from .coeffs import Coeffs3DMM, source_coeffs
 
@@ -38,6 +39,7 @@ def recon_input(image: np.ndarray, size: int = 224) -> torch.Tensor:
 
 
 @torch.no_grad()
+@float32_arithmetic()
 def extract_3dmm(net: ReconNet, face: AlignedFace) -> Face3DMM:
     """Run the regressor on one aligned face (on the net's device) and build its source coefficients."""
     device = next(net.parameters()).device

@@ -6,7 +6,8 @@ import torch
 
 from sadtalker_core import precision
 from sadtalker_core.errors import SettingError
-from sadtalker_core.precision import Precision, compute_dtype, reduced_dtype, resolve
+from sadtalker_core.precision import Precision, compute_dtype, float32_arithmetic, reduced_dtype, resolve
+from tf32_probe import tf32_allowed, tf32_seen_by
 
 
 def test_auto_is_fast_on_a_cuda_gpu_and_exact_on_the_cpu():
@@ -39,3 +40,13 @@ def test_fast_is_refused_where_the_device_has_no_reduced_precision(monkeypatch):
 def test_an_unknown_name_is_refused():
     with pytest.raises(ValueError, match="'fp32' is not a valid Precision"):
         resolve("fp32", "cpu")
+
+
+def test_float32_arithmetic_turns_tf32_off_within_and_gives_the_callers_setting_back():
+    with tf32_seen_by():
+        with float32_arithmetic():
+            assert not torch.backends.cudnn.allow_tf32 and not torch.backends.cuda.matmul.allow_tf32
+        assert tf32_allowed()
+        with pytest.raises(RuntimeError, match="out of memory"), float32_arithmetic():
+            raise RuntimeError("out of memory")
+        assert torch.backends.cudnn.allow_tf32 and torch.backends.cuda.matmul.allow_tf32

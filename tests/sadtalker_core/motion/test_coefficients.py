@@ -11,6 +11,7 @@ from sadtalker_core.motion.coefficients import MotionNets, audio_to_motion, load
 from sadtalker_core.motion.expression import predict_expression
 from sadtalker_core.motion.pose import pose_draw_count, sample_pose_motion, smooth_pose
 from sadtalker_core.motion.sequences import Motion
+from tf32_probe import tf32_seen_by
 
 BUNDLE = "SadTalker_V0.0.2_256.safetensors"
 
@@ -169,3 +170,11 @@ def test_motion_checks_its_shapes():
         Motion(expression=torch.zeros(5, 64), pose=torch.zeros(4, 6))
     with pytest.raises(ValueError, match="blink"):
         Motion(expression=torch.zeros(5, 64), pose=torch.zeros(5, 6), blink=torch.zeros(4))
+
+
+def test_expnet_and_posevae_compute_float32_in_float32_even_where_the_caller_allows_tf32(nets):
+    mels = _mels(3)
+    with tf32_seen_by(nets.expnet, nets.posevae.audio_encoder) as seen:
+        predict_expression(nets.expnet, mels, torch.zeros(1, 3, 64), torch.zeros(1, 3, 1))
+        sample_pose_motion(nets.posevae, mels, torch.zeros(1, 6), torch.tensor([0]), z=torch.zeros(1, 1, 64))
+    assert seen == [False, False]

@@ -7,12 +7,14 @@ import numpy as np
 import pytest
 import torch
 from paths import MANIFESTS
+from tf32_probe import tf32_seen_by
 
 from sadtalker_core.checkpoints import CheckpointError
 from sadtalker_core.networks.awing_fan import (
     AwingFAN,
     CoordConv,
     calculate_points,
+    crop_landmarks98,
     coordinate_channels,
     fan_image,
     fan_input,
@@ -148,3 +150,10 @@ def test_98_to_68_mapping():
     assert x[36:48] == [60, 61, 63, 64, 65, 67, 68, 69, 71, 72, 73, 75]
     assert x[48:] == list(range(76, 96))
     assert np.array_equal(points68[:, 1], 2 * points68[:, 0])
+
+
+def test_landmarks_compute_float32_in_float32_even_where_the_caller_allows_tf32():
+    net = AwingFAN().eval()
+    with tf32_seen_by(net) as seen:
+        crop_landmarks98(net, np.zeros((40, 30, 3), np.uint8))
+    assert seen == [False]

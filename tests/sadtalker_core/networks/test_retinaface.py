@@ -13,6 +13,7 @@ import pytest
 import torch
 from facexlib_reference import TIE_THRESHOLD, ours_and_facexlib, tied_scores_case
 from paths import MANIFESTS, REPO
+from tf32_probe import tf32_seen_by
 from torchvision.ops import nms as torchvision_nms
 
 from conformance import load_golden
@@ -195,3 +196,9 @@ def test_detect_reproduces_the_golden_detections(net, goldens_dir):
     assert dets.shape == golden["dets_thr0p97"].shape
     assert np.abs(dets - golden["dets_thr0p97"].numpy()).max() < 1e-3
     assert dets[0, 4] == dets[:, 4].max()
+
+
+def test_detection_computes_float32_in_float32_even_where_the_caller_allows_tf32(net):
+    with tf32_seen_by(net) as seen:
+        net.detect(np.zeros((64, 48, 3), np.uint8))
+    assert seen == [False]

@@ -18,6 +18,7 @@ from sadtalker_core.post.enhance import (
     load_face_enhancer,
 )
 from sadtalker_core.precision import compute_dtype
+from tf32_probe import tf32_seen_by
 
 
 @pytest.fixture(scope="module")
@@ -144,3 +145,10 @@ def test_missing_files_and_foreign_formats_are_refused(tmp_path):
     onnx.write_bytes(b"onnx")
     with pytest.raises(EnhancerError, match=r"must be a \.pth / \.pt / \.ckpt / \.safetensors file, got '\.onnx'"):
         load_face_enhancer(onnx)
+
+
+def test_the_restorer_computes_float32_in_float32_even_where_the_caller_allows_tf32():
+    enhancer = stand_in()
+    with tf32_seen_by(enhancer.model) as seen:
+        enhancer.enhance(torch.rand(1, 3, 64, 64))
+    assert seen == [False]

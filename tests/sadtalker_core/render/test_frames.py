@@ -22,6 +22,7 @@ from sadtalker_core.render.frames import (
 )
 from sadtalker_core.render.inputs import coefficient_windows, read_source_image
 from sadtalker_core.render.keypoints import keypoint_transformation
+from tf32_probe import tf32_seen_by
 
 
 class CountingDetector(nn.Module):
@@ -152,3 +153,12 @@ def test_streaming_one_frame_at_a_time_yields_the_frames_of_one_batch(real_rende
     # 1.5e-5 between batches, shared reference README)
     torch.testing.assert_close(torch.cat(streamed), together[0], rtol=0, atol=2e-5)
     assert (together[0][1] - together[0][0]).abs().max() > 1e-4  # the two frames differ
+
+
+def test_the_face_renderer_computes_float32_in_float32_even_where_the_caller_allows_tf32(real_render_inputs):
+    """cuDNN's default TF32 moved the frames by 2 levels of 8 bits on a GPU (benchmarks/RESULTS.md)."""
+    models, source_image, windows = real_render_inputs
+    networks = (models.kp_detector, models.mapping, models.generator.dense_motion_network, models.generator.decoder)
+    with tf32_seen_by(*networks) as seen:
+        next(render_frames(models, source_image, windows, batch_size=1))
+    assert len(seen) == 5 and not any(seen)  # kp detector, mapping (source, frame), dense motion, decoder

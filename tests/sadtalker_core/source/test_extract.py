@@ -9,6 +9,7 @@ from safetensors.torch import load_file
 from sadtalker_core.networks.recon_net import ReconNet, load_recon_net
 from sadtalker_core.source.align import AlignedFace, TransParams, align_face
 from sadtalker_core.source.extract import extract_3dmm, recon_input
+from tf32_probe import tf32_seen_by
 
 
 def test_recon_input_matches_reference_rounding(goldens_dir):
@@ -57,3 +58,11 @@ def test_68_point_path_matches_end_to_end_golden(goldens_dir, fake_checkpoints):
     face = align_face(golden["crop_pic_uint8"].numpy(), golden["landmarks68_crop256"][0].numpy())
     result = extract_3dmm(net, face)
     assert (result.source - golden["first_coeff_3dmm"]).abs().max() < 1e-4
+
+
+def test_the_regressor_computes_float32_in_float32_even_where_the_caller_allows_tf32():
+    net = ReconNet().eval()
+    face = AlignedFace(np.full((224, 224, 3), 128, np.uint8), np.zeros((5, 2)), TransParams(256, 256, 1.0, 128.0, 128.0))
+    with tf32_seen_by(net) as seen:
+        extract_3dmm(net, face)
+    assert seen == [False]
