@@ -65,11 +65,9 @@ def float32_arithmetic() -> Iterator[None]:
     """Within the block, float32 convolutions and matrix products compute in float32 on CUDA GPUs
     too; the caller's settings come back after it (also as a decorator).
 
-    PyTorch lets cuDNN run float32 convolutions as TF32 (10 mantissa bits) by default: on an H200
-    that moved the face renderer's frames by up to 2 levels of 8 bits from the official float32
-    result (6e-3 against a tolerance of 2e-4, benchmarks/RESULTS.md); without it they are within
-    the goldens' tolerances but one (make_animation's frames: 5.3e-4, 8-bit frames within 1).
-    No effect on the CPU.
+    PyTorch lets cuDNN run float32 convolutions as TF32 (10 mantissa bits) by default: on an
+    NVIDIA H200 that moved the rendered frames by up to 2 levels of 8 bits from the float32 result
+    (benchmarks/RESULTS.md, section 6).  No effect on the CPU.
     """
     saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
     torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
