@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import pytest
 import torch
+from tf32_probe import tf32_allowed, tf32_seen_by
 
 from sadtalker_core import precision
 from sadtalker_core.errors import SettingError
 from sadtalker_core.precision import Precision, compute_dtype, float32_arithmetic, reduced_dtype, resolve
-from tf32_probe import tf32_allowed, tf32_seen_by
 
 
 def test_auto_is_fast_on_a_cuda_gpu_and_exact_on_the_cpu():

@@ -5,13 +5,13 @@ import numpy as np
 import pytest
 import torch
 from scipy.signal import savgol_filter
+from tf32_probe import tf32_seen_by
 
 from conformance import load_golden
 from sadtalker_core.motion.coefficients import MotionNets, audio_to_motion, load_motion_nets
 from sadtalker_core.motion.expression import predict_expression
 from sadtalker_core.motion.pose import pose_draw_count, sample_pose_motion, smooth_pose
 from sadtalker_core.motion.sequences import Motion
-from tf32_probe import tf32_seen_by
 
 BUNDLE = "SadTalker_V0.0.2_256.safetensors"
 

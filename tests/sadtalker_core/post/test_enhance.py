@@ -7,6 +7,7 @@ import pytest
 import torch
 from spandrel.architectures.Compact import Compact
 from spandrel.architectures.GFPGAN import GFPGAN
+from tf32_probe import tf32_seen_by
 from torch import nn
 
 from sadtalker_core import precision
@@ -18,7 +19,6 @@ from sadtalker_core.post.enhance import (
     load_face_enhancer,
 )
 from sadtalker_core.precision import compute_dtype
-from tf32_probe import tf32_seen_by
 
 
 @pytest.fixture(scope="module")

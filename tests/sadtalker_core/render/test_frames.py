@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 from skimage import img_as_ubyte
+from tf32_probe import tf32_seen_by
 from torch import nn
 
 from conformance import load_golden
@@ -22,7 +23,6 @@ from sadtalker_core.render.frames import (
 )
 from sadtalker_core.render.inputs import coefficient_windows, read_source_image
 from sadtalker_core.render.keypoints import keypoint_transformation
-from tf32_probe import tf32_seen_by
 
 
 class CountingDetector(nn.Module):

@@ -5,11 +5,11 @@ import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
+from tf32_probe import tf32_seen_by
 
 from sadtalker_core.networks.recon_net import ReconNet, load_recon_net
 from sadtalker_core.source.align import AlignedFace, TransParams, align_face
 from sadtalker_core.source.extract import extract_3dmm, recon_input
-from tf32_probe import tf32_seen_by
 
 
 def test_recon_input_matches_reference_rounding(goldens_dir):
