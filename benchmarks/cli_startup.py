@@ -25,7 +25,7 @@ from pathlib import Path
 from report import add_output_options, report
 
 REPO = Path(__file__).resolve().parents[1]
-MEDIA = REPO.parent / "shared" / "media"
+MEDIA = REPO / "tests" / "data" / "media"
 
 CASES = {
     "--help": ["--help"],

@@ -1,5 +1,5 @@
 """What the official second landmark detection costs: ``extract_source`` with ``crop_landmarks``
-``detect`` (default) and ``mapped``, side by side on the shared pictures, with dlib's detector.
+``detect`` (default) and ``mapped``, side by side on the test pictures (tests/data/media), with dlib's detector.
 
     python benchmarks/crop_landmarks.py --checkpoints DIR [--rounds 5] [--preprocess crop]
         [--pictures people_0.png art_0.png full_body_1.png] [--json OUT.json] [--markdown OUT.md]

@@ -3,7 +3,7 @@ real networks (no stand-ins), timed stage by stage, and the written file checked
 
     python benchmarks/e2e_full_clip.py --checkpoints DIR [--image PIC] [--audio WAV] [--out OUT.mp4]
 
-Defaults: ``../shared/media/people_0.png`` and ``RD_Radio31_000.wav`` (8 s -> 200 frames), crop
+Defaults: ``tests/data/media/people_0.png`` and ``RD_Radio31_000.wav`` (8 s -> 200 frames), crop
 mode, 256 px, batch size 2.  With fake checkpoints, give a folder *without* the RetinaFace / FAN
 files (random detector weights find no face) so that dlib finds it.  Prints the figures and,
 with ``--json``, writes them to a file.  ``--precision fast`` renders in the fast setting.

@@ -5,7 +5,7 @@
 
 Per setting, in its own process: the models load with the setting (fake weights; face detection
 by dlib, since random RetinaFace weights find no face), the picture's face is extracted in
-``full`` mode, the motion comes from the shared speech, and a GFPGAN v1.4 with random weights
+``full`` mode, the motion comes from the test speech, and a GFPGAN v1.4 with random weights
 (the official file's architecture and size: 512 px, StyleGAN2 decoder) enhances every frame, in
 bfloat16 for ``fast`` where the CPU computes it.  Timed per output frame: the generator
 (``animate``), the rest of the face render (MappingNet, keypoints, uint8, aspect resize), the
@@ -28,7 +28,7 @@ from process import peak_rss_mib
 from report import add_output_options, report
 
 REPO = Path(__file__).resolve().parents[1]
-MEDIA = REPO.parent / "shared" / "media"
+MEDIA = REPO / "tests" / "data" / "media"
 DETECTOR_FILES = ("detection_Resnet50_Final.pth", "alignment_WFLW_4HG.pth")
 
 

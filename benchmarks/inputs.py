@@ -13,7 +13,7 @@ from sadtalker_core.models import SadTalkerModels, load_models
 from sadtalker_core.render.speed import Precision, RenderSpeed
 from sadtalker_core.source.face import SourceFace, extract_source, read_image
 
-MEDIA = REPO.parent / "shared" / "media"
+MEDIA = REPO / "tests" / "data" / "media"
 SIZE = 256
 
 

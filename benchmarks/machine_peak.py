@@ -7,7 +7,7 @@ Times a large matrix product and the face-vid2vid generator's heaviest convoluti
 torch threads the renderer gets; best of ``--repeats`` calls after two warm-up calls.  FLOPs are
 2 per multiply-add.  Dividing a generator's per-frame convolution FLOPs by these rates gives the
 seconds-per-frame floor quoted in RESULTS.md: for the official generator 1139 GFLOP per frame
-with the source encoding cached (shared/reference/PROFILE.md section 2), for ours what
+with the source encoding cached (the official render's profile, RESULTS.md), for ours what
 ``torch.utils.flop_counter`` counts in one frame's ``animate`` on the checkpoints in
 ``--checkpoints`` (fewer: the nearest-upsampling convolutions run as phase convolutions).
 """
@@ -100,10 +100,10 @@ def generator_gflop_per_frame(checkpoints: Path) -> float:
     from sadtalker_core.render.inputs import coefficient_windows, read_source_image
     from sadtalker_core.render.keypoints import keypoint_transformation
 
-    golden = load_file(str(REPO.parent / "shared" / "reference" / "goldens" / "make_animation.safetensors"))
+    golden = load_file(str(REPO / "tests" / "data" / "goldens" / "make_animation.safetensors"))
     windows = coefficient_windows(golden["source_coeff"], golden["coeff_seq"][:1])
     models = load_face_render_models(checkpoints / "SadTalker_V0.0.2_256.safetensors", checkpoints / "mapping_00229-model.pth.tar")
-    source = prepare_source(models, read_source_image(REPO.parent / "shared" / "media" / "people_0.png"), windows.source())
+    source = prepare_source(models, read_source_image(REPO / "tests" / "data" / "media" / "people_0.png"), windows.source())
     with torch.inference_mode():
         kp_driving = keypoint_transformation(source.kp_canonical, models.mapping(windows.targets(torch.tensor([0]))))
         with FlopCounterMode(display=False) as counter:

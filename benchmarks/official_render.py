@@ -5,7 +5,7 @@
 Builds ``AnimateFromCoeff`` from an official SadTalker checkout (``OpenTalker/SadTalker``) and
 the checkpoints in DIR (``init_path(..., 256, preprocess='crop')``), then runs the official
 ``make_animation`` on the make_animation golden's inputs (batch 2, 6 frames), as
-shared/reference/BASELINE.md did.  The official ``animate.py`` imports pydub and the video /
+the project's baseline of the official code (RESULTS.md) did.  The official ``animate.py`` imports pydub and the video /
 enhancer / paste helpers at module level; none of them is used here, so they are stubbed.
 Prints one JSON line: load time, first-frame latency, steady seconds per frame (wall and
 process CPU), peak RSS, load average, max |frames - golden|.

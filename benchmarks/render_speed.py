@@ -40,8 +40,8 @@ from process import cpu_seconds, peak_rss_mib, status_mib
 from report import add_output_options, report
 
 REPO = Path(__file__).resolve().parents[1]
-MEDIA = REPO.parent / "shared" / "media"
-GOLDEN = REPO.parent / "shared" / "reference" / "goldens" / "make_animation.safetensors"
+MEDIA = REPO / "tests" / "data" / "media"
+GOLDEN = REPO / "tests" / "data" / "goldens" / "make_animation.safetensors"
 
 
 def stage_modules(generator) -> dict:

@@ -5,7 +5,7 @@ side in one run.
     python benchmarks/shard_storage.py [--video WDA.mp4] [--rounds 3] [--steps 12]
 
 The face crops are those ``training.prepare`` cuts from a real talking-head video (default: the
-shared WDA clip): dlib landmarks, the clip's fixed face-vid2vid box, 256x256.  The other arrays
+test WDA clip): dlib landmarks, the clip's fixed face-vid2vid box, 256x256.  The other arrays
 of a shard have their real shapes and are stored alike in every codec (the mel windows of the
 clip's real audio; zeros for coefficients and the recon net is not run: their size does not
 depend on their values).  Per codec:

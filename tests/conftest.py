@@ -1,34 +1,24 @@
-"""Shared fixtures: where ../shared is, fake official checkpoints made once per session, and a local
-HTTP file server for the download tests.
+"""Fixtures of the whole suite: the repository's test data (``tests/data``), fake official checkpoints
+made once per session, and a local HTTP file server for the download tests.
 
-The fake checkpoints are written by ``../shared/reference/fake_weights.py`` (the module the
-goldens were produced with) into a session temp dir, or into ``$SADTALKER_FAKE_WEIGHTS_DIR``
-when set (files already there are reused: handy when running the suite repeatedly).
+The fake checkpoints are written by ``conformance.fake_weights`` (the documented rule the goldens
+were produced with) into a session temp dir, or into ``$SADTALKER_FAKE_WEIGHTS_DIR`` when set
+(files already there are reused: handy when running the suite repeatedly).
 """
 from __future__ import annotations
 
-import importlib.util
 import os
 from pathlib import Path
 
 import pytest
 from file_server import FileServer, serving
-from paths import CORE_CHECKPOINTS, GOLDENS, MEDIA, SHARED
+from paths import CORE_FILES, GOLDENS, MEDIA
 
+from conformance.fake_weights import write_fake_checkpoint
 from workflow_builder import plugin_package
 
 # the node tests import the plugin folder as ComfyUI does, as one package: comfyui_sadtalker.nodes...
 plugin_package.load()
-
-
-def _fake_weights_module():
-    path = SHARED / "reference" / "fake_weights.py"
-    if not path.is_file():
-        pytest.fail(f"{path} not found: the tests need ../shared beside the repository (or SADTALKER_SHARED)")
-    spec = importlib.util.spec_from_file_location("sadtalker_shared_fake_weights", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 class FakeCheckpoints:
@@ -36,15 +26,11 @@ class FakeCheckpoints:
 
     def __init__(self, folder: Path):
         self.folder = folder
-        self._module = None
 
     def path(self, name: str) -> Path:
         target = self.folder / name
         if not target.is_file():
-            self._module = self._module or _fake_weights_module()
-            partial = target.with_suffix(target.suffix + ".partial")
-            self._module.write_checkpoint(name, partial)
-            partial.rename(target)
+            write_fake_checkpoint(name, target)
         return target
 
 
@@ -59,7 +45,7 @@ def fake_checkpoints(tmp_path_factory) -> FakeCheckpoints:
 @pytest.fixture(scope="session")
 def weights_dir(fake_checkpoints) -> Path:
     """A folder holding every fake official checkpoint the core needs."""
-    for name in CORE_CHECKPOINTS:
+    for name in CORE_FILES:
         fake_checkpoints.path(name)
     return fake_checkpoints.folder
 
@@ -73,8 +59,6 @@ def server() -> FileServer:
 
 @pytest.fixture(scope="session")
 def goldens_dir() -> Path:
-    if not GOLDENS.is_dir():
-        pytest.fail(f"{GOLDENS} not found: the tests need ../shared beside the repository")
     return GOLDENS
 
 

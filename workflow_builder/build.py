@@ -1,14 +1,14 @@
 """The example workflows, each described once here and written in both formats:
-``example_workflows/<name>.json`` (the front end's UI format: ComfyUI lists the files of a plugin's
-``example_workflows`` folder as templates; they can also be dragged onto the canvas) and
-``example_workflows/api/<name>.json`` (API format: ``POST /prompt``).  Each opens with a note
+``workflows/<name>.json`` (the front end's UI format: ComfyUI lists the files of a plugin's
+``workflows`` folder as templates, as it does ``example_workflows``; they can also be dragged onto the
+canvas) and ``workflows/api/<name>.json`` (API format: ``POST /prompt``).  Each opens with a note
 saying what it does, which model files it needs and where they go.
 
 Run from the repository root after changing a node's inputs: ``python3 -m workflow_builder.build``
 (``--check`` only reports files that are out of date).  It needs nothing outside the repository:
 our nodes' definitions come from their schemas, ComfyUI's core nodes' from ``core_nodes.json``, the
 ``/object_info`` entries of the core nodes the workflows use, as ComfyUI 0.3.64 reports them
-(a test checks them against the whole ``/object_info`` in ``../shared/comfyui``).
+(a test checks them against the whole ``/object_info`` in ``tests/data/comfyui``).
 """
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ from .plugin_package import ROOT, load
 
 HERE = Path(__file__).resolve().parent
 CORE_NODES = HERE / "core_nodes.json"
-EXAMPLES = ROOT / "example_workflows"
+FOLDER = ROOT / "workflows"
 #: the example inputs the plugin puts into ComfyUI's input folder (nodes/comfy.py)
 PORTRAIT, SPEECH = load().nodes.comfy.EXAMPLE_PORTRAIT, load().nodes.comfy.EXAMPLE_SPEECH
 REFERENCE_VIDEO = "reference.mp4"
@@ -220,8 +220,8 @@ def build() -> dict[Path, str]:
     for name, describe in WORKFLOWS.items():
         graph = Graph(definitions)
         describe(graph)
-        files[EXAMPLES / f"{name}.json"] = json.dumps(graph.ui(), indent=1) + "\n"
-        files[EXAMPLES / "api" / f"{name}.json"] = json.dumps(graph.api(), indent=1) + "\n"
+        files[FOLDER / f"{name}.json"] = json.dumps(graph.ui(), indent=1) + "\n"
+        files[FOLDER / "api" / f"{name}.json"] = json.dumps(graph.api(), indent=1) + "\n"
     return files
 
 

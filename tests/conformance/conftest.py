@@ -14,5 +14,5 @@ def media_ctx(media_dir, tmp_path_factory) -> StageContext:
 
 @pytest.fixture(scope="session")
 def weights_ctx(weights_dir, media_dir) -> StageContext:
-    """Every fake official checkpoint of the core, and the shared media."""
+    """Every fake official checkpoint of the core, and the test media."""
     return StageContext(weights_dir, (media_dir,))

@@ -1,5 +1,5 @@
 """Fixtures of the node tests: a stand-in ComfyUI folder (models/sadtalker holding the fake
-official files, input/, output/), the loaded model bundle, and real inputs from ../shared/media in
+official files, input/, output/), the loaded model bundle, and real inputs from tests/data/media in
 ComfyUI's layouts (IMAGE [B, H, W, 3] float 0..1, AUDIO {"waveform": [1, C, T], "sample_rate"})."""
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 import soundfile
 import torch
 from comfyui_sadtalker.sadtalker_core.post.video import iter_frames
-from paths import CORE_CHECKPOINTS
+from paths import CORE_FILES
 from PIL import Image
 
 
@@ -32,7 +32,7 @@ def comfy_root(tmp_path_factory, weights_dir) -> Path:
     root = tmp_path_factory.mktemp("comfy_root")
     models = root / "models" / "sadtalker"
     models.mkdir(parents=True)
-    for name in CORE_CHECKPOINTS:
+    for name in CORE_FILES:
         (models / name).symlink_to(weights_dir / name)
     for folder in ("input", "output", "models/facerestore_models"):
         (root / folder).mkdir(parents=True, exist_ok=True)

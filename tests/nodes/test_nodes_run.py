@@ -1,5 +1,5 @@
 """Each node run as ComfyUI runs it (its ``execute`` with its inputs), on the fake-weight models and
-real pictures, speech and video from ../shared/media.  Renders are kept to two frames."""
+real pictures, speech and video from tests/data/media.  Renders are kept to two frames."""
 from __future__ import annotations
 
 import shutil

@@ -4,19 +4,19 @@ are connected, widget values fit their widgets, and the UI and API files describ
 They are where ComfyUI lists a plugin's templates, explain themselves in a note, load the example
 inputs the plugin puts into the input folder, and are laid out so that no node covers or touches
 another once the front end shows its preview.  The builder's vendored core node entries are
-ComfyUI 0.3.64's own (../shared/comfyui)."""
+ComfyUI 0.3.64's own (tests/data/comfyui)."""
 from __future__ import annotations
 
 import json
 
 import pytest
-from paths import SHARED
+from paths import OBJECT_INFO_CORE
 
 from workflow_builder import build
 from workflow_builder.graph import NODE_GAP, NOTE_TYPE, TITLE_HEIGHT, InputDef, NodeDef, catalog
 from workflow_builder.plugin_package import ROOT, load
 
-WORKFLOWS = build.EXAMPLES
+WORKFLOWS = build.FOLDER
 NAMES = sorted(build.WORKFLOWS)
 #: heights (below the title bar) the front end of ComfyUI 0.3.64 (1.27.10) gave these nodes once they
 #: showed their picture, player or chart, measured in headless Chromium
@@ -32,7 +32,7 @@ def definitions(tmp_path_factory) -> dict[str, NodeDef]:
 
 
 def test_the_vendored_core_nodes_are_comfyui_0_3_64s_and_all_the_workflows_use():
-    reported = json.loads((SHARED / "comfyui" / "object_info_core.json").read_text())
+    reported = json.loads(OBJECT_INFO_CORE.read_text())
     vendored = build.core_nodes()
     assert vendored == {name: reported[name] for name in vendored}
     used = {node["class_type"] for name in NAMES for node in _load("api", f"{name}.json").values()}
@@ -58,14 +58,14 @@ def _check_widget(where: str, definition: InputDef, value) -> None:
 def test_the_six_workflows_are_comfyuis_templates_in_both_formats():
     assert NAMES == ["download_models", "free_view", "full_body_enhanced", "generated_portrait", "portrait_speech",
                      "reference_video"]
-    assert WORKFLOWS == ROOT / "example_workflows"  # the folder ComfyUI lists a plugin's templates from
+    assert WORKFLOWS == ROOT / "workflows"  # a folder ComfyUI lists a plugin's templates from (the design card's)
     for name in NAMES:
         assert WORKFLOWS.joinpath(f"{name}.json").is_file() and WORKFLOWS.joinpath("api", f"{name}.json").is_file()
     for name in NAMES:  # the template browser's picture of each: small
         assert 1_000 < WORKFLOWS.joinpath(f"{name}.jpg").stat().st_size < 50_000, name
     # ComfyUI also lists the JSON files of these folders as templates: none may hold anything else
     assert sorted(path.stem for path in WORKFLOWS.glob("*.json")) == NAMES
-    for other in ("example", "examples", "workflow", "workflows"):
+    for other in ("example_workflows", "example", "examples", "workflow"):
         assert not (ROOT / other).exists(), other
 
 

@@ -7,7 +7,7 @@ from collections import OrderedDict
 
 import pytest
 import torch
-from paths import CORE_CHECKPOINTS, MANIFESTS
+from paths import CORE_FILES, MANIFESTS
 from safetensors.torch import save_file
 from torch import nn
 
@@ -47,7 +47,7 @@ def _manifest_sections(name: str) -> dict[str, set[str]]:
     return out
 
 
-@pytest.mark.parametrize("name", CORE_CHECKPOINTS)
+@pytest.mark.parametrize("name", CORE_FILES)
 def test_every_section_of_an_official_file_reads_with_the_manifest_keys_and_shapes(weights_dir, name):
     manifest = json.loads((MANIFESTS / f"{name}.json").read_text())["tensors"]
     for section, keys in _manifest_sections(name).items():

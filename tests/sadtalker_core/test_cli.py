@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 import pytest
 import soundfile
-from paths import CORE_CHECKPOINTS
+from paths import CORE_FILES
 
 from sadtalker_core import cli, pipeline, precision
 from sadtalker_core.cli import DEMO_AUDIO, DEMO_IMAGE, build_parser, main, motion_options, render_options
@@ -42,7 +42,7 @@ def checkpoints(weights_dir, tmp_path_factory) -> Path:
     """The core model files without the RetinaFace / FAN files (fake detector weights find no
     face), so that dlib finds the faces."""
     folder = tmp_path_factory.mktemp("checkpoints")
-    for name in CORE_CHECKPOINTS:
+    for name in CORE_FILES:
         (folder / name).symlink_to(weights_dir / name)
     return folder
 

@@ -1,4 +1,4 @@
-"""Fixtures of the training tests: a tiny talking-head dataset built from ../shared media, fake
+"""Fixtures of the training tests: a tiny talking-head dataset built from the test media (tests/data/media), fake
 weights for what users supply (VGG-19, BFM, Wav2Lip), tiny renderer configs, and the overfit runs
 of every trainer (made once per session and read by several tests).
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from paths import LM3D_MAT
 from PIL import Image
 from scipy.io import loadmat
 
@@ -18,8 +19,8 @@ from sadtalker_core.source.align import (
 )
 
 
-def test_standard_landmarks_equal_the_official_mat(goldens_dir):
-    lm68 = loadmat(goldens_dir.parent / "similarity_Lm3D_all.mat")["lm"]
+def test_standard_landmarks_equal_the_official_mat():
+    lm68 = loadmat(LM3D_MAT)["lm"]
     # load_lm3d: nose 30, eye corners 36/39 and 42/45 averaged, mouth corners 48/54; eyes first
     expected = np.stack([
         lm68[[36, 39]].mean(0), lm68[[42, 45]].mean(0), lm68[30], lm68[48], lm68[54],
