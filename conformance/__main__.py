@@ -11,6 +11,8 @@ from pathlib import Path
 
 import torch
 
+from sadtalker_core.precision import allow_tf32
+
 from . import StageContext, load_golden, run_golden
 from .fake_weights import ensure_fake_checkpoints
 
@@ -38,8 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.fake_weights:
         ensure_fake_checkpoints(args.weights)
 
-    torch.backends.cudnn.allow_tf32 = args.allow_tf32
-    torch.backends.cuda.matmul.allow_tf32 = args.allow_tf32
+    allow_tf32(args.allow_tf32)
     ctx = StageContext(args.weights, tuple(args.media or [DEFAULT_MEDIA]), torch.device(args.device))
     failed = 0
     for path in goldens:

@@ -13,7 +13,7 @@ done in float32: every network runs inside :func:`float32_arithmetic`.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from enum import Enum
 
 import torch
@@ -60,8 +60,45 @@ def compute_dtype(precision: Precision | str, device: torch.device | str) -> tor
     return torch.float32
 
 
+#: PyTorch >= 2.9 switches TF32 through ``fp32_precision`` settings; reading the legacy ``allow_tf32``
+#: flags after anything set the new ones raises there (and other nodes of a ComfyUI may well have).
+_FP32_PRECISION_API = hasattr(torch.backends.cuda.matmul, "fp32_precision")
+
+
+def _tf32_switches() -> tuple[tuple[object, str, object, object], ...]:
+    """(holder, attribute, float32 value, TF32 value) of the cuDNN-convolution and cuBLAS-matmul switches."""
+    if _FP32_PRECISION_API:
+        return ((torch.backends.cudnn.conv, "fp32_precision", "ieee", "tf32"),
+                (torch.backends.cuda.matmul, "fp32_precision", "ieee", "tf32"))
+    return ((torch.backends.cudnn, "allow_tf32", False, True), (torch.backends.cuda.matmul, "allow_tf32", False, True))
+
+
+def allow_tf32(allowed: bool) -> None:
+    """Let float32 convolutions and matrix products on CUDA use TF32, or not (process-wide)."""
+    for holder, name, ieee, tf32 in _tf32_switches():
+        setattr(holder, name, tf32 if allowed else ieee)
+
+
+def tf32_allowed() -> bool:
+    """Whether convolutions or matrix products may use TF32 now (read through the API in use)."""
+    return any(getattr(holder, name) == tf32 for holder, name, _, tf32 in _tf32_switches())
+
+
 @contextmanager
-def float32_arithmetic() -> Iterator[None]:
+def tf32_setting(allowed: bool) -> Iterator[None]:
+    """Within the block TF32 is allowed or not (:func:`allow_tf32`); the caller's exact settings come
+    back after it."""
+    switches = _tf32_switches()
+    saved = [getattr(holder, name) for holder, name, _, _ in switches]
+    allow_tf32(allowed)
+    try:
+        yield
+    finally:
+        for (holder, name, _, _), value in zip(switches, saved):
+            setattr(holder, name, value)
+
+
+def float32_arithmetic() -> AbstractContextManager[None]:
     """Within the block, float32 convolutions and matrix products compute in float32 on CUDA GPUs
     too; the caller's settings come back after it (also as a decorator).
 
@@ -69,9 +106,4 @@ def float32_arithmetic() -> Iterator[None]:
     NVIDIA H200 that moved the rendered frames by up to 2 levels of 8 bits from the float32 result
     (benchmarks/RESULTS.md, section 6).  No effect on the CPU.
     """
-    saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
-    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
-    try:
-        yield
-    finally:
-        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
+    return tf32_setting(False)

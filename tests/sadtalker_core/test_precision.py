@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import pytest
 import torch
-from tf32_probe import tf32_allowed, tf32_seen_by
+from tf32_probe import tf32_seen_by
 
 from sadtalker_core import precision
 from sadtalker_core.errors import SettingError
-from sadtalker_core.precision import Precision, compute_dtype, float32_arithmetic, reduced_dtype, resolve
+from sadtalker_core.precision import Precision, compute_dtype, float32_arithmetic, reduced_dtype, resolve, tf32_allowed
 
 
 def test_auto_is_fast_on_a_cuda_gpu_and_exact_on_the_cpu():
@@ -45,8 +45,46 @@ def test_an_unknown_name_is_refused():
 def test_float32_arithmetic_turns_tf32_off_within_and_gives_the_callers_setting_back():
     with tf32_seen_by():
         with float32_arithmetic():
-            assert not torch.backends.cudnn.allow_tf32 and not torch.backends.cuda.matmul.allow_tf32
+            assert not tf32_allowed()
         assert tf32_allowed()
         with pytest.raises(RuntimeError, match="out of memory"), float32_arithmetic():
             raise RuntimeError("out of memory")
+        assert tf32_allowed()
+
+
+def test_a_caller_that_set_the_new_fp32_precision_settings_gets_them_back_unchanged():
+    conv, matmul = torch.backends.cudnn.conv, torch.backends.cuda.matmul
+    saved = conv.fp32_precision, matmul.fp32_precision
+    try:
+        conv.fp32_precision, matmul.fp32_precision = "tf32", "tf32"  # as another node may have
+        with float32_arithmetic():
+            assert (conv.fp32_precision, matmul.fp32_precision) == ("ieee", "ieee")
+        assert (conv.fp32_precision, matmul.fp32_precision) == ("tf32", "tf32")
+    finally:
+        conv.fp32_precision, matmul.fp32_precision = saved
+
+
+def test_a_caller_that_set_the_legacy_flags_can_still_read_them_afterwards():
+    conv, matmul = torch.backends.cudnn.conv, torch.backends.cuda.matmul
+    saved = conv.fp32_precision, matmul.fp32_precision
+    try:
+        torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = True
+        with float32_arithmetic():
+            assert not tf32_allowed()
+        # reading the legacy flags after the new settings were left changed raises in recent torch
         assert torch.backends.cudnn.allow_tf32 and torch.backends.cuda.matmul.allow_tf32
+    finally:
+        conv.fp32_precision, matmul.fp32_precision = saved
+
+
+def test_torch_before_the_fp32_precision_settings_gets_the_legacy_flags_switched(monkeypatch):
+    monkeypatch.setattr(precision, "_FP32_PRECISION_API", False)
+    conv, matmul = torch.backends.cudnn.conv, torch.backends.cuda.matmul
+    saved = conv.fp32_precision, matmul.fp32_precision
+    try:
+        torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = True
+        with float32_arithmetic():
+            assert not torch.backends.cudnn.allow_tf32 and not torch.backends.cuda.matmul.allow_tf32
+        assert torch.backends.cudnn.allow_tf32 and torch.backends.cuda.matmul.allow_tf32
+    finally:
+        conv.fp32_precision, matmul.fp32_precision = saved  # (this torch has both)
