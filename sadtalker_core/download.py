@@ -17,12 +17,10 @@ for a mirror that holds the same files; the checks above are the same.
 """
 from __future__ import annotations
 
-import argparse
 import hashlib
 import http.client
 import os
 import re
-import sys
 import tempfile
 import urllib.error
 import urllib.request
@@ -32,7 +30,6 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from .arguments import EXIT_BAD_INPUT, Parser
 from .errors import DownloadError
 
 CHUNK = 1 << 20
@@ -309,41 +306,3 @@ def sha256_overrides(entries: Iterable[str]) -> dict[str, str]:
                 raise DownloadError(f"a sha256 override must read NAME=HEX, got '{entry}'")
             overrides[name.strip()] = _check_sha256(value, name.strip())
     return overrides
-
-
-def _parse_override(text: str) -> tuple[str, str]:
-    name, sep, value = text.partition("=")
-    if not sep:
-        raise argparse.ArgumentTypeError(f"expected NAME=HEX, got '{text}'")
-    return name.strip(), value
-
-
-def main(argv: Sequence[str] | None = None, prog: str = "python -m sadtalker_core download") -> int:
-    """``python -m sadtalker_core download DIR [options]``: fetch the official files into DIR."""
-    parser = Parser(
-        prog=prog,
-        description="Download the official SadTalker, facexlib and GFPGAN model files (or, with --training, the "
-                    "files the trainers need), verified by sha256, resumable.",
-    )
-    parser.add_argument("directory", type=Path, help="folder to put the files in (created if missing)")
-    which = parser.add_mutually_exclusive_group()
-    which.add_argument("--only", nargs="+", metavar="NAME", choices=list(OFFICIAL_FILES),
-                       help="download just these files")
-    which.add_argument("--all", action="store_true",
-                       help="also the optional enhancers (RestoreFormer.pth, codeformer.pth)")
-    which.add_argument("--training", action="store_true",
-                       help="the files the trainers need instead: " + ", ".join(
-                           spec.name for spec in OFFICIAL_FILES.values() if spec.training))
-    parser.add_argument("--sha256", action="append", type=_parse_override, default=[], metavar="NAME=HEX",
-                        help="expected sha256 of a file, overriding the built-in or recorded one (repeatable)")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
-    args = parser.parse_args(argv)
-    try:
-        files = select_files(args.only, args.all, args.training)
-        results = download(args.directory, files, dict(args.sha256), not args.no_progress)
-    except DownloadError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    for result in results:
-        print(f"{result.action:>10}  {result.path}  sha256 {result.sha256}")
-    return 0

@@ -35,5 +35,5 @@ def test_a_wheel_of_the_project_has_the_sadtalker_command_and_the_packages_with_
     assert command.load() is sadtalker_core.cli.main
     assert {name.split("/")[0] for name in names if not name.split("/")[0].endswith(".dist-info")} == {
         "sadtalker_core", "training"}
-    assert {"sadtalker_core/cli.py", "sadtalker_core/__main__.py", "sadtalker_core/assets/portrait.png",
+    assert {"sadtalker_core/cli/__init__.py", "sadtalker_core/__main__.py", "sadtalker_core/assets/portrait.png",
             "sadtalker_core/assets/speech.wav", "training/configs/posevae.yaml"} <= set(names)

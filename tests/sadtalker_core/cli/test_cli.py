@@ -1,5 +1,5 @@
 """``sadtalker`` / ``python -m sadtalker_core``: generate and demo write a video with the audio,
-options keep the official names, download / conformance are forwarded; arguments are checked
+options keep the official names, download is forwarded; arguments are checked
 before anything heavy is imported, and a bad input prints one ``error:`` line (no traceback, no
 stray line from a C library) and exits with status 2, writing nothing.  SIGTERM / SIGHUP stop
 like Ctrl-C, leaving no temporary video behind.
@@ -25,8 +25,11 @@ import pytest
 import soundfile
 from paths import CORE_FILES
 
-from sadtalker_core import cli, pipeline, precision
-from sadtalker_core.cli import DEMO_AUDIO, DEMO_IMAGE, build_parser, main, motion_options, render_options
+from sadtalker_core import pipeline, precision
+from sadtalker_core.cli import arguments, batch, generate, main, parser
+from sadtalker_core.cli.generate import motion_options, render_options
+from sadtalker_core.cli.parser import DEMO_AUDIO, DEMO_IMAGE, build_parser
+from sadtalker_core.errors import EnhancerError
 from sadtalker_core.motion.files import load_motion
 from sadtalker_core.pipeline import BlinkMode, MotionOptions
 from sadtalker_core.post.video import probe_video, read_audio
@@ -34,7 +37,7 @@ from sadtalker_core.source import face as source_face
 from sadtalker_core.source.dlib_detector import DlibDetector
 from sadtalker_core.source.face import read_image
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="module")
@@ -113,15 +116,14 @@ def test_help_lists_every_command(capsys):
         main(["--help"])
     assert exit_.value.code == 0
     listing = capsys.readouterr().out
-    assert all(command in listing for command in ("generate", "demo", "download", "conformance"))
+    assert all(command in listing for command in ("generate", "generate-batch", "demo", "download"))
+    assert "conformance" not in listing  # a tool of the repository (python -m conformance), not of the library
 
 
-@pytest.mark.parametrize("command, prog", [("download", "python -m sadtalker_core download"),
-                                           ("conformance", "python -m conformance")])
-def test_download_and_conformance_are_forwarded(capsys, command, prog):
+def test_download_is_forwarded(capsys):
     with pytest.raises(SystemExit) as exit_:
-        main([command, "--help"])
-    assert exit_.value.code == 0 and capsys.readouterr().out.startswith(f"usage: {prog}")
+        main(["download", "--help"])
+    assert exit_.value.code == 0 and capsys.readouterr().out.startswith("usage: python -m sadtalker_core download")
 
 
 def test_the_choices_spelled_in_the_command_line_are_the_librarys():
@@ -134,16 +136,16 @@ def test_the_choices_spelled_in_the_command_line_are_the_librarys():
     from sadtalker_core.source.crop import PreprocessMode
     from sadtalker_core.source.face import CropLandmarks
 
-    assert cli.PREPROCESS_MODES == tuple(mode.value for mode in PreprocessMode)
-    assert cli.BLINK_MODES == tuple(mode.value for mode in BlinkMode)
-    assert set(cli.PASTE_METHODS) == {method.value for method in PasteMethod}
-    assert cli.PASTE_METHODS[0] == RenderOptions().paste.value
-    assert cli.PRECISIONS == tuple(setting.value for setting in Precision)
-    assert cli.CROP_LANDMARKS == tuple(choice.value for choice in CropLandmarks)
-    assert cli.RENDER_SIZES == RENDER_SIZES and cli.MOTION_SUFFIXES == SUFFIXES
+    assert parser.PREPROCESS_MODES == tuple(mode.value for mode in PreprocessMode)
+    assert parser.BLINK_MODES == tuple(mode.value for mode in BlinkMode)
+    assert set(parser.PASTE_METHODS) == {method.value for method in PasteMethod}
+    assert parser.PASTE_METHODS[0] == RenderOptions().paste.value
+    assert parser.PRECISIONS == tuple(setting.value for setting in Precision)
+    assert parser.CROP_LANDMARKS == tuple(choice.value for choice in CropLandmarks)
+    assert parser.RENDER_SIZES == RENDER_SIZES and parser.MOTION_SUFFIXES == SUFFIXES
     defaults = MotionOptions()
-    assert cli.MOTION_DEFAULTS == {name: getattr(defaults, name) for name in cli.MOTION_DEFAULTS}
-    assert {name for name in vars(defaults)} == set(cli.MOTION_DEFAULTS)
+    assert parser.MOTION_DEFAULTS == {name: getattr(defaults, name) for name in parser.MOTION_DEFAULTS}
+    assert {name for name in vars(defaults)} == set(parser.MOTION_DEFAULTS)
 
 
 def test_help_and_argument_errors_import_nothing_heavy(tmp_path):
@@ -315,16 +317,16 @@ def test_a_named_enhancer_is_found_in_the_model_folder_or_in_comfyuis_facerestor
     for folder in (sadtalker, restore):
         folder.mkdir(parents=True)
     (restore / "GFPGANv1.4.pth").write_bytes(b"weights")
-    assert cli.enhancer_file("gfpgan", sadtalker) == restore / "GFPGANv1.4.pth"
-    assert cli.enhancer_file("GFPGANv1.4.pth", sadtalker) == restore / "GFPGANv1.4.pth"
+    assert parser.enhancer_file("gfpgan", sadtalker) == restore / "GFPGANv1.4.pth"
+    assert parser.enhancer_file("GFPGANv1.4.pth", sadtalker) == restore / "GFPGANv1.4.pth"
     (sadtalker / "GFPGANv1.4.pth").write_bytes(b"weights")
-    assert cli.enhancer_file("GFPGAN", sadtalker) == sadtalker / "GFPGANv1.4.pth"  # the model folder first
+    assert parser.enhancer_file("GFPGAN", sadtalker) == sadtalker / "GFPGANv1.4.pth"  # the model folder first
     elsewhere = tmp_path / "mine" / "RestoreFormer.pth"
     elsewhere.parent.mkdir()
     elsewhere.write_bytes(b"weights")
-    assert cli.enhancer_file(str(elsewhere), sadtalker) == elsewhere  # a path is taken as it is
-    with pytest.raises(cli.EnhancerError, match=r"the face enhancer file .*nothing\.pth \(--enhancer\) does not exist"):
-        cli.enhancer_file(str(tmp_path / "mine" / "nothing.pth"), sadtalker)
+    assert parser.enhancer_file(str(elsewhere), sadtalker) == elsewhere  # a path is taken as it is
+    with pytest.raises(EnhancerError, match=r"the face enhancer file .*nothing\.pth \(--enhancer\) does not exist"):
+        parser.enhancer_file(str(tmp_path / "mine" / "nothing.pth"), sadtalker)
 
 
 def test_a_saved_motion_cannot_be_combined_with_a_reference_video_or_motion_options(inputs, checkpoints):
@@ -362,14 +364,14 @@ def test_crop_landmarks_reach_the_picture_and_the_reference_video(monkeypatch, i
 
     monkeypatch.setattr(source_face, "extract_source", lambda *args, **kwargs: seen.append(kwargs["crop_landmarks"]))
     monkeypatch.setattr(pipeline, "video_motion", reference)
-    engine = cli.Engine(SimpleNamespace(recon=None), None, None)
-    clip_inputs = cli.ClipInputs(None, SimpleNamespace(num_frames=2))
+    engine = generate.Engine(SimpleNamespace(recon=None), None, None)
+    clip_inputs = generate.ClipInputs(None, SimpleNamespace(num_frames=2))
     video = media_dir / "WDA_AlexandriaOcasioCortez_000.mp4"
     for extra, expected in (((), "detect"), (("--crop-landmarks", "mapped"), "mapped")):
         seen.clear()
         args = build_parser().parse_args([str(a) for a in _generate(inputs, checkpoints, "--ref-pose", video, *extra)])
         with pytest.raises(Stop):
-            cli.render_clip(engine, args, clip_inputs, cli.Progress(quiet=True))
+            generate.render_clip(engine, args, clip_inputs, generate.Progress(quiet=True))
         assert seen == [expected, expected]
     with pytest.raises(SystemExit):
         build_parser().parse_args([str(a) for a in _generate(inputs, checkpoints, "--crop-landmarks", "guess")])
@@ -409,7 +411,7 @@ def test_a_reference_video_is_decoded_only_as_far_as_the_clip_needs(monkeypatch,
     consumed = []
     monkeypatch.setattr(pipeline, "video_motion", lambda models, frames, *args, **kwargs: consumed.extend(frames))
     video = media_dir / "WDA_AlexandriaOcasioCortez_000.mp4"  # 8 s: 200 frames
-    cli._reference_motion(None, None, video, "crop", 16, cli.Progress(quiet=True), "detect")
+    generate._reference_motion(None, None, video, "crop", 16, generate.Progress(quiet=True), "detect")
     assert len(consumed) == 16 and consumed[0].shape == (512, 512, 3)
     assert sum(container.decoded for container in opened) <= 17  # and the 17th, whose time ends the 16th
 
@@ -461,7 +463,7 @@ def _batch_args(*options: str) -> object:
 
 
 def _manifest(tmp_path: Path, text: str, name: str = "clips.csv"):
-    from sadtalker_core.batch import read_manifest
+    from sadtalker_core.cli.manifest import read_manifest
 
     (tmp_path / name).write_text(text)
     return read_manifest(tmp_path / name)
@@ -472,7 +474,7 @@ def test_a_rows_columns_override_the_batch_options_and_are_checked_like_the_comm
     manifest = _manifest(tmp_path, "image,audio,output,pose_style,still,input-yaw,ref_pose,blink\n"
                                    "a.png,a.wav,out/a.mp4,7,false,\"0, 30 -30\",videos/p.mp4,off\n"
                                    "b.png,b.wav,out/b.mp4,,,,,\n")
-    first, second = (cli.row_arguments(args, manifest, row) for row in manifest.rows)
+    first, second = (batch.row_arguments(args, manifest, row) for row in manifest.rows)
     assert (first.image, first.audio, first.out) == (tmp_path / "a.png", tmp_path / "a.wav", tmp_path / "out/a.mp4")
     assert (first.pose_style, first.still, first.input_yaw, first.blink) == (7, False, [0.0, 30.0, -30.0], "off")
     assert first.ref_pose == tmp_path / "videos/p.mp4"  # relative to the manifest, like the media columns
@@ -486,7 +488,7 @@ def test_json_rows_take_lists_numbers_and_booleans(tmp_path):
     line = {"image": "a.png", "audio": "a.wav", "output": "a.mp4", "input_pitch": [-5, 10], "seed": 3, "still": True,
             "expression_scale": 1.5}
     manifest = _manifest(tmp_path, json.dumps(line) + "\n", "clips.jsonl")
-    row_args = cli.row_arguments(_batch_args(), manifest, manifest.rows[0])
+    row_args = batch.row_arguments(_batch_args(), manifest, manifest.rows[0])
     assert (row_args.input_pitch, row_args.seed, row_args.still, row_args.expression_scale) == ([-5.0, 10.0], 3, True,
                                                                                                1.5)
 
@@ -498,8 +500,8 @@ def test_json_rows_take_lists_numbers_and_booleans(tmp_path):
 ])
 def test_a_bad_value_in_a_row_is_that_rows_error(tmp_path, column, value, message):
     manifest = _manifest(tmp_path, f"image,audio,output,{column}\na.png,a.wav,a.mp4,{value}\n")
-    with pytest.raises(cli.ArgumentsError) as info:
-        cli.row_arguments(_batch_args(), manifest, manifest.rows[0])
+    with pytest.raises(arguments.ArgumentsError) as info:
+        batch.row_arguments(_batch_args(), manifest, manifest.rows[0])
     assert str(info.value).startswith(message)
 
 

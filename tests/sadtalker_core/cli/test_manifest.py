@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sadtalker_core.batch import BatchReport, ManifestError, ManifestRow, Shard, is_complete_video, read_manifest
+from sadtalker_core.cli.manifest import BatchReport, ManifestError, ManifestRow, Shard, is_complete_video, read_manifest
 from sadtalker_core.errors import InputError
 from sadtalker_core.post.video import AudioTrack, VideoWriter
 

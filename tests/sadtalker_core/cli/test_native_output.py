@@ -5,7 +5,7 @@ import os
 
 import cv2
 
-from sadtalker_core.native_output import NativeStderr
+from sadtalker_core.cli.native_output import NativeStderr
 
 
 def test_writes_to_file_descriptor_2_are_kept_as_lines_and_never_reach_the_terminal(capfd):

@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import InputError
+from ..errors import InputError
 
 #: the columns every row needs: the picture, the speech and the video to write
 REQUIRED_COLUMNS = ("image", "audio", "output")
@@ -162,8 +162,8 @@ class Shard:
 def is_complete_video(path: str | os.PathLike) -> bool:
     """Whether ``path`` is a video that can be opened and holds frames and an audio track: what this
     project writes (a file that exists but is cut short or is something else is not)."""
-    from .errors import VideoError
-    from .post.video import probe_video
+    from ..errors import VideoError
+    from ..post.video import probe_video
 
     if not Path(path).is_file():
         return False

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable
 from typing import NoReturn
 
-from .errors import SettingError
+from ..errors import SettingError
 
 EXIT_BAD_INPUT = 2  # what every command returns for a problem the user can fix (argparse's own status)
 

@@ -1,0 +1,214 @@
+"""``generate`` and ``demo``: one clip from a picture and a speech, with progress bars.
+
+Every step is a call into the library; the heavy modules (torch, the media libraries, the networks)
+are imported inside the functions, once the arguments have been checked.
+"""
+from __future__ import annotations
+
+import argparse
+import itertools
+import sys
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..errors import InputError, SettingError
+from .parser import check_arguments, enhancer_file
+
+if TYPE_CHECKING:
+    import numpy as np
+    import torch
+    from tqdm import tqdm
+
+    from ..models import SadTalkerModels
+    from ..motion.audio import AudioFeatures
+    from ..motion.sequences import Motion
+    from ..pipeline import Clip, MotionOptions, RenderOptions
+    from ..post.enhance import FaceEnhancer
+    from ..precision import Precision
+    from ..source.landmarks import LandmarkDetector
+
+
+def motion_options(args: argparse.Namespace) -> MotionOptions:
+    from ..pipeline import MotionOptions
+
+    return MotionOptions(pose_style=args.pose_style, blink=args.blink, seed=args.seed,
+                         head_motion_scale=args.head_motion_scale)
+
+
+def render_options(args: argparse.Namespace) -> RenderOptions:
+    from ..pipeline import RenderOptions
+
+    def keys(values: list[float] | None) -> tuple[float, ...] | None:
+        return None if values is None else tuple(values)
+
+    return RenderOptions(expression_scale=args.expression_scale, still=args.still, batch_size=args.batch_size,
+                         yaw=keys(args.input_yaw), pitch=keys(args.input_pitch), roll=keys(args.input_roll),
+                         paste=args.paste, enhancer_strength=args.enhancer_strength)
+
+
+def _device(name: str, local_rank: int | None = None) -> torch.device:
+    """The device ``--device`` names; ``auto`` is CUDA when there is one, and with several GPUs the
+    one of this process's ``LOCAL_RANK`` (one GPU per process under torchrun)."""
+    import torch
+
+    if name == "auto":
+        if not torch.cuda.is_available():
+            return torch.device("cpu")
+        count = torch.cuda.device_count()
+        return torch.device("cuda", local_rank % count if local_rank is not None and count > 1 else 0)
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise SettingError(f"--device {name}: this torch has no usable CUDA; use --device cpu")
+    if device.index is not None and device.index >= torch.cuda.device_count():
+        raise SettingError(f"--device {name}: there are {torch.cuda.device_count()} CUDA devices (cuda:0 ...)")
+    return device
+
+
+def device_and_precision(args: argparse.Namespace, local_rank: int | None = None) -> tuple[torch.device, Precision]:
+    from ..precision import resolve
+
+    device = _device(args.device, local_rank)
+    return device, resolve(args.precision, device)
+
+
+def _read_audio(path: Path, max_seconds: float | None) -> AudioFeatures:
+    from ..motion.audio import DEFAULT_AUDIO, audio_features, load_wav
+
+    wav = load_wav(path)
+    if max_seconds is not None:
+        wav = wav[:round(max_seconds * DEFAULT_AUDIO.sample_rate)]
+    return audio_features(wav, source=str(path))
+
+
+def _read_picture(path: Path) -> np.ndarray:
+    """The picture, with what its decoder prints itself (libpng, libjpeg, OpenCV's log) made the
+    detail of the error, or a warning when the picture was read all the same."""
+    from ..source.face import read_image
+    from .native_output import NativeStderr
+
+    decoder = NativeStderr()
+    try:
+        with decoder:
+            image = read_image(path)
+    except InputError as err:
+        if decoder.last is None:
+            raise
+        raise InputError(f"{err}; the decoder said: {decoder.last}") from err
+    if decoder.last is not None:
+        warnings.warn(f"{path} may be damaged (the decoder said: {decoder.last}); check the picture", stacklevel=2)
+    return image
+
+
+class Progress:
+    """Status lines and tqdm bars on stderr, or nothing when quiet."""
+
+    def __init__(self, quiet: bool):
+        self.quiet = quiet
+
+    def say(self, text: str) -> None:
+        if not self.quiet:
+            print(text, file=sys.stderr)
+
+    def bar(self, desc: str, total: int | None) -> tqdm:
+        from tqdm import tqdm
+
+        return tqdm(total=total, desc=desc, unit="frame", disable=self.quiet, file=sys.stderr, dynamic_ncols=True)
+
+
+def _reference_motion(models: SadTalkerModels, detector: LandmarkDetector, path: Path, mode: str, frames: int,
+                      progress: Progress, crop_landmarks: str) -> Motion:
+    """The 3DMM motion of a reference video's first ``frames`` frames (later ones would be cut anyway)."""
+    from ..motion.audio import DEFAULT_AUDIO
+    from ..pipeline import video_motion
+    from ..post.video import iter_frames, probe_video
+
+    total = min(frames, round(probe_video(path).duration * DEFAULT_AUDIO.fps))
+    with progress.bar(f"reference {path.name}", total) as bar:
+        return video_motion(models, itertools.islice(iter_frames(path, DEFAULT_AUDIO.fps), frames), mode, detector,
+                            on_frame=lambda done: bar.update(done - bar.n), name=str(path),
+                            crop_landmarks=crop_landmarks)
+
+
+@dataclass(frozen=True)
+class Engine:
+    """What a process loads once and every clip uses: the networks, the face detector, the enhancer."""
+
+    models: SadTalkerModels
+    detector: LandmarkDetector
+    enhancer: FaceEnhancer | None
+
+
+def load_engine(args: argparse.Namespace, device: torch.device, precision: Precision, progress: Progress) -> Engine:
+    from ..models import load_models
+    from ..post.enhance import load_face_enhancer
+    from ..render.speed import RenderSpeed
+
+    enhancer = None
+    if args.enhancer is not None:
+        enhancer = load_face_enhancer(enhancer_file(args.enhancer, args.checkpoints), device, precision)
+    progress.say(f"loading the {args.size} px models from {args.checkpoints}")
+    models = load_models(args.checkpoints, args.size, device, RenderSpeed(precision))
+    return Engine(models, models.detector(), enhancer)
+
+
+@dataclass(frozen=True)
+class ClipInputs:
+    """A clip's picture and speech, read before any model loads."""
+
+    image: np.ndarray
+    audio: AudioFeatures
+
+
+def read_inputs(args: argparse.Namespace) -> ClipInputs:
+    """The output checked writable, then the picture and the audio read."""
+    from ..post.video import check_writable
+
+    check_writable(args.out)
+    return ClipInputs(_read_picture(args.image), _read_audio(args.audio, args.max_seconds))
+
+
+def render_clip(engine: Engine, args: argparse.Namespace, inputs: ClipInputs, progress: Progress) -> Clip:
+    """Face, motion and the render of one clip with loaded models."""
+    from ..motion.files import load_motion, save_motion
+    from ..pipeline import generate, make_motion
+    from ..source.face import extract_source
+
+    models, audio = engine.models, inputs.audio
+    progress.say(f"3DMM extraction of {args.image}")
+    source = extract_source(inputs.image, models.recon, args.preprocess, args.size, engine.detector,
+                            face_index=args.face_index, name=str(args.image), crop_landmarks=args.crop_landmarks)
+
+    if args.load_motion is not None:
+        motion = load_motion(args.load_motion)
+    else:
+        references = {path: _reference_motion(models, engine.detector, path, args.preprocess, audio.num_frames,
+                                               progress, args.crop_landmarks)
+                      for path in {args.ref_eyeblink, args.ref_pose} - {None}}
+        motion = make_motion(models, source, audio, motion_options(args), reference=references.get(args.ref_eyeblink),
+                             reference_pose=references.get(args.ref_pose))
+    if args.save_motion is not None:
+        save_motion(motion, args.save_motion)
+        progress.say(f"motion saved to {args.save_motion}")
+
+    with progress.bar("rendering", motion.num_frames) as bar:
+        return generate(models, source, audio, args.out, motion, render_options=render_options(args),
+                        enhancer=engine.enhancer, on_frame=lambda done, total: bar.update(done - bar.n))
+
+
+def run_generate(args: argparse.Namespace) -> Clip:
+    """Everything ``generate`` / ``demo`` do, cheapest checks first: the arguments, the device, the
+    output folder, the picture and the audio, then models, face, motion and the render."""
+    progress = Progress(args.quiet)
+    check_arguments(args)
+    device, precision = device_and_precision(args)
+    inputs = read_inputs(args)
+    return render_clip(load_engine(args, device, precision, progress), args, inputs, progress)
+
+
+def clip_line(clip: Clip) -> str:
+    width, height = clip.size
+    return f"{clip.path}: {clip.num_frames} frames, {width}x{height}"
+
+
