@@ -22,9 +22,10 @@ import torch
 from inputs import add_input_options, load_source  # first: puts the repository on sys.path
 from process import peak_rss_mib
 
+from sadtalker_core.io.audio import read_audio
+from sadtalker_core.io.video_reader import probe_video
 from sadtalker_core.motion.audio import DEFAULT_AUDIO, load_audio_features
 from sadtalker_core.pipeline import MotionOptions, RenderOptions, generate, make_motion
-from sadtalker_core.post.video import probe_video, read_audio
 
 
 @dataclass(frozen=True)

@@ -67,14 +67,14 @@ def measure(checkpoints: Path, precision: str, frames: int, picture: Path, work:
     import torch
 
     sys.path.insert(0, str(REPO))
+    from sadtalker_core.io.frame_size import pad_to_even
+    from sadtalker_core.io.video_writer import VideoWriter
     from sadtalker_core.models import load_models
     from sadtalker_core.motion.audio import load_audio_features
     from sadtalker_core.motion.sequences import Motion
     from sadtalker_core.pipeline import RenderOptions, enhance_batches, make_motion, paste_back, render_face_frames
     from sadtalker_core.post.enhance import load_face_enhancer
-    from sadtalker_core.post.frame_size import pad_to_even
     from sadtalker_core.post.paste import PasteMethod
-    from sadtalker_core.post.video import VideoWriter
     from sadtalker_core.render.speed import RenderSpeed, fast_dtype
     from sadtalker_core.source.face import extract_source, read_image
 

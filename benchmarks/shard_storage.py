@@ -37,8 +37,9 @@ from report import add_output_options, report
 from torch.utils.data import DataLoader
 
 from sadtalker_core.config import DenseMotionConfig, FaceRenderConfig, GeneratorConfig, KPDetectorConfig
+from sadtalker_core.io.audio import read_audio
+from sadtalker_core.io.video_reader import iter_frames
 from sadtalker_core.motion.audio import audio_features
-from sadtalker_core.post.video import iter_frames, read_audio
 from sadtalker_core.source.dlib_detector import DlibDetector
 from training.config import RunConfig
 from training.datasets import FramePairs, StepBatchSampler

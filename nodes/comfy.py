@@ -11,7 +11,6 @@ work): official SadTalker files in ``models/sadtalker``, face restoration models
 """
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import shutil
@@ -22,6 +21,8 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
+
+from ..sadtalker_core.io.atomic import AtomicFile
 
 try:
     import comfy.model_management as model_management
@@ -104,14 +105,11 @@ def install_example_inputs() -> list[Path]:
         target = folder / name
         if target.exists():
             continue
-        partial = target.with_name(f".{name}.partial")
         try:
             folder.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(ASSETS / asset, partial)
-            os.replace(partial, target)
+            with AtomicFile(target, target.with_name(f".{name}.partial")) as file:
+                shutil.copyfile(ASSETS / asset, file.partial)
         except OSError as err:
-            with contextlib.suppress(OSError):
-                partial.unlink()
             log.warning("SadTalker: could not copy the example %s into %s (%s); the example workflows need it "
                         "there, or pick a file of yours in their Load Image / Load Audio nodes", asset, folder, err)
             continue

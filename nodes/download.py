@@ -2,7 +2,7 @@
 
 The files go where the loaders look: the SadTalker networks into ``models/sadtalker``, the
 official face detector into ``models/facedetection``, a face restoration model into
-``models/facerestore_models``.  Fetching is the command line's (``sadtalker_core.download``): sha256
+``models/facerestore_models``.  Fetching is the command line's (``sadtalker_core.io.download``): sha256
 checks, ``.part`` files resumed after an interruption or a cancel, nothing half-written left
 under a file's name; files already there are checked, not fetched again.
 """
@@ -13,7 +13,7 @@ from pathlib import Path
 
 from comfy_api.latest import io
 
-from ..sadtalker_core.download import OFFICIAL_FILES, ModelFile, check_overrides, download_file, sha256_overrides
+from ..sadtalker_core.io.download import OFFICIAL_FILES, ModelFile, check_overrides, download_file, sha256_overrides
 from ..sadtalker_core.models import DETECTOR_FILES, MAPPING_FILES, RENDER_SIZES, bundle_name
 from . import comfy
 from .types import schema

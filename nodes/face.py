@@ -5,8 +5,9 @@ from __future__ import annotations
 import torch
 from comfy_api.latest import io
 
+from ..sadtalker_core.config import VIDEO_FPS
+from ..sadtalker_core.io.video_reader import resample_indices
 from ..sadtalker_core.pipeline import extract_frames
-from ..sadtalker_core.post.video import DEFAULT_FPS, resample_indices
 from ..sadtalker_core.source.crop import PreprocessMode
 from ..sadtalker_core.source.face import CropLandmarks
 from . import comfy
@@ -36,7 +37,7 @@ class Extract3DMM(io.ComfyNode):
                                tooltip=PREPROCESS_HELP),
                 io.Int.Input("face_index", default=0, min=0, max=64,
                              tooltip="Which face, when there are several: 0 is the largest."),
-                io.Float.Input("fps", default=float(DEFAULT_FPS), min=1.0, max=240.0, step=0.01, optional=True,
+                io.Float.Input("fps", default=float(VIDEO_FPS), min=1.0, max=240.0, step=0.01, optional=True,
                                tooltip="Frame rate of the picture batch (connect Get Video Components' fps); other "
                                        "rates are resampled to SadTalker's 25 fps."),
                 io.Combo.Input("crop_landmarks", options=CropLandmarks, default=CropLandmarks.DETECT, optional=True,
@@ -59,7 +60,7 @@ class Extract3DMM(io.ComfyNode):
 
     @classmethod
     def execute(cls, models: ModelBundle, image: torch.Tensor, preprocess: str, face_index: int,
-                fps: float = DEFAULT_FPS, crop_landmarks: str = CropLandmarks.DETECT.value,
+                fps: float = VIDEO_FPS, crop_landmarks: str = CropLandmarks.DETECT.value,
                 audio: dict | None = None) -> io.NodeOutput:
         frames = image_frames(image)
         indices = resample_indices(len(frames), fps)

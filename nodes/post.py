@@ -8,9 +8,9 @@ import torch
 from comfy_api.latest import io
 
 from ..sadtalker_core.errors import InputError
+from ..sadtalker_core.io.frame_size import pad_to_even
 from ..sadtalker_core.pipeline import enhance_frames, paste_back
 from ..sadtalker_core.post.enhance import FaceEnhancer
-from ..sadtalker_core.post.frame_size import pad_to_even
 from ..sadtalker_core.post.paste import PasteMethod
 from ..sadtalker_core.source.face import SourceFace, to_rgb_uint8
 from . import comfy

@@ -4,9 +4,9 @@ from __future__ import annotations
 import torch
 from comfy_api.latest import io
 
+from ..sadtalker_core.io.frame_size import pad_to_even
 from ..sadtalker_core.motion.sequences import ExpressionSequence, PoseSequence, combine_motion
 from ..sadtalker_core.pipeline import RenderOptions, render_face_frames
-from ..sadtalker_core.post.frame_size import pad_to_even
 from ..sadtalker_core.source.face import SourceFace
 from . import comfy
 from .convert import to_image

@@ -7,6 +7,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+#: frames per second of SadTalker's coefficients and videos: one frame per 40 ms of speech
+VIDEO_FPS = 25
+
 
 @dataclass(frozen=True)
 class AudioConfig:
@@ -23,7 +26,7 @@ class AudioConfig:
     fmin: float = 55.0
     fmax: float = 7600.0
     max_abs_value: float = 4.0
-    fps: int = 25
+    fps: int = VIDEO_FPS
     mel_step_size: int = 16  # mel columns per video frame window
 
 

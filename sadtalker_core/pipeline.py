@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from .errors import InputError
+from .io.frame_size import face_frame_size, pad_to_even, without_padding
 from .models import SadTalkerModels
 from .motion.audio import AudioFeatures
 from .motion.blink import random_blink_ratio
@@ -37,7 +38,6 @@ from .motion.sequences import (
     with_reference_motion,
 )
 from .post.enhance import FaceEnhancer
-from .post.frame_size import face_frame_size, pad_to_even, without_padding
 from .post.paste import PasteMethod, paste_frames, restore_aspect
 from .render.frames import frames_to_uint8, render_frames
 from .render.inputs import coefficient_windows, source_image_tensor
@@ -140,7 +140,7 @@ def extract_frames(models: SadTalkerModels, frames: Iterable[np.ndarray], mode: 
                    on_frame: Callable[[int], None] | None = None, name: str = "the video",
                    crop_landmarks: CropLandmarks | str = CropLandmarks.DETECT) -> tuple[SourceFace, Motion]:
     """The face of the first frame and the 3DMM motion of every frame (expression + pose) of a
-    picture sequence: one picture, or a video at 25 fps (:func:`~sadtalker_core.post.video.iter_frames`),
+    picture sequence: one picture, or a video at 25 fps (:func:`~sadtalker_core.io.video_reader.iter_frames`),
     e.g. a reference video for blinks or head pose.  Frames are RGB (uint8, or float in 0..1).
     ``crop_landmarks``: see :func:`~sadtalker_core.source.face.extract_sequence`.  Errors name ``name``."""
     detector = detector or models.detector()
@@ -270,7 +270,8 @@ def generate(models: SadTalkerModels, source: SourceFace, audio: AudioFeatures, 
     rendered elsewhere); the frames written are :func:`clip_frames`.  An unwritable ``out_path``
     fails before any work; the file appears only when complete.
     """
-    from .post.video import AudioTrack, VideoWriter, check_writable
+    from .io.audio import AudioTrack
+    from .io.video_writer import VideoWriter, check_writable
 
     out_path = Path(out_path)
     check_writable(out_path)

@@ -36,9 +36,11 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from sadtalker_core.errors import VideoError
+from sadtalker_core.io.audio import read_audio
+from sadtalker_core.io.video_reader import iter_frames, probe_video
 from sadtalker_core.motion.audio import AudioError, audio_features
 from sadtalker_core.networks.recon_net import ReconNet, load_recon_net
-from sadtalker_core.post.video import VideoError, iter_frames, probe_video, read_audio
 from sadtalker_core.source.align import align_face
 from sadtalker_core.source.coeffs import Coeffs3DMM, source_coeffs
 from sadtalker_core.source.extract import recon_input

@@ -1,5 +1,5 @@
 """``download DIR``: fetch the official model files into a folder (the downloader is
-:mod:`sadtalker_core.download`)."""
+:mod:`sadtalker_core.io.download`)."""
 from __future__ import annotations
 
 import argparse
@@ -7,8 +7,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from .. import download as library
 from ..errors import DownloadError
+from ..io import download as library
 from .arguments import EXIT_BAD_INPUT, Parser
 
 

@@ -120,9 +120,9 @@ class Progress:
 def _reference_motion(models: SadTalkerModels, detector: LandmarkDetector, path: Path, mode: str, frames: int,
                       progress: Progress, crop_landmarks: str) -> Motion:
     """The 3DMM motion of a reference video's first ``frames`` frames (later ones would be cut anyway)."""
+    from ..io.video_reader import iter_frames, probe_video
     from ..motion.audio import DEFAULT_AUDIO
     from ..pipeline import video_motion
-    from ..post.video import iter_frames, probe_video
 
     total = min(frames, round(probe_video(path).duration * DEFAULT_AUDIO.fps))
     with progress.bar(f"reference {path.name}", total) as bar:
@@ -163,7 +163,7 @@ class ClipInputs:
 
 def read_inputs(args: argparse.Namespace) -> ClipInputs:
     """The output checked writable, then the picture and the audio read."""
-    from ..post.video import check_writable
+    from ..io.video_writer import check_writable
 
     check_writable(args.out)
     return ClipInputs(_read_picture(args.image), _read_audio(args.audio, args.max_seconds))

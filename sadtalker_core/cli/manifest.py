@@ -163,7 +163,7 @@ def is_complete_video(path: str | os.PathLike) -> bool:
     """Whether ``path`` is a video that can be opened and holds frames and an audio track: what this
     project writes (a file that exists but is cut short or is something else is not)."""
     from ..errors import VideoError
-    from ..post.video import probe_video
+    from ..io.video_reader import probe_video
 
     if not Path(path).is_file():
         return False

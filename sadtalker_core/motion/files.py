@@ -21,15 +21,15 @@ from __future__ import annotations
 
 import os
 import zipfile
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
-from typing import BinaryIO
 
 import numpy as np
 import torch
 
 from ..config import AudioConfig
 from ..errors import MotionFileError
+from ..io.atomic import write_atomically
 from .sequences import COEFF_DIM, EXP_DIM, Motion
 
 FORMAT_NAME = "sadtalker-motion"
@@ -52,16 +52,6 @@ def motion_from_coeffs(coeff: torch.Tensor, fps: int = MAT_FPS) -> Motion:
 
 
 # --- writing ----------------------------------------------------------------------------------
-
-
-def _write_atomic(path: Path, write: Callable[[BinaryIO], None]) -> None:
-    partial = path.with_name(path.name + ".partial")
-    try:
-        with open(partial, "wb") as handle:
-            write(handle)
-        os.replace(partial, path)
-    finally:
-        partial.unlink(missing_ok=True)
 
 
 def _suffix(path: Path) -> str:
@@ -90,7 +80,7 @@ def write_coeff_mat(path: str | os.PathLike, coeff: torch.Tensor, full: torch.Te
     entries = {MAT_KEY: coeff.detach().cpu().numpy().astype(np.float32)}
     if full is not None:
         entries[MAT_FULL_KEY] = full.detach().cpu().numpy().astype(np.float32)
-    _write_atomic(path, lambda handle: savemat(handle, entries))
+    write_atomically(path, lambda handle: savemat(handle, entries))
 
 
 def save_motion(motion: Motion, path: str | os.PathLike) -> None:
@@ -106,11 +96,11 @@ def save_motion(motion: Motion, path: str | os.PathLike) -> None:
 
         metadata = {"format": FORMAT_NAME, "format_version": str(FORMAT_VERSION), "fps": str(motion.fps)}
         payload = save(tensors, metadata=metadata)
-        _write_atomic(path, lambda handle: handle.write(payload))
+        write_atomically(path, lambda handle: handle.write(payload))
     else:
         arrays = {name: t.numpy() for name, t in tensors.items()}
         arrays.update(format=np.array(FORMAT_NAME), format_version=np.array(FORMAT_VERSION), fps=np.array(motion.fps))
-        _write_atomic(path, lambda handle: np.savez(handle, **arrays))
+        write_atomically(path, lambda handle: np.savez(handle, **arrays))
 
 
 # --- reading ----------------------------------------------------------------------------------

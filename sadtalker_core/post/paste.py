@@ -25,8 +25,8 @@ import cv2
 import numpy as np
 
 from ..errors import InputError
+from ..io.frame_size import face_frame_size
 from ..source.crop import Box, FaceCrop
-from .frame_size import face_frame_size
 
 #: feather band of :class:`FeatherPaste`, as a fraction of the paste box's shorter side
 DEFAULT_FEATHER = 0.1

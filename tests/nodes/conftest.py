@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import soundfile
 import torch
-from comfyui_sadtalker.sadtalker_core.post.video import iter_frames
+from comfyui_sadtalker.sadtalker_core.io.video_reader import iter_frames
 from paths import CORE_FILES
 from PIL import Image
 

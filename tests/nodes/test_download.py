@@ -11,8 +11,8 @@ import pytest
 from comfyui_sadtalker.nodes import comfy
 from comfyui_sadtalker.nodes.download import DownloadModels
 from comfyui_sadtalker.nodes.models import LoadSadTalkerModels
-from comfyui_sadtalker.sadtalker_core.download import MIRROR_ENV, record_path
 from comfyui_sadtalker.sadtalker_core.errors import CheckpointError, DownloadError
+from comfyui_sadtalker.sadtalker_core.io.download import MIRROR_ENV, record_path
 
 #: the files of size 256 + detector + GFPGAN, and where each must land
 EXPECTED = {

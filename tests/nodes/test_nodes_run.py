@@ -22,11 +22,11 @@ from comfyui_sadtalker.nodes.motion import (
 )
 from comfyui_sadtalker.nodes.post import FaceEnhance, PasteBack
 from comfyui_sadtalker.nodes.render import Render
+from comfyui_sadtalker.sadtalker_core.io.frame_size import face_frame_size
+from comfyui_sadtalker.sadtalker_core.io.video_reader import probe_video
 from comfyui_sadtalker.sadtalker_core.motion.sequences import ExpressionSequence, PoseSequence, combine_motion
 from comfyui_sadtalker.sadtalker_core.pipeline import RenderOptions, clip_frames
-from comfyui_sadtalker.sadtalker_core.post.frame_size import face_frame_size
 from comfyui_sadtalker.sadtalker_core.post.paste import PasteMethod
-from comfyui_sadtalker.sadtalker_core.post.video import probe_video
 from comfyui_sadtalker.sadtalker_core.render.speed import EXACT, FAST
 from comfyui_sadtalker.sadtalker_core.source.face import to_rgb_uint8
 from comfyui_sadtalker.sadtalker_core.source.landmarks import pick_face

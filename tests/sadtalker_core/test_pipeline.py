@@ -21,6 +21,9 @@ from safetensors.torch import save_file
 from spandrel.architectures.GFPGAN import GFPGAN
 
 from sadtalker_core.checkpoints import CheckpointError
+from sadtalker_core.errors import VideoError
+from sadtalker_core.io.audio import read_audio
+from sadtalker_core.io.video_reader import iter_frames, probe_video
 from sadtalker_core.models import load_models
 from sadtalker_core.motion.audio import AudioError, audio_features, load_audio_features, load_wav
 from sadtalker_core.pipeline import (
@@ -33,7 +36,6 @@ from sadtalker_core.pipeline import (
     video_motion,
 )
 from sadtalker_core.post.enhance import load_face_enhancer
-from sadtalker_core.post.video import VideoError, iter_frames, probe_video, read_audio
 from sadtalker_core.source.dlib_detector import DlibDetector
 from sadtalker_core.source.face import FaceTooSmallError, extract_source, landmarks_in_crop, read_image
 from sadtalker_core.source.landmarks import NoFaceError, pick_face

@@ -23,8 +23,9 @@ from PIL import Image
 from scipy.io import savemat
 
 from sadtalker_core.config import DenseMotionConfig, FaceRenderConfig, GeneratorConfig, KPDetectorConfig
+from sadtalker_core.io.audio import AudioTrack
+from sadtalker_core.io.video_writer import VideoWriter
 from sadtalker_core.motion.audio import load_wav
-from sadtalker_core.post.video import AudioTrack, VideoWriter
 from training.checkpointing import checkpoint_path, load_checkpoint
 from training.config import RunConfig
 from training.discriminator import DiscriminatorConfig

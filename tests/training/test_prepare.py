@@ -8,8 +8,8 @@ import stat
 import numpy as np
 import pytest
 
+from sadtalker_core.io.audio import read_audio
 from sadtalker_core.motion.audio import audio_features
-from sadtalker_core.post.video import read_audio
 from training.atomic import user_file_mode
 from training.prepare import CropBox, PrepareConfig, clip_crop_box, fill_missing, main, prepare
 from training.shards import ClipShard, Manifest, PreparedData

@@ -30,9 +30,10 @@ from sadtalker_core.cli import arguments, batch, generate, main, parser
 from sadtalker_core.cli.generate import motion_options, render_options
 from sadtalker_core.cli.parser import DEMO_AUDIO, DEMO_IMAGE, build_parser
 from sadtalker_core.errors import EnhancerError
+from sadtalker_core.io.audio import read_audio
+from sadtalker_core.io.video_reader import probe_video
 from sadtalker_core.motion.files import load_motion
 from sadtalker_core.pipeline import BlinkMode, MotionOptions
-from sadtalker_core.post.video import probe_video, read_audio
 from sadtalker_core.source import face as source_face
 from sadtalker_core.source.dlib_detector import DlibDetector
 from sadtalker_core.source.face import read_image

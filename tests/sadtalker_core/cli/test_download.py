@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from sadtalker_core import download as dl
 from sadtalker_core.cli.download import main
-from sadtalker_core.download import ModelFile
+from sadtalker_core.io import download as dl
+from sadtalker_core.io.download import ModelFile
 
 PAYLOAD = bytes(range(256)) * 4096  # 1 MiB
 

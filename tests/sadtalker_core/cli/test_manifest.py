@@ -10,7 +10,8 @@ import pytest
 
 from sadtalker_core.cli.manifest import BatchReport, ManifestError, ManifestRow, Shard, is_complete_video, read_manifest
 from sadtalker_core.errors import InputError
-from sadtalker_core.post.video import AudioTrack, VideoWriter
+from sadtalker_core.io.audio import AudioTrack
+from sadtalker_core.io.video_writer import VideoWriter
 
 
 def test_a_csv_manifest_gives_one_row_per_line_with_paths_relative_to_its_folder(tmp_path):

@@ -12,8 +12,8 @@ import pytest
 import skimage.data
 import torch
 
+from sadtalker_core.io.video_reader import iter_frames
 from sadtalker_core.networks.recon_net import load_recon_net
-from sadtalker_core.post.video import iter_frames
 from sadtalker_core.source.align import align_face
 from sadtalker_core.source.crop import crop_geometry
 from sadtalker_core.source.dlib_detector import DlibDetector

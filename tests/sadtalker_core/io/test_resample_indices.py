@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sadtalker_core.post.video import VideoError, VideoWriter, iter_frames, resample_indices
+from sadtalker_core.errors import VideoError
+from sadtalker_core.io.video_reader import iter_frames, resample_indices
+from sadtalker_core.io.video_writer import VideoWriter
 
 
 def test_the_same_rate_keeps_every_frame_once():

@@ -1,6 +1,6 @@
 """Frame sizes the video encoders accept, in one place (the video writer, the pipeline, the nodes).
 
-H.264 / H.265 in 4:2:0 chroma (this library's :class:`~sadtalker_core.post.video.VideoWriter`,
+H.264 / H.265 in 4:2:0 chroma (this library's :class:`~sadtalker_core.io.video_writer.VideoWriter`,
 ComfyUI's Save Video) need even widths and heights, while SadTalker's frames come at the crop's
 aspect, ``256 x int(256 * h / w)`` (:func:`face_frame_size`), or at the picture's own size after
 paste-back: odd about a third of the time.  Frames are **padded**, never cropped or stretched: the

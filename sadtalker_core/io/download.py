@@ -30,7 +30,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from .errors import DownloadError
+from ..errors import DownloadError
+from . import atomic
 
 CHUNK = 1 << 20
 TIMEOUT_S = 60
@@ -117,7 +118,7 @@ def record_path(target: Path) -> Path:
 
 def partial_path(target: Path) -> Path:
     """Where an unfinished download of ``target`` is kept for resuming."""
-    return target.with_name(target.name + ".part")
+    return atomic.partial_path(target, ".part")
 
 
 def _recorded_sha256(target: Path) -> str | None:
@@ -243,17 +244,16 @@ def download_file(
             raise DownloadError(f"{target} is not the expected file: {problem}; delete it to download it again ({fix})")
         action = "present"
     else:
-        partial = partial_path(target)
         url = file_url(spec)
-        resumed = _fetch(url, partial, spec.size, progress, spec.name, on_progress)
-        actual = file_sha256(partial)
-        problem = _mismatch(partial, actual, expected, spec.size)
-        if problem:
-            partial.unlink()
-            raise DownloadError(
-                f"{url} gave a corrupt {spec.name}: {problem}; the download was deleted, run again ({fix})"
-            )
-        os.replace(partial, target)
+        with atomic.AtomicFile(target, partial_path(target), keep_on_error=True) as file:  # kept to resume from
+            resumed = _fetch(url, file.partial, spec.size, progress, spec.name, on_progress)
+            actual = file_sha256(file.partial)
+            problem = _mismatch(file.partial, actual, expected, spec.size)
+            if problem:
+                file.discard()
+                raise DownloadError(
+                    f"{url} gave a corrupt {spec.name}: {problem}; the download was deleted, run again ({fix})"
+                )
         action = "resumed" if resumed else "downloaded"
     if spec.sha256 is None:
         record_path(target).write_text(f"{actual}  {spec.name}\n")

@@ -9,16 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sadtalker_core.post.video import (
-    AudioTrack,
-    VideoError,
-    VideoWriter,
-    check_writable,
-    iter_frames,
-    probe_video,
-    read_audio,
-    remove_stale_partials,
-)
+from sadtalker_core.errors import VideoError
+from sadtalker_core.io.atomic import remove_stale_partials
+from sadtalker_core.io.audio import AudioTrack, read_audio
+from sadtalker_core.io.video_reader import iter_frames, probe_video
+from sadtalker_core.io.video_writer import VideoWriter, check_writable
 
 AAC_FRAME = 1024  # samples per AAC frame
 

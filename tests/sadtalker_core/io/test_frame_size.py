@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from sadtalker_core.post.frame_size import even_size, face_frame_size, pad_to_even, without_padding
+from sadtalker_core.io.frame_size import even_size, face_frame_size, pad_to_even, without_padding
 
 
 def test_even_size_rounds_odd_sides_up():
