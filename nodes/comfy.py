@@ -23,6 +23,7 @@ import torch
 from PIL import Image
 
 from ..sadtalker_core.io.atomic import AtomicFile
+from ..sadtalker_core.official_files import MODEL_SUFFIXES, FolderKind
 
 try:
     import comfy.model_management as model_management
@@ -40,8 +41,9 @@ EXAMPLE_PORTRAIT, EXAMPLE_SPEECH = "sadtalker_portrait.png", "sadtalker_speech.w
 EXAMPLE_INPUTS = {EXAMPLE_PORTRAIT: "portrait.png", EXAMPLE_SPEECH: "speech.wav"}
 ASSETS = PLUGIN_ROOT / "sadtalker_core" / "assets"
 #: model folder names, as ComfyUI's ``folder_paths`` knows them
-SADTALKER, FACE_RESTORE, FACE_DETECTION = "sadtalker", "facerestore_models", "facedetection"
-MODEL_SUFFIXES = {".pth", ".pt", ".ckpt", ".safetensors"}
+#: ComfyUI's model folder names (models/<kind>): the registry's folder kinds
+SADTALKER, FACE_RESTORE, FACE_DETECTION = (kind.value for kind in (FolderKind.SADTALKER, FolderKind.FACE_RESTORE,
+                                                                   FolderKind.FACE_DETECTION))
 
 
 def _local_root() -> Path:

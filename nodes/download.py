@@ -13,13 +13,22 @@ from pathlib import Path
 
 from comfy_api.latest import io
 
-from ..sadtalker_core.io.download import OFFICIAL_FILES, ModelFile, check_overrides, download_file, sha256_overrides
-from ..sadtalker_core.models import DETECTOR_FILES, MAPPING_FILES, RENDER_SIZES, bundle_name
+from ..sadtalker_core.io.download import check_overrides, download_file, sha256_overrides
+from ..sadtalker_core.official_files import (
+    DETECTOR_FILES,
+    OFFICIAL_FILES,
+    RENDER_SIZES,
+    FolderKind,
+    ModelFile,
+    files_of,
+    gigabytes,
+    sadtalker_files,
+)
 from . import comfy
 from .types import schema
 
 SIZES = {str(size): (size,) for size in RENDER_SIZES} | {" and ".join(map(str, RENDER_SIZES)): RENDER_SIZES}
-ENHANCERS = ("none", "GFPGANv1.4.pth", "RestoreFormer.pth", "codeformer.pth")
+ENHANCERS = ("none", *(spec.name for spec in files_of(FolderKind.FACE_RESTORE)))
 #: the steps of the progress bar per file
 STEPS = 1000
 
@@ -36,26 +45,17 @@ class Planned:
         return self.folder / self.spec.name
 
 
-def sadtalker_files(sizes: tuple[int, ...]) -> list[str]:
-    """The official files a render ``size`` needs: its network bundle and both mappingNets."""
-    return [*(bundle_name(size) for size in sizes), *MAPPING_FILES.values()]
-
-
-def gigabytes(names: list[str]) -> str:
-    """The download size of ``names`` as the release lists it, e.g. '1.0 GB'."""
-    return f"{sum(OFFICIAL_FILES[name].size or 0 for name in names) / 1e9:.1f} GB"
-
-
 def plan(size: str, face_detector: bool, face_enhancer: str) -> list[Planned]:
     """The files the choices ask for, each with its destination folder."""
     if size not in SIZES or face_enhancer not in ENHANCERS:
         raise ValueError(f"size must be one of {list(SIZES)} and face_enhancer one of {list(ENHANCERS)}")
-    wanted = [(name, comfy.SADTALKER) for name in sadtalker_files(SIZES[size])]
+    wanted = sadtalker_files(SIZES[size])
     if face_detector:
-        wanted += [(name, comfy.FACE_DETECTION) for name in DETECTOR_FILES]
+        wanted += DETECTOR_FILES
     if face_enhancer != "none":
-        wanted.append((face_enhancer, comfy.FACE_RESTORE))
-    return [Planned(OFFICIAL_FILES[name], comfy.model_folders(kind)[0]) for name, kind in wanted]
+        wanted.append(face_enhancer)
+    specs = [OFFICIAL_FILES[name] for name in wanted]
+    return [Planned(spec, comfy.model_folders(spec.folder.value)[0]) for spec in specs]
 
 
 class DownloadModels(io.ComfyNode):

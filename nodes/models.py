@@ -13,17 +13,26 @@ import torch
 from comfy_api.latest import io
 
 from ..sadtalker_core.checkpoints import CheckpointError
-from ..sadtalker_core.models import DETECTOR_FILES, RENDER_SIZES, find_model_files, load_models
+from ..sadtalker_core.models import find_model_files, load_models
+from ..sadtalker_core.official_files import (
+    DETECTOR_FILES,
+    ENHANCER_ALIASES,
+    OFFICIAL_FILES,
+    RENDER_SIZES,
+    FolderKind,
+    files_of,
+    gigabytes,
+    sadtalker_files,
+)
 from ..sadtalker_core.post.enhance import FaceEnhancer, load_face_enhancer
 from ..sadtalker_core.render.speed import RenderSpeed
 from ..sadtalker_core.source.dlib_detector import DlibDetector
 from ..sadtalker_core.source.official_detector import OfficialDetector
 from . import comfy
-from .download import gigabytes, sadtalker_files
 from .types import Enhancer, ModelBundle, Models, device_input, output, precision_input, schema
 
 DETECTORS = ("auto", "retinaface", "dlib")
-GFPGAN_URL = "https://github.com/TencentARC/GFPGAN/releases/download/v1.3.0/GFPGANv1.4.pth"
+GFPGAN = OFFICIAL_FILES[ENHANCER_ALIASES["gfpgan"]]
 
 
 def _device(choice: str) -> torch.device:
@@ -111,7 +120,9 @@ class LoadSadTalkerModels(io.ComfyNode):
                                    detector))
 
 
-ENHANCER_FILES = "GFPGANv1.4.pth, RestoreFormer.pth or codeformer.pth"
+#: the face enhancers the registry knows, for the messages
+_ENHANCERS = [spec.name for spec in files_of(FolderKind.FACE_RESTORE)]
+_ENHANCER_LIST = f"{', '.join(_ENHANCERS[:-1])} or {_ENHANCERS[-1]}"
 
 
 class LoadFaceEnhancer(io.ComfyNode):
@@ -121,13 +132,13 @@ class LoadFaceEnhancer(io.ComfyNode):
     def define_schema(cls) -> io.Schema:
         return schema(
             "SadTalkerLoadFaceEnhancer", "Load face enhancer", "loaders",
-            f"Loads a face restoration model ({ENHANCER_FILES}) from ComfyUI/models/facerestore_models for the "
+            f"Loads a face restoration model ({_ENHANCER_LIST}) from ComfyUI/models/facerestore_models for the "
             "Face enhance node.",
             inputs=[
                 io.Combo.Input("model_name", options=comfy.model_names(comfy.FACE_RESTORE), tooltip=(
-                    f"A file in ComfyUI/models/facerestore_models: {ENHANCER_FILES} (CodeFormer needs the "
-                    "spandrel_extra_arches package). Empty list: put one there (GFPGANv1.4.pth: "
-                    f"{GFPGAN_URL}) and press R to refresh.")),
+                    f"A file in ComfyUI/models/facerestore_models: {_ENHANCER_LIST} (CodeFormer needs the "
+                    f"spandrel_extra_arches package). Empty list: put one there ({GFPGAN.name}: "
+                    f"{GFPGAN.url}) and press R to refresh.")),
                 device_input(),
                 precision_input(
                     "exact: float32; fast: the reduced precision the device computes natively (GPUs; CPUs with "
@@ -146,7 +157,7 @@ class LoadFaceEnhancer(io.ComfyNode):
         present = comfy.model_names(comfy.FACE_RESTORE)
         found = f"it holds {', '.join(present)}" if present else "it holds no model"
         return (f"'{model_name}' is not in ComfyUI/models/facerestore_models ({found}). Download "
-                f"GFPGANv1.4.pth ({GFPGAN_URL}), RestoreFormer.pth or codeformer.pth into "
+                f"{GFPGAN.name} ({GFPGAN.url}), {' or '.join(_ENHANCERS[1:])} into "
                 f"{' or '.join(str(f) for f in folders)}, then refresh (R) and pick it.")
 
     @classmethod

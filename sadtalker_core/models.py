@@ -28,19 +28,18 @@ from .networks.generator import OcclusionAwareSPADEGenerator
 from .networks.keypoint_detector import KPDetector, load_kp_detector
 from .networks.mapping import MappingNet, load_mapping
 from .networks.recon_net import ReconNet, load_recon_net
+from .official_files import DETECTOR_FILES, MAPPING_FACE, MAPPING_STILL, RENDER_SIZES, bundle_name
 from .render.frames import FaceRenderModels, load_render_generator
 from .render.speed import EXACT, RenderSpeed
 from .source.crop import PreprocessMode
 from .source.landmarks import LandmarkDetector
 
-RENDER_SIZES = (256, 512)
 LEGACY_FILES = {
     "recon": "epoch_20.pth",
     "expnet": "auido2exp_00300-model.pth",
     "posevae": "auido2pose_00140-model.pth",
     "render": "facevid2vid_00189-model.pth.tar",
 }
-DETECTOR_FILES = ("detection_Resnet50_Final.pth", "alignment_WFLW_4HG.pth")
 
 
 class MappingVariant(str, Enum):
@@ -62,11 +61,7 @@ class MappingVariant(str, Enum):
         return FACERENDER_STILL if self is MappingVariant.STILL else FACERENDER
 
 
-MAPPING_FILES = {MappingVariant.FACE: "mapping_00229-model.pth.tar", MappingVariant.STILL: "mapping_00109-model.pth.tar"}
-
-
-def bundle_name(size: int) -> str:
-    return f"SadTalker_V0.0.2_{size}.safetensors"
+MAPPING_FILES = {MappingVariant.FACE: MAPPING_FACE, MappingVariant.STILL: MAPPING_STILL}
 
 
 @dataclass(frozen=True)

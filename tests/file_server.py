@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from sadtalker_core.io.download import ModelFile
+from sadtalker_core.official_files import ModelFile
 
 
 @dataclass

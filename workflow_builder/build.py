@@ -31,11 +31,11 @@ FOLDER = ROOT / "workflows"
 PORTRAIT, SPEECH = load().nodes.comfy.EXAMPLE_PORTRAIT, load().nodes.comfy.EXAMPLE_SPEECH
 REFERENCE_VIDEO = "reference.mp4"
 
-_DOWNLOAD = load().nodes.download
+_REGISTRY = load().sadtalker_core.official_files
 #: the official files a 256 px render needs, as the notes name them, and their download size
-FILES_256 = ", ".join(f"`{name}`" for name in _DOWNLOAD.sadtalker_files((256,)))
-SIZE_256 = _DOWNLOAD.gigabytes(_DOWNLOAD.sadtalker_files((256,)))
-DETECTOR = ", ".join(f"`{name}`" for name in load().sadtalker_core.models.DETECTOR_FILES)
+FILES_256 = ", ".join(f"`{name}`" for name in _REGISTRY.sadtalker_files((256,)))
+SIZE_256 = _REGISTRY.gigabytes(_REGISTRY.sadtalker_files((256,)))
+DETECTOR = ", ".join(f"`{name}`" for name in _REGISTRY.DETECTOR_FILES)
 
 MODELS_NOTE = f"""**Model files**: in `ComfyUI/models/sadtalker/`, {FILES_256} ({SIZE_256}). Missing? Open the \
 *download_models* template and run it once (or add **Download SadTalker models**, SadTalker/loaders). \

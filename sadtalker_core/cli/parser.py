@@ -14,25 +14,20 @@ from pathlib import Path
 
 from ..config import PoseVAEConfig
 from ..errors import EnhancerError, InputError, SadTalkerError, SettingError
+from ..official_files import ENHANCER_ALIASES, OFFICIAL_FILES, RENDER_SIZES, FolderKind
 from .arguments import Parser, int_range, number
 from .manifest import Shard
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
 DEMO_IMAGE = ASSETS / "portrait.png"
 DEMO_AUDIO = ASSETS / "speech.wav"
-#: official ``--enhancer`` names -> the file ``python -m sadtalker_core download`` puts in the model folder
-ENHANCER_FILES = {"gfpgan": "GFPGANv1.4.pth", "restoreformer": "RestoreFormer.pth", "codeformer": "codeformer.pth"}
-#: where ``--enhancer gfpgan`` also looks: ComfyUI's face-restoration folder beside the model folder
-#: (``models/facerestore_models`` next to ``models/sadtalker``)
-ENHANCER_FOLDER = "facerestore_models"
 # The choices are spelled here so that --help needs none of the stages' modules; a test keeps them
-# equal to the library's enums (PreprocessMode, BlinkMode, PasteMethod, Precision, RENDER_SIZES, ...).
+# equal to the library's enums (PreprocessMode, BlinkMode, PasteMethod, Precision, motion file suffixes, ...).
 PREPROCESS_MODES = ("crop", "extcrop", "resize", "full", "extfull")
 BLINK_MODES = ("random", "off")
 PASTE_METHODS = ("feather", "seamless")  # the first is the default
 PRECISIONS = ("auto", "exact", "fast")
 CROP_LANDMARKS = ("detect", "mapped")  # the first is the default
-RENDER_SIZES = (256, 512)
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv")
 MOTION_SUFFIXES = (".safetensors", ".npz", ".mat")
 #: the motion options' defaults (MotionOptions()): --load-motion refuses any other value
@@ -100,9 +95,10 @@ def _options(parser: argparse.ArgumentParser) -> None:
         parser.add_argument(f"--input-{axis}", f"--input_{axis}", type=number(), nargs="+", default=None,
                             metavar="DEG", help=f"free-view {axis} keyframes in degrees, spread over the clip")
     parser.add_argument("--enhancer", default=None, metavar="FILE",
-                        help="face enhancer: a GFPGAN / RestoreFormer / CodeFormer file, or gfpgan, restoreformer, "
-                             "codeformer for that file in the model folder or in ../facerestore_models beside it "
-                             "(ComfyUI's models/facerestore_models)")
+                        help="face enhancer: a GFPGAN / RestoreFormer / CodeFormer file, or "
+                             f"{', '.join(ENHANCER_ALIASES)} for that file in the model folder or in "
+                             f"../{FolderKind.FACE_RESTORE.value} beside it (ComfyUI's "
+                             f"models/{FolderKind.FACE_RESTORE.value})")
     parser.add_argument("--enhancer-strength", type=number(0, 1), default=1.0, metavar="X",
                         help="blend of the enhanced face, 0..1 (default 1)")
     parser.add_argument("--paste", choices=PASTE_METHODS, default=PASTE_METHODS[0],
@@ -203,15 +199,17 @@ def check_arguments(args: argparse.Namespace) -> None:
 
 def enhancer_file(name: str, checkpoints: Path) -> Path:
     """The file ``--enhancer`` names: a path to a file, or ``gfpgan`` / ``restoreformer`` /
-    ``codeformer`` (or a bare file name) for that file in the model folder or in ComfyUI's
-    face-restoration folder beside it (``models/facerestore_models`` next to ``models/sadtalker``)."""
+    ``codeformer`` (or a bare file name) for that file in the model folder or in the face
+    enhancers' folder beside it (ComfyUI's layout: ``models/facerestore_models`` next to
+    ``models/sadtalker``; the registry's :class:`FolderKind` names it)."""
     given = Path(name)
-    file = ENHANCER_FILES.get(name.lower())
+    file = ENHANCER_ALIASES.get(name.lower())
     if file is None and (given.is_file() or len(given.parts) > 1):
         _existing_file(given, "face enhancer file", "--enhancer", EnhancerError)
         return given
     file = file or name
-    folders = (checkpoints, checkpoints.parent / ENHANCER_FOLDER)
+    kind = OFFICIAL_FILES[file].folder if file in OFFICIAL_FILES else FolderKind.FACE_RESTORE
+    folders = (checkpoints, checkpoints.parent / kind.value)
     for folder in folders:
         if (folder / file).is_file():
             return folder / file

@@ -1,7 +1,7 @@
-"""The official model files and a resumable, checksum-verified, atomic downloader for them.
+"""A resumable, checksum-verified, atomic downloader for the official model files.
 
 Files come from their public release URLs (the ones the official ``scripts/download_models.sh``
-and ``src/utils/face_enhancer.py`` use).  A download goes to ``<name>.part`` in the destination
+and ``src/utils/face_enhancer.py`` use), listed in :mod:`sadtalker_core.official_files`.  A download goes to ``<name>.part`` in the destination
 folder, resumes from there with an HTTP Range request after an interruption, and is renamed to
 ``<name>`` only once it is verified; a file that fails verification is deleted.
 
@@ -31,67 +31,15 @@ from pathlib import Path
 from tqdm import tqdm
 
 from ..errors import DownloadError
+from ..official_files import OFFICIAL_FILES, ModelFile
 from . import atomic
 
 CHUNK = 1 << 20
 TIMEOUT_S = 60
-_SADTALKER = "https://github.com/OpenTalker/SadTalker/releases/download/v0.0.2-rc/"
-_SADTALKER_V002 = "https://github.com/OpenTalker/SadTalker/releases/download/v0.0.2/"
-_FACEXLIB = "https://github.com/xinntao/facexlib/releases/download/v0.1.0/"
-_GFPGAN = "https://github.com/TencentARC/GFPGAN/releases/download/"
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 MIRROR_ENV = "SADTALKER_MODEL_MIRROR"
 #: called as a file arrives: bytes of it on disk so far, its whole size (None when the server does not say)
 ProgressCallback = Callable[[int, "int | None"], None]
-
-
-@dataclass(frozen=True)
-class ModelFile:
-    """One downloadable file.  ``size`` (bytes) and ``sha256`` are None where not published;
-    ``default`` files are fetched by a plain ``download``, the others only when asked for;
-    ``training`` files are those ``download --training`` fetches for the trainers (``training/``)."""
-
-    name: str
-    url: str
-    size: int | None = None
-    sha256: str | None = None
-    default: bool = True
-    training: bool = False
-
-
-# Sizes and hashes are those public manifests list for these exact release assets; the SadTalker
-# files and the alignment net have no published hash (see the module docstring).
-OFFICIAL_FILES: dict[str, ModelFile] = {
-    spec.name: spec
-    for spec in (
-        ModelFile("mapping_00109-model.pth.tar", _SADTALKER + "mapping_00109-model.pth.tar", 155_779_231),
-        ModelFile("mapping_00229-model.pth.tar", _SADTALKER + "mapping_00229-model.pth.tar", 155_521_183),
-        ModelFile("SadTalker_V0.0.2_256.safetensors", _SADTALKER + "SadTalker_V0.0.2_256.safetensors", 725_066_984,
-                  training=True),
-        ModelFile("SadTalker_V0.0.2_512.safetensors", _SADTALKER + "SadTalker_V0.0.2_512.safetensors", 725_066_984),
-        ModelFile(
-            "detection_Resnet50_Final.pth", _FACEXLIB + "detection_Resnet50_Final.pth", 109_497_761,
-            "6d1de9c2944f2ccddca5f5e010ea5ae64a39845a86311af6fdf30841b0a5a16d",
-        ),
-        ModelFile("alignment_WFLW_4HG.pth", _FACEXLIB + "alignment_WFLW_4HG.pth", 193_670_248),
-        ModelFile(
-            "GFPGANv1.4.pth", _GFPGAN + "v1.3.0/GFPGANv1.4.pth", 348_632_874,
-            "e2cd4703ab14f4d01fd1383a8a8b266f9a5833dacee8e6a79d3bf21a1b6be5ad",
-        ),
-        ModelFile("RestoreFormer.pth", _GFPGAN + "v1.3.4/RestoreFormer.pth", default=False),
-        ModelFile(
-            "codeformer.pth", "https://github.com/sczhou/CodeFormer/releases/download/v0.1.0/codeformer.pth",
-            376_637_898, "1009e537e0c2a07d4cabce6355f53cb66767cd4b4297ec7a4a64ca4b8a5684b7", default=False,
-        ),
-        # for training only: the renderer MappingNet trains against (with its head-pose estimator),
-        # Wav2Lip (the teacher and the audio encoders' start), VGG-19 (the perceptual loss)
-        ModelFile("facevid2vid_00189-model.pth.tar", _SADTALKER_V002 + "facevid2vid_00189-model.pth.tar",
-                  default=False, training=True),
-        ModelFile("wav2lip.pth", _SADTALKER_V002 + "wav2lip.pth", default=False, training=True),
-        ModelFile("vgg19-dcbb9e9d.pth", "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth", default=False,
-                  training=True),
-    )
-}
 
 
 @dataclass(frozen=True)

@@ -26,9 +26,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import EnhancerError, InputError
+from ..official_files import MODEL_SUFFIXES
 from ..precision import Precision, compute_dtype, float32_arithmetic
 
-MODEL_SUFFIXES = (".pth", ".pt", ".ckpt", ".safetensors")
 _CODEFORMER_KEYS = ("position_emb", "idx_pred_layer.1.weight", "ft_layers.0.self_attn.in_proj_weight")
 
 

@@ -129,7 +129,6 @@ def test_download_is_forwarded(capsys):
 
 def test_the_choices_spelled_in_the_command_line_are_the_librarys():
     """The parser names them without importing the stages (so that --help answers at once)."""
-    from sadtalker_core.models import RENDER_SIZES
     from sadtalker_core.motion.files import SUFFIXES
     from sadtalker_core.pipeline import RenderOptions
     from sadtalker_core.post.paste import PasteMethod
@@ -143,7 +142,7 @@ def test_the_choices_spelled_in_the_command_line_are_the_librarys():
     assert parser.PASTE_METHODS[0] == RenderOptions().paste.value
     assert parser.PRECISIONS == tuple(setting.value for setting in Precision)
     assert parser.CROP_LANDMARKS == tuple(choice.value for choice in CropLandmarks)
-    assert parser.RENDER_SIZES == RENDER_SIZES and parser.MOTION_SUFFIXES == SUFFIXES
+    assert parser.MOTION_SUFFIXES == SUFFIXES
     defaults = MotionOptions()
     assert parser.MOTION_DEFAULTS == {name: getattr(defaults, name) for name in parser.MOTION_DEFAULTS}
     assert {name for name in vars(defaults)} == set(parser.MOTION_DEFAULTS)

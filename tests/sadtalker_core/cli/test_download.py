@@ -10,7 +10,7 @@ import pytest
 
 from sadtalker_core.cli.download import main
 from sadtalker_core.io import download as dl
-from sadtalker_core.io.download import ModelFile
+from sadtalker_core.official_files import ModelFile
 
 PAYLOAD = bytes(range(256)) * 4096  # 1 MiB
 
@@ -55,9 +55,9 @@ def test_command_line_network_error_is_one_line_and_status_2_as_for_any_bad_inpu
 def test_command_line_training_fetches_the_training_files_only(server, tmp_path, monkeypatch, capsys):
     server.files.update({"bundle.safetensors": b"both", "render.pth": b"training only", "enhancer.pth": b"inference"})
     registry = {spec.name: spec for spec in (
-        dl.ModelFile("bundle.safetensors", f"{server.base}/bundle.safetensors", training=True),
-        dl.ModelFile("render.pth", f"{server.base}/render.pth", default=False, training=True),
-        dl.ModelFile("enhancer.pth", f"{server.base}/enhancer.pth"))}
+        ModelFile("bundle.safetensors", f"{server.base}/bundle.safetensors", training=True),
+        ModelFile("render.pth", f"{server.base}/render.pth", default=False, training=True),
+        ModelFile("enhancer.pth", f"{server.base}/enhancer.pth"))}
     monkeypatch.setattr(dl, "OFFICIAL_FILES", registry)
 
     assert main([str(tmp_path / "train"), "--training", "--no-progress"]) == 0

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from sadtalker_core.io import download as dl
-from sadtalker_core.io.download import DownloadError, ModelFile, download_file, partial_path, record_path
+from sadtalker_core.io.download import DownloadError, download_file, partial_path, record_path
+from sadtalker_core.official_files import ModelFile
 
 PAYLOAD = bytes(range(256)) * 4096  # 1 MiB
 
