@@ -36,6 +36,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from sadtalker_core.config import VIDEO_FPS
 from sadtalker_core.errors import VideoError
 from sadtalker_core.io.audio import read_audio
 from sadtalker_core.io.video_reader import iter_frames, probe_video
@@ -68,7 +69,7 @@ class PrepareConfig:
 
     recon: str  # file holding the recon net: SadTalker_V0.0.2_*.safetensors or epoch_20.pth
     size: int = 256
-    fps: int = 25
+    fps: int = VIDEO_FPS
     min_frames: int = 33  # a PoseVAE window (32 frames + its reference frame)
     min_face_fraction: float = 0.5
     crop_scale: float = 1.6  # crop side / largest side of the clip's landmark box
