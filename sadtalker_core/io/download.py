@@ -1,9 +1,10 @@
 """A resumable, checksum-verified, atomic downloader for the official model files.
 
 Files come from their public release URLs (the ones the official ``scripts/download_models.sh``
-and ``src/utils/face_enhancer.py`` use), listed in :mod:`sadtalker_core.official_files`.  A download goes to ``<name>.part`` in the destination
-folder, resumes from there with an HTTP Range request after an interruption, and is renamed to
-``<name>`` only once it is verified; a file that fails verification is deleted.
+and ``src/utils/face_enhancer.py`` use), listed in :mod:`sadtalker_core.official_files`.  A
+download goes to ``<name>.part`` in the destination folder, resumes from there with an HTTP Range
+request after an interruption, and is renamed to ``<name>`` only once it is verified
+(:class:`~sadtalker_core.io.atomic.AtomicFile`); a file that fails verification is deleted.
 
 Verification: a file is accepted when its sha256 equals the expected one -- a ``--sha256
 NAME=HEX`` override, else the registry's value, else the value recorded by an earlier run.
