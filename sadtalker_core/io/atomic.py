@@ -12,6 +12,7 @@ write of the same file removes what dead processes left (:func:`remove_stale_par
 """
 from __future__ import annotations
 
+import errno
 import glob
 import os
 import secrets
@@ -20,6 +21,8 @@ from pathlib import Path
 from typing import BinaryIO
 
 PARTIAL = ".partial"
+#: tries at creating a partial file: a name taken or the folder removed meanwhile are retried
+_CREATE_ATTEMPTS = 8
 
 
 def partial_path(path: str | os.PathLike, suffix: str = PARTIAL) -> Path:
@@ -84,7 +87,7 @@ def unique_partial(path: str | os.PathLike) -> Path:
     written: an :class:`OSError` here comes before any work."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    while True:
+    for _ in range(_CREATE_ATTEMPTS):
         partial = path.parent / f".{path.stem}.{os.getpid()}.{secrets.token_hex(4)}{PARTIAL}{path.suffix}"
         try:
             os.close(os.open(partial, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
@@ -93,6 +96,9 @@ def unique_partial(path: str | os.PathLike) -> Path:
             continue
         except FileNotFoundError:  # another process removed the folder it had made meanwhile
             path.parent.mkdir(parents=True, exist_ok=True)
+    # a folder that exists but where no file can be created: /proc, some FUSE and network mounts
+    raise OSError(errno.EIO, f"no file can be created in {path.parent} (tried {_CREATE_ATTEMPTS} times)",
+                  str(path.parent))
 
 
 def _process_alive(pid: int) -> bool:

@@ -291,6 +291,12 @@ def test_an_unwritable_output_is_reported_before_the_models_are_even_looked_for(
     _assert_one_error_line(code, err, r"cannot write the video .*a_file/out\.mp4")
 
 
+def test_a_folder_that_exists_but_holds_no_file_fails_at_once(inputs):
+    """/proc exists but refuses new files with ENOENT, as some FUSE and network mounts do."""
+    code, _, err = run(*_generate(inputs, inputs["folder"] / "no_models_here", out=Path("/proc/x.mp4")))
+    _assert_one_error_line(code, err, r"cannot write the video /proc/x\.mp4: the folder /proc cannot be created or written")
+
+
 def test_a_missing_model_folder_says_how_to_download(inputs):
     code, _, err = run(*_generate(inputs, inputs["folder"] / "no_models_here"))
     _assert_one_error_line(code, err, r"no_models_here does not exist.*python -m sadtalker_core download")

@@ -63,3 +63,8 @@ def test_unique_partials_are_hidden_distinct_and_only_dead_processes_ones_are_re
     dead.touch()
     assert remove_stale_partials(target) == [dead]
     assert names(target.parent) == sorted([first.name, second.name])  # this process's are kept
+
+
+def test_a_folder_where_no_file_can_be_created_is_an_error_not_an_endless_retry():
+    with pytest.raises(OSError, match="no file can be created in /proc"):
+        unique_partial("/proc/x.mp4")
