@@ -4,7 +4,7 @@ side in one run.
 
     python benchmarks/shard_storage.py [--video WDA.mp4] [--rounds 3] [--steps 12]
 
-The face crops are those ``training.prepare`` cuts from a real talking-head video (default: the
+The face crops are those ``training.data.prepare`` cuts from a real talking-head video (default: the
 test WDA clip): dlib landmarks, the clip's fixed face-vid2vid box, 256x256.  The other arrays
 of a shard have their real shapes and are stored alike in every codec (the mel windows of the
 clip's real audio; zeros for coefficients and the recon net is not run: their size does not
@@ -15,7 +15,7 @@ depend on their values).  Per codec:
 * loader throughput: ``FramePairs`` samples (two random frames each, read, decoded, made 256x256
   float tensors) through a ``DataLoader`` with 2 worker processes, batch 8: frames per second;
 * a training step, raw against the default JPEG: the face-vid2vid trainer
-  (``training.runner.train``, 2 loader workers, batch 4) with the tests' tiny networks at 32x32
+  (``training.run.runner.train``, 2 loader workers, batch 4) with the tests' tiny networks at 32x32
   (the workers decode the 256x256 crops and resize them), the fastest step there is, so that the
   loader's share of it is as large as it gets: seconds per step from the run's own log (median
   over the steps after the first two).
@@ -42,15 +42,15 @@ from sadtalker_core.io.video_reader import iter_frames
 from sadtalker_core.motion.audio import audio_features
 from sadtalker_core.source.dlib_detector import DlibDetector
 from training.config import RunConfig
-from training.datasets import FramePairs, StepBatchSampler
-from training.discriminator import DiscriminatorConfig
-from training.logs import read_curve
-from training.losses import PerceptualWeights
-from training.prepare import clip_crop_box, detect_landmarks, fill_missing
-from training.runner import train
-from training.shards import ClipData, ClipRecord, FrameCodec, Manifest, PreparedData, write_shard
-from training.train_facevid2vid import FaceVid2VidLossWeights, FaceVid2VidTask, FaceVid2VidTrainConfig
-from training.vgg import VGG19Features
+from training.data.datasets import FramePairs, StepBatchSampler
+from training.data.prepare import clip_crop_box, detect_landmarks, fill_missing
+from training.data.shards import ClipData, ClipRecord, FrameCodec, Manifest, PreparedData, write_shard
+from training.losses.discriminator import DiscriminatorConfig
+from training.losses.objectives import PerceptualWeights
+from training.losses.vgg import VGG19Features
+from training.run.logs import read_curve
+from training.run.runner import train
+from training.trainers.facevid2vid import FaceVid2VidLossWeights, FaceVid2VidTask, FaceVid2VidTrainConfig
 
 FPS, SIZE = 25, 256
 STEP_SIZE = 32  # the networks' input in the training-step measurement

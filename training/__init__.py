@@ -1,9 +1,19 @@
 """Training for every SadTalker network, writing the official checkpoint formats.
 
-``prepare`` turns talking-head videos into per-clip shards (``shards``) and ``teacher`` adds
-ExpNet's lip-only targets; ``train_posevae``, ``train_expnet``, ``train_mapping`` and
-``train_facevid2vid`` train the four networks with the papers' objectives (``losses``) through the
-shared ``runner`` (DDP under torchrun, mixed precision, checkpoint / resume, CSV or TensorBoard
-logs, samples); ``export`` writes the official files and assembles model folders the inference
-code loads unchanged.  See the README's "Training" section.
+Run from a checkout of the repository (the wheel ships ``sadtalker_core`` only; see the README's
+"Training").  The layers, each importing only from those above it:
+
+* ``config``: the trainers' YAML / ``--set`` configs and the shared :class:`~training.config.RunConfig`;
+  ``atomic``: files written whole or not at all;
+* ``data``: talking-head videos -> per-clip shards (``python -m training.data.prepare``), ExpNet's
+  lip-only targets (``python -m training.data.teacher``), the position-seeded datasets, speakers ->
+  pose styles;
+* ``losses``: the papers' objectives and the networks they need (VGG-19, BFM landmarks, the
+  image discriminator, thin-plate warps);
+* ``export``: trained networks -> the official files, and model folders the inference code loads
+  (``python -m training.export``);
+* ``run``: the shared loop (DDP under torchrun, mixed precision, checkpoint / resume, logs,
+  samples, the up-front check of a trainer's inputs);
+* ``trainers``: one per network, each an entry point: ``python -m training.trainers.posevae``,
+  ``.expnet``, ``.mapping``, ``.facevid2vid``.
 """

@@ -26,7 +26,7 @@ class RunConfig:
     ``batch_size / N`` samples, so a run gives the same updates on any number of processes.
     """
 
-    data: str = "data/prepared"  # a folder written by ``python -m training.prepare``
+    data: str = "data/prepared"  # a folder written by ``python -m training.data.prepare``
     out: str = "runs/default"  # checkpoints/, logs/, samples/, export/ go here
     steps: int = 100_000
     batch_size: int = 32

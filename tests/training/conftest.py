@@ -26,21 +26,21 @@ from sadtalker_core.config import DenseMotionConfig, FaceRenderConfig, Generator
 from sadtalker_core.io.audio import AudioTrack
 from sadtalker_core.io.video_writer import VideoWriter
 from sadtalker_core.motion.audio import load_wav
-from training.checkpointing import checkpoint_path, load_checkpoint
 from training.config import RunConfig
-from training.discriminator import DiscriminatorConfig
+from training.data.prepare import PrepareConfig, prepare
+from training.data.shards import TARGETS_DIR, PreparedData
+from training.data.teacher import write_targets
 from training.export import FACEVID2VID_FILE, write_official
-from training.logs import read_curve
-from training.losses import PerceptualWeights
-from training.prepare import PrepareConfig, prepare
-from training.runner import train
-from training.shards import TARGETS_DIR, PreparedData
-from training.teacher import write_targets
-from training.train_expnet import ExpNetTask, ExpNetTrainConfig
-from training.train_facevid2vid import FaceVid2VidLossWeights, FaceVid2VidTask, FaceVid2VidTrainConfig
-from training.train_mapping import MappingLossWeights, MappingTask, MappingTrainConfig
-from training.train_posevae import PoseVAETask, PoseVAETrainConfig
-from training.vgg import VGG19Features
+from training.losses.discriminator import DiscriminatorConfig
+from training.losses.objectives import PerceptualWeights
+from training.losses.vgg import VGG19Features
+from training.run.checkpointing import checkpoint_path, load_checkpoint
+from training.run.logs import read_curve
+from training.run.runner import train
+from training.trainers.expnet import ExpNetTask, ExpNetTrainConfig
+from training.trainers.facevid2vid import FaceVid2VidLossWeights, FaceVid2VidTask, FaceVid2VidTrainConfig
+from training.trainers.mapping import MappingLossWeights, MappingTask, MappingTrainConfig
+from training.trainers.posevae import PoseVAETask, PoseVAETrainConfig
 
 CLIP_FRAMES = 34
 VIDEO_SIZE = 160

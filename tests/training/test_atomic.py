@@ -13,10 +13,10 @@ from torch import nn
 
 from sadtalker_core.models import bundle_name
 from training.atomic import user_file_mode, write_atomically
-from training.checkpointing import save_checkpoint
+from training.data.shards import ClipData, Manifest, write_shard
+from training.data.teacher import write_targets
 from training.export import write_official
-from training.shards import ClipData, Manifest, write_shard
-from training.teacher import write_targets
+from training.run.checkpointing import save_checkpoint
 
 
 @contextlib.contextmanager

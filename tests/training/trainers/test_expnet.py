@@ -13,10 +13,10 @@ from sadtalker_core.motion.audio import load_audio_features
 from sadtalker_core.motion.coefficients import MotionNets, audio_to_motion
 from sadtalker_core.networks.expnet import load_expnet
 from sadtalker_core.networks.posevae import load_posevae
-from training.distributed import DistContext
 from training.export import EXPNET_FILE
-from training.runner import Optimization, prepare_networks
-from training.train_expnet import ExpNetTask, load_hook
+from training.run.distributed import DistContext
+from training.run.runner import Optimization, prepare_networks
+from training.trainers.expnet import ExpNetTask, load_hook
 
 
 def test_training_loss_falls(trained):
@@ -55,7 +55,7 @@ def test_lip_reading_hook_is_weighted_into_the_objective(configs, tmp_path):
 def test_training_without_targets_says_how_to_make_them(configs, tmp_path):
     config = configs.expnet(tmp_path, 1)
     config = type(config)(run=config.run, targets=str(tmp_path / "none"))
-    with pytest.raises(ValueError, match="python -m training.teacher"):
+    with pytest.raises(ValueError, match="python -m training.data.teacher"):
         ExpNetTask(config, DistContext(0, 1, 0, torch.device("cpu")))
 
 

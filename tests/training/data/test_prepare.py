@@ -11,8 +11,8 @@ import pytest
 from sadtalker_core.io.audio import read_audio
 from sadtalker_core.motion.audio import audio_features
 from training.atomic import user_file_mode
-from training.prepare import CropBox, PrepareConfig, clip_crop_box, fill_missing, main, prepare
-from training.shards import ClipShard, Manifest, PreparedData
+from training.data.prepare import CropBox, PrepareConfig, clip_crop_box, fill_missing, main, prepare
+from training.data.shards import ClipShard, Manifest, PreparedData
 
 
 def test_manifest_lists_the_clips_and_why_the_rest_were_skipped(prepared):

@@ -62,7 +62,7 @@ class PatchDiscriminator(nn.Module):
 
 
 class MultiScaleDiscriminator(nn.Module):
-    """One :class:`PatchDiscriminator` per scale of an image pyramid (``losses.ImagePyramid``)."""
+    """One :class:`PatchDiscriminator` per scale of an image pyramid (``objectives.ImagePyramid``)."""
 
     def __init__(self, config: DiscriminatorConfig = DiscriminatorConfig()) -> None:
         super().__init__()

@@ -1,6 +1,6 @@
-"""``python -m training.train_mapping --config cfg.yaml``: MappingNet, 3DMM coefficients -> renderer pose.
+"""``python -m training.trainers.mapping --config cfg.yaml``: MappingNet, 3DMM coefficients -> renderer pose.
 
-Per sample (``datasets.FramePairs`` with coefficient windows): a source and a driving frame of a
+Per sample (``training.data.datasets.FramePairs`` with coefficient windows): a source and a driving frame of a
 clip and the 27-frame coefficient windows MappingNet reads at inference (the driving frame's
 window; the source's coefficients repeated).  The face-vid2vid networks (``facevid2vid``: a
 ``facevid2vid_00189-model.pth.tar``, official or exported by ``train_facevid2vid``) stay frozen:
@@ -32,16 +32,16 @@ from sadtalker_core.networks.keypoint_detector import load_kp_detector
 from sadtalker_core.networks.mapping import MappingNet
 from sadtalker_core.render.keypoints import keypoint_transformation
 
-from .config import RunConfig
-from .datasets import FramePairs
-from .export import mapping_file, write_official
-from .inputs import RENDERER_FILE, VGG19_FILE, file_problems
-from .keypoints import posed_keypoints, split_pose
-from .losses import PerceptualLoss, PerceptualWeights, upcast
-from .runner import Optimization, Task, adam_per_network, main
-from .samples import save_image_grid
-from .shards import PreparedData
-from .vgg import load_vgg19
+from ..config import RunConfig
+from ..data.datasets import FramePairs
+from ..data.shards import PreparedData
+from ..export import mapping_file, write_official
+from ..losses.keypoints import posed_keypoints, split_pose
+from ..losses.objectives import PerceptualLoss, PerceptualWeights, upcast
+from ..losses.vgg import load_vgg19
+from ..run.inputs import RENDERER_FILE, VGG19_FILE, file_problems
+from ..run.runner import Optimization, Task, adam_per_network, main
+from ..run.samples import save_image_grid
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
 """Process-group setup for ``torchrun`` (NCCL on GPU, gloo on CPU) and the few collectives the
-runner needs.  A plain ``python -m training.train_*`` run is a world of one and never touches
+runner needs.  A plain ``python -m training.trainers.*`` run is a world of one and never touches
 ``torch.distributed``.
 """
 from __future__ import annotations

@@ -1,6 +1,6 @@
-"""``python -m training.train_posevae --config cfg.yaml``: PoseVAE, the audio -> head-motion CVAE.
+"""``python -m training.trainers.posevae --config cfg.yaml``: PoseVAE, the audio -> head-motion CVAE.
 
-Per sample (``datasets.PoseWindows``): a reference frame and the 32 frames after it.  The CVAE
+Per sample (``training.data.datasets.PoseWindows``): a reference frame and the 32 frames after it.  The CVAE
 encodes the true motion (pose minus the reference pose) given the conditions (reference pose,
 the frames' audio embeddings, the speaker's style id) and decodes it back; the objective is the
 paper's (auido2pose.yaml weights): MSE reconstruction + KL to N(0, 1) + an adversarial term from
@@ -10,7 +10,7 @@ The Wav2Lip audio encoder stays frozen, as in the official training; give its we
 ``audio_encoder`` (a Wav2Lip checkpoint or an official SadTalker file), or start the whole
 network from an official file with ``init``.  Exported as ``auido2pose_00140-model.pth``.
 
-Each speaker is a pose style (``styles.py``): the official table has 46; with more speakers give
+Each speaker is a pose style (``training.data.styles``): the official table has 46; with more speakers give
 a ``style_map`` file (speaker -> slot) or a wider table with ``num_styles`` (then only this
 project's loaders read the export, and the export says so).
 """
@@ -28,16 +28,16 @@ from sadtalker_core.checkpoints import load_into, load_section_into
 from sadtalker_core.config import PoseVAEConfig
 from sadtalker_core.networks.posevae import PoseVAE
 
-from .config import RunConfig
-from .datasets import PoseWindows
-from .export import POSEVAE_FILE, style_table_note, write_official
-from .inputs import AUDIO_ENCODER_FILE, file_problems
-from .losses import discriminator_adversarial, generator_adversarial, kl_divergence, upcast
-from .runner import Optimization, Task, adam_per_network, frozen, main
-from .samples import save_curves
-from .shards import Manifest, PreparedData
-from .styles import pose_styles
-from .wav2lip import audio_encoder_state
+from ..config import RunConfig
+from ..data.datasets import PoseWindows
+from ..data.shards import Manifest, PreparedData
+from ..data.styles import pose_styles
+from ..data.wav2lip import audio_encoder_state
+from ..export import POSEVAE_FILE, style_table_note, write_official
+from ..losses.objectives import discriminator_adversarial, generator_adversarial, kl_divergence, upcast
+from ..run.inputs import AUDIO_ENCODER_FILE, file_problems
+from ..run.runner import Optimization, Task, adam_per_network, frozen, main
+from ..run.samples import save_curves
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ result is pasted back into the crop and the recon net reads its expression.  Any
 (another lip-sync model, hand-made targets) only has to fill ``<data>/targets/<clip_id>.safetensors``
 with an ``exp`` (T, 64) float32 tensor.
 
-``python -m training.teacher DATA --wav2lip wav2lip.pth --recon SadTalker_V0.0.2_256.safetensors``
+``python -m training.data.teacher DATA --wav2lip wav2lip.pth --recon SadTalker_V0.0.2_256.safetensors``
 writes the targets of every clip that has none yet.
 """
 from __future__ import annotations
@@ -27,7 +27,7 @@ from tqdm import tqdm
 
 from sadtalker_core.networks.recon_net import ReconNet, load_recon_net
 
-from .atomic import write_atomically
+from ..atomic import write_atomically
 from .prepare import regress_coefficients
 from .shards import TARGETS_DIR, ClipShard, PreparedData, target_path
 from .wav2lip import FACE_SIZE, Wav2Lip, load_wav2lip
@@ -113,8 +113,8 @@ def make_targets(data_folder: str | os.PathLike, teacher: LipTeacher, progress: 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m training.teacher", description=__doc__.split("\n\n")[0])
-    parser.add_argument("data", help="prepared data folder (python -m training.prepare)")
+    parser = argparse.ArgumentParser(prog="python -m training.data.teacher", description=__doc__.split("\n\n")[0])
+    parser.add_argument("data", help="prepared data folder (python -m training.data.prepare)")
     parser.add_argument("--wav2lip", required=True, help="wav2lip.pth or wav2lip_gan.pth")
     parser.add_argument("--recon", required=True, help="SadTalker_V0.0.2_256.safetensors or epoch_20.pth")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")

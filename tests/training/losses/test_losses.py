@@ -10,10 +10,10 @@ import torch
 
 from sadtalker_core.checkpoints import CheckpointError
 from sadtalker_core.networks.mapping import HeadPose
-from training.bfm import LandmarkProjector, eye_blink_loss, eye_openings, load_bfm
-from training.discriminator import DiscriminatorConfig, MultiScaleDiscriminator
-from training.keypoints import posed_keypoints, renderer_degrees, split_pose
-from training.losses import (
+from training.losses.bfm import LandmarkProjector, eye_blink_loss, eye_openings, load_bfm
+from training.losses.discriminator import DiscriminatorConfig, MultiScaleDiscriminator
+from training.losses.keypoints import posed_keypoints, renderer_degrees, split_pose
+from training.losses.objectives import (
     ImagePyramid,
     PerceptualLoss,
     PerceptualWeights,
@@ -26,8 +26,8 @@ from training.losses import (
     kl_divergence,
     upcast,
 )
-from training.transforms import ThinPlateWarp
-from training.vgg import VGG19Features, load_vgg19
+from training.losses.transforms import ThinPlateWarp
+from training.losses.vgg import VGG19Features, load_vgg19
 
 
 def test_kl_is_zero_for_the_prior_and_grows_away_from_it():

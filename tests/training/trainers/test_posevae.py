@@ -17,13 +17,13 @@ from sadtalker_core.motion.audio import load_audio_features
 from sadtalker_core.motion.pose import sample_pose_motion
 from sadtalker_core.networks.posevae import PoseVAE, load_posevae
 from training.config import ConfigError, load_config, save_config
+from training.data.prepare import clip_id_for, speaker_for
+from training.data.shards import ClipRecord, Manifest
+from training.data.styles import pose_styles
 from training.export import POSEVAE_FILE
-from training.inputs import MissingInputs
-from training.prepare import clip_id_for, speaker_for
-from training.runner import main, train
-from training.shards import ClipRecord, Manifest
-from training.styles import pose_styles
-from training.train_posevae import PoseVAETask, PoseVAETrainConfig
+from training.run.inputs import MissingInputs
+from training.run.runner import main, train
+from training.trainers.posevae import PoseVAETask, PoseVAETrainConfig
 
 
 def test_training_loss_falls(trained):
@@ -64,7 +64,7 @@ SPEAKERS = 47  # one more than the official style table
 
 @pytest.fixture(scope="module")
 def many_speakers(prepared, tmp_path_factory) -> Path:
-    """Prepared data of 47 speaker folders (``spk_00/clip.mp4`` ...): what ``training.prepare`` makes
+    """Prepared data of 47 speaker folders (``spk_00/clip.mp4`` ...): what ``training.data.prepare`` makes
     of them, each clip's shard a link to one of the two prepared clips (the speaker is all that
     differs)."""
     folder = tmp_path_factory.mktemp("speakers")

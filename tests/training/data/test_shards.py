@@ -10,8 +10,8 @@ import torch
 from safetensors.torch import save_file
 from torch.utils.data import DataLoader
 
-from training.datasets import FramePairs, StepBatchSampler
-from training.shards import ClipData, ClipShard, FrameCodec, Manifest, PreparedData, write_shard
+from training.data.datasets import FramePairs, StepBatchSampler
+from training.data.shards import ClipData, ClipShard, FrameCodec, Manifest, PreparedData, write_shard
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +57,7 @@ def test_a_lower_jpeg_quality_stores_smaller_frames(clip, tmp_path):
 
 
 def test_version_1_raw_shards_are_still_read(clip, tmp_path):
-    """The layout the first release of ``training.prepare`` wrote: raw ``frames``, version 1."""
+    """The layout the first release of ``training.data.prepare`` wrote: raw ``frames``, version 1."""
     tensors = {name: torch.from_numpy(np.ascontiguousarray(getattr(clip, name)))
                for name in ("frames", "coeffs", "coeffs_full", "landmarks", "mels")}
     (tmp_path / "clips").mkdir()

@@ -8,7 +8,7 @@ import sys
 
 import torch.distributed as dist
 
-from training.runner import main as train_main
+from training.run.runner import main as train_main
 
 TRAINERS = {
     "posevae": ("PoseVAETask", "PoseVAETrainConfig"),
@@ -23,7 +23,7 @@ def main(argv: list[str]) -> int:
     try:
         for item in argv:
             name, path = item.split("=", 1)
-            module = importlib.import_module(f"training.train_{name}")
+            module = importlib.import_module(f"training.trainers.{name}")
             task, config = (getattr(module, attr) for attr in TRAINERS[name])
             train_main(task, config, ["--config", path])
     finally:

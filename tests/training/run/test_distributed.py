@@ -16,12 +16,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+from paths import REPO
+
 from training.config import save_config
 
 STEPS = 2
 NETWORKS = ("posevae", "expnet", "mapping", "facevid2vid")
 WORKER = Path(__file__).with_name("ddp_worker.py")
-REPO = Path(__file__).resolve().parents[2]
 
 
 def free_port() -> int:

@@ -1,7 +1,7 @@
-"""``python -m training.train_facevid2vid --config cfg.yaml``: the face renderer (face-vid2vid with
+"""``python -m training.trainers.facevid2vid --config cfg.yaml``: the face renderer (face-vid2vid with
 SadTalker's SPADE generator), self-supervised on video.
 
-Per sample (``datasets.FramePairs``): a source and a driving frame of one clip.  The keypoint
+Per sample (``training.data.datasets.FramePairs``): a source and a driving frame of one clip.  The keypoint
 detector gives the source's canonical keypoints, the head-pose estimator each frame's pose and
 expression deviations, the generator warps the source to the driving keypoints.  The objective
 is face-vid2vid's (vox-256.yaml weights):
@@ -31,13 +31,13 @@ from sadtalker_core.networks.generator import OcclusionAwareSPADEGenerator
 from sadtalker_core.networks.he_estimator import HEEstimator
 from sadtalker_core.networks.keypoint_detector import KPDetector
 
-from .config import RunConfig
-from .datasets import FramePairs, TPSNoise
-from .discriminator import DiscriminatorConfig, MultiScaleDiscriminator
-from .export import FACEVID2VID_FILE, write_official
-from .inputs import RENDERER_FILE, VGG19_FILE, file_problems
-from .keypoints import posed_keypoints, renderer_degrees, split_pose
-from .losses import (
+from ..config import RunConfig
+from ..data.datasets import FramePairs, TPSNoise
+from ..data.shards import PreparedData
+from ..export import FACEVID2VID_FILE, write_official
+from ..losses.discriminator import DiscriminatorConfig, MultiScaleDiscriminator
+from ..losses.keypoints import posed_keypoints, renderer_degrees, split_pose
+from ..losses.objectives import (
     ImagePyramid,
     PerceptualLoss,
     PerceptualWeights,
@@ -49,11 +49,11 @@ from .losses import (
     keypoint_prior,
     upcast,
 )
-from .runner import Optimization, Task, adam_per_network, frozen, main
-from .samples import save_image_grid
-from .shards import PreparedData
-from .transforms import ThinPlateWarp
-from .vgg import load_vgg19
+from ..losses.transforms import ThinPlateWarp
+from ..losses.vgg import load_vgg19
+from ..run.inputs import RENDERER_FILE, VGG19_FILE, file_problems
+from ..run.runner import Optimization, Task, adam_per_network, frozen, main
+from ..run.samples import save_image_grid
 
 RENDERER = ("kp_detector", "he_estimator", "generator")
 

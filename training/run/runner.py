@@ -1,15 +1,15 @@
-"""The training loop every ``python -m training.train_*`` shares.
+"""The training loop every ``python -m training.trainers.*`` shares.
 
 A trainer is a :class:`Task`: it builds its networks and dataset from its config, says which
 networks are trained, does one optimisation step on a batch, renders samples and exports the
 official files.  :func:`train` does the rest, identically for every network:
 
 * checks, before anything else, that every file the trainer reads is there (one error listing
-  all that is missing, see ``inputs.py``);
+  all that is missing, see ``inputs``);
 * joins the ``torchrun`` process group (NCCL on GPU, gloo on CPU) or runs as a world of one;
 * seeds torch so every process builds identical networks; all sampling randomness lives in
-  the dataset (``datasets.py``), keyed by the global sample position;
-* turns the trained networks' BatchNorms into global-batch ones (``sync_batchnorm.py``) and
+  the dataset (``training.data.datasets``), keyed by the global sample position;
+* turns the trained networks' BatchNorms into global-batch ones (``sync_batchnorm``) and
   wraps them in DistributedDataParallel when there are several processes;
 * feeds each process its share of the global batch, steps the optimizers under autocast
   (bf16 or fp16 with a gradient scaler, GPU only), applies the step learning-rate milestones;
@@ -34,6 +34,8 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset, default_collate
 from tqdm import tqdm
 
+from ..config import RunConfig, load_config, save_config, to_dict
+from ..data.datasets import StepBatchSampler
 from .checkpointing import (
     checkpoint_path,
     list_checkpoints,
@@ -42,8 +44,6 @@ from .checkpointing import (
     restore,
     save_checkpoint,
 )
-from .config import RunConfig, load_config, save_config, to_dict
-from .datasets import StepBatchSampler
 from .distributed import DistContext, barrier, init_distributed, mean_over_processes, shutdown
 from .inputs import data_problems, raise_if_missing
 from .logs import MetricLogger
@@ -96,7 +96,7 @@ class Task(ABC, Generic[C]):
       again, wrapped, in ``self.ddp`` once the runner has prepared it;
     * ``frozen_parts``: parts of trainable networks that are not trained and keep eval-mode
       BatchNorm statistics (e.g. a frozen audio encoder);
-    * ``dataset``: a position-addressed dataset (``datasets.ClipSampleDataset``).
+    * ``dataset``: a position-addressed dataset (``training.data.datasets.ClipSampleDataset``).
     """
 
     name: ClassVar[str]
@@ -134,7 +134,7 @@ class Task(ABC, Generic[C]):
 
     @classmethod
     def missing_inputs(cls, config: C) -> list[str]:
-        """What is missing among the files this trainer reads (``inputs.py``), checked before the
+        """What is missing among the files this trainer reads (``inputs``), checked before the
         networks are built; every trainer reads the prepared data, subclasses add their files."""
         return data_problems(config.run.data)
 
@@ -220,7 +220,7 @@ class TrainResult:
 def train(task_cls: type[Task[C]], config: C) -> TrainResult:
     """Train ``task_cls`` as ``config`` says (resuming when a checkpoint is there)."""
     run: RunConfig = config.run
-    raise_if_missing(f"training.train_{task_cls.name}", task_cls.missing_inputs(config))
+    raise_if_missing(f"training.trainers.{task_cls.name}", task_cls.missing_inputs(config))
     ctx = init_distributed(run.device)
     try:
         torch.manual_seed(run.seed)
@@ -286,7 +286,7 @@ def train(task_cls: type[Task[C]], config: C) -> TrainResult:
 def main(task_cls: type[Task[C]], config_cls: type[C], argv: list[str] | None = None,
          description: str | None = None) -> int:
     """The command line of a trainer: ``--config FILE`` and any number of ``--set key=value``."""
-    parser = argparse.ArgumentParser(prog=f"python -m training.train_{task_cls.name}", description=description)
+    parser = argparse.ArgumentParser(prog=f"python -m training.trainers.{task_cls.name}", description=description)
     parser.add_argument("--config", help="YAML file (only what differs from the paper's defaults)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override one config value, e.g. --set run.steps=1000 (repeatable)")

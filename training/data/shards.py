@@ -1,11 +1,11 @@
-"""The prepared-data layout ``python -m training.prepare`` writes and every trainer reads.
+"""The prepared-data layout ``python -m training.data.prepare`` writes and every trainer reads.
 
 ::
 
     <data>/manifest.json          clips (id, source video, speaker, frames, shard) and skipped files
     <data>/clips/<clip_id>.safetensors   one shard per clip (below)
     <data>/skipped/<clip_id>.json        why a video was left out (kept for resuming)
-    <data>/targets/<clip_id>.safetensors ExpNet's lip-only targets (training.teacher), optional
+    <data>/targets/<clip_id>.safetensors ExpNet's lip-only targets (training.data.teacher), optional
 
 A shard holds, for the T frames of one clip at 25 fps:
 
@@ -24,7 +24,7 @@ A shard holds, for the T frames of one clip at 25 fps:
 
 Frames are read one by one (and decoded) where a sample needs them, i.e. in the data loader's
 worker processes, so a loader never holds a whole clip.  Every file is written atomically with
-the user's umask (``atomic.py``).
+the user's umask (``training.atomic``).
 """
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from .atomic import write_atomically
+from ..atomic import write_atomically
 
 SHARD_VERSION = 2
 #: versions this code reads: 1 = raw frames only (a shard's own layout says which it has)
@@ -106,7 +106,7 @@ class Manifest:
     def load(cls, folder: str | os.PathLike) -> Manifest:
         path = Path(folder) / MANIFEST
         if not path.is_file():
-            raise FileNotFoundError(f"{path} not found: prepare the data first (python -m training.prepare)")
+            raise FileNotFoundError(f"{path} not found: prepare the data first (python -m training.data.prepare)")
         raw = json.loads(path.read_text(encoding="utf-8"))
         if raw.get("version") not in READABLE_VERSIONS:
             raise ValueError(f"{path}: data format version {raw.get('version')}, this code reads "

@@ -11,15 +11,15 @@ import torch
 from torch import nn
 
 from sadtalker_core.config import PoseVAEConfig
-from training.checkpointing import checkpoint_path, list_checkpoints, prune_checkpoints, restore, save_checkpoint
 from training.config import ConfigError, RunConfig, load_config, save_config
-from training.datasets import PoseWindows, StepBatchSampler
-from training.logs import MetricLogger, read_curve
-from training.runner import set_learning_rates
-from training.shards import PreparedData
-from training.sync_batchnorm import AllReduceBatchNorm, convert_batchnorm
-from training.train_facevid2vid import FaceVid2VidTrainConfig
-from training.train_posevae import PoseVAETrainConfig
+from training.data.datasets import PoseWindows, StepBatchSampler
+from training.data.shards import PreparedData
+from training.run.checkpointing import checkpoint_path, list_checkpoints, prune_checkpoints, restore, save_checkpoint
+from training.run.logs import MetricLogger, read_curve
+from training.run.runner import set_learning_rates
+from training.run.sync_batchnorm import AllReduceBatchNorm, convert_batchnorm
+from training.trainers.facevid2vid import FaceVid2VidTrainConfig
+from training.trainers.posevae import PoseVAETrainConfig
 
 
 def test_yaml_lists_only_what_differs_from_the_paper_defaults(tmp_path):
@@ -138,7 +138,7 @@ def test_run_config_checks_its_values():
 
 @pytest.mark.parametrize("name", ["posevae", "expnet", "mapping", "facevid2vid"])
 def test_example_configs_load(name):
-    module = importlib.import_module(f"training.train_{name}")
+    module = importlib.import_module(f"training.trainers.{name}")
     config_class = next(v for k, v in vars(module).items() if k.endswith("TrainConfig"))
     config = load_config(config_class, Path(module.__file__).parent / "configs" / f"{name}.yaml")
     assert config.run.out == f"runs/{name}"

@@ -1,4 +1,4 @@
-"""``python -m training.prepare VIDEOS OUT --recon CHECKPOINT``: talking-head videos -> training shards.
+"""``python -m training.data.prepare VIDEOS OUT --recon CHECKPOINT``: talking-head videos -> training shards.
 
 For every video (mp4 / mov / mkv / avi / webm with an audio track) under ``VIDEOS``:
 
@@ -11,7 +11,7 @@ For every video (mp4 / mov / mkv / avi / webm with an audio track) under ``VIDEO
 3. every cropped frame is aligned and regressed by the 3DMM recon net (the one SadTalker uses at
    inference), giving the 73-d SadTalker vector and the full 257 coefficients;
 4. the 16 kHz audio becomes one mel window per frame, exactly as at inference;
-5. the clip is written as one shard (``shards.py``: the crops as JPEG of quality 95 by default,
+5. the clip is written as one shard (``shards``: the crops as JPEG of quality 95 by default,
    ``--frame-codec png`` for lossless ones) and listed in ``manifest.json``.
 
 Videos without audio, without a face on at least ``min_face_fraction`` of the frames, or
@@ -310,7 +310,7 @@ def prepare(videos: str | os.PathLike, out: str | os.PathLike, config: PrepareCo
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m training.prepare", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m training.data.prepare", description=__doc__.split("\n\n")[0])
     parser.add_argument("videos", help="folder of talking-head videos (searched recursively)")
     parser.add_argument("out", help="output folder (manifest.json, clips/, skipped/)")
     parser.add_argument("--recon", required=True, help="SadTalker_V0.0.2_256.safetensors or epoch_20.pth")

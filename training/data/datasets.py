@@ -80,7 +80,7 @@ class PoseWindows(ClipSampleDataset):
 
     ``pose`` (seq_len + 1, 6): angles + translation; ``mels`` (seq_len, 1, 80, 16): the windows of
     the generated frames; ``style`` (): the slot of the clip's speaker in ``styles`` (speaker ->
-    slot, ``styles.py``); ``eps`` (latent,): the CVAE's reparameterisation noise.
+    slot, ``styles``); ``eps`` (latent,): the CVAE's reparameterisation noise.
     """
 
     def __init__(self, data: PreparedData, seed: int, seq_len: int, latent_size: int, styles: Mapping[str, int]) -> None:
@@ -127,7 +127,7 @@ class ExpressionWindows(ClipSampleDataset):
         missing = [c.clip_id for c in data.manifest.clips if c.clip_id not in targets]
         if missing:
             raise ValueError(f"no lip-only targets for {len(missing)} clips (e.g. {missing[:3]}); make them with "
-                             f"python -m training.teacher or put them in {data.folder / TARGETS_DIR}")
+                             f"python -m training.data.teacher or put them in {data.folder / TARGETS_DIR}")
         self.frames = frames
         self.targets = [targets[c.clip_id] for c in data.manifest.clips]
         self._blinks: dict[int, np.ndarray] = {}

@@ -12,9 +12,9 @@ from sadtalker_core.config import FACERENDER
 from sadtalker_core.networks.he_estimator import load_he_estimator
 from sadtalker_core.render.frames import load_face_render_models, render_frames
 from sadtalker_core.render.inputs import coefficient_windows
-from training.distributed import DistContext
 from training.export import FACEVID2VID_FILE
-from training.train_facevid2vid import FaceVid2VidTask
+from training.run.distributed import DistContext
+from training.trainers.facevid2vid import FaceVid2VidTask
 
 
 def test_training_loss_falls(trained):

@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from sadtalker_core.networks.recon_net import load_recon_net
-from training.shards import ClipData, ClipShard, PreparedData, write_shard
-from training.teacher import Wav2LipTeacher, load_targets, make_targets, mouth_box, write_targets
-from training.wav2lip import FACE_SIZE, Wav2Lip, audio_encoder_state, load_wav2lip
+from training.data.shards import ClipData, ClipShard, PreparedData, write_shard
+from training.data.teacher import Wav2LipTeacher, load_targets, make_targets, mouth_box, write_targets
+from training.data.wav2lip import FACE_SIZE, Wav2Lip, audio_encoder_state, load_wav2lip
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ A checkpoint is ``<run>/checkpoints/step_<step>.pt``: a torch pickle of plain te
 * ``config``: the run's config as plain data (for reference; resuming uses the current config).
 
 Since the data order and every random draw depend only on the seed and the step (see
-``datasets.py``), loading one and training on reproduces the run that never stopped.
+``training.data.datasets``), loading one and training on reproduces the run that never stopped.
 """
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from .atomic import write_atomically
+from ..atomic import write_atomically
 
 _STEP_FILE = re.compile(r"step_(\d+)\.pt$")
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from sadtalker_core.checkpoints import CheckpointError, layout_for
 
-from .shards import TARGETS_DIR, Manifest, target_path
+from ..data.shards import TARGETS_DIR, Manifest, target_path
 
 DOWNLOAD = "python -m sadtalker_core download DIR --training"
 #: what each commonly needed file is and where it comes from
@@ -70,7 +70,7 @@ def targets_problems(data: str | os.PathLike, targets: str | os.PathLike = "") -
     if not missing:
         return []
     return [f"targets: {folder} has no lip-only targets for {len(missing)} of {len(clips)} clips (e.g. "
-            f"{', '.join(missing[:3])}); make them with python -m training.teacher {data} --wav2lip wav2lip.pth "
+            f"{', '.join(missing[:3])}); make them with python -m training.data.teacher {data} --wav2lip wav2lip.pth "
             "--recon SadTalker_V0.0.2_256.safetensors"]
 
 

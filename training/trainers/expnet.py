@@ -1,8 +1,8 @@
-"""``python -m training.train_expnet --config cfg.yaml``: ExpNet, audio -> 3DMM expression.
+"""``python -m training.trainers.expnet --config cfg.yaml``: ExpNet, audio -> 3DMM expression.
 
-Per sample (``datasets.ExpressionWindows``): 5 consecutive frames with their mel windows, the
+Per sample (``training.data.datasets.ExpressionWindows``): 5 consecutive frames with their mel windows, the
 clip's first-frame expression β0, the eye-closing ratio (the blink condition) and the lip-only
-targets of a teacher (``teacher.py``; made beforehand, or supplied by the user).  The objective
+targets of a teacher (``training.data.teacher``; made beforehand, or supplied by the user).  The objective
 is the paper's (auido2exp.yaml weights):
 
 * distillation: MSE to the lip-only targets (``distill``);
@@ -30,17 +30,17 @@ from sadtalker_core.checkpoints import load_into, load_section_into
 from sadtalker_core.config import ExpNetConfig
 from sadtalker_core.networks.expnet import ExpNet
 
-from .bfm import LandmarkProjector, eye_blink_loss, landmark_loss, load_bfm
-from .config import RunConfig
-from .datasets import ANGLE_FULL, EXP_FULL, ID_FULL, TRANS_FULL, ExpressionWindows
-from .export import EXPNET_FILE, write_official
-from .inputs import AUDIO_ENCODER_FILE, file_problems, targets_problems
-from .losses import upcast
-from .runner import Optimization, Task, adam_per_network, main
-from .samples import save_curves
-from .shards import TARGETS_DIR, PreparedData
-from .teacher import load_targets
-from .wav2lip import audio_encoder_state
+from ..config import RunConfig
+from ..data.datasets import ANGLE_FULL, EXP_FULL, ID_FULL, TRANS_FULL, ExpressionWindows
+from ..data.shards import TARGETS_DIR, PreparedData
+from ..data.teacher import load_targets
+from ..data.wav2lip import audio_encoder_state
+from ..export import EXPNET_FILE, write_official
+from ..losses.bfm import LandmarkProjector, eye_blink_loss, landmark_loss, load_bfm
+from ..losses.objectives import upcast
+from ..run.inputs import AUDIO_ENCODER_FILE, file_problems, targets_problems
+from ..run.runner import Optimization, Task, adam_per_network, main
+from ..run.samples import save_curves
 
 LipReadingLoss = Callable[[torch.Tensor, dict[str, torch.Tensor]], torch.Tensor]
 

@@ -8,8 +8,8 @@ import torch
 from sadtalker_core.networks.mapping import load_mapping
 from sadtalker_core.render.frames import FaceRenderModels, load_face_render_models, render_frames
 from sadtalker_core.render.inputs import coefficient_windows
-from training.datasets import to_image
-from training.shards import PreparedData
+from training.data.datasets import to_image
+from training.data.shards import PreparedData
 
 
 def test_training_loss_falls(trained):

@@ -7,12 +7,12 @@ import shutil
 
 import pytest
 
-from training.inputs import MissingInputs
-from training.runner import train
-from training.train_expnet import ExpNetTask
-from training.train_facevid2vid import FaceVid2VidTask
-from training.train_mapping import MappingTask
-from training.train_posevae import PoseVAETask
+from training.run.inputs import MissingInputs
+from training.run.runner import train
+from training.trainers.expnet import ExpNetTask
+from training.trainers.facevid2vid import FaceVid2VidTask
+from training.trainers.mapping import MappingTask
+from training.trainers.posevae import PoseVAETask
 
 TASKS = {"posevae": PoseVAETask, "expnet": ExpNetTask, "mapping": MappingTask, "facevid2vid": FaceVid2VidTask}
 
@@ -32,7 +32,7 @@ def test_mapping_lists_everything_missing_at_once_before_writing_anything(config
         train(MappingTask, config)
     message = str(error.value)
     print(message)
-    assert "training.train_mapping cannot start; 3 of its inputs are missing or wrong" in message
+    assert "training.trainers.mapping cannot start; 3 of its inputs are missing or wrong" in message
     assert f"run.data: {tmp_path / 'nowhere' / 'manifest.json'} not found" in message
     assert "facevid2vid: a SadTalker_V0.0.2_256.safetensors holds no he_estimator weights" in message
     assert "facevid2vid_00189-model.pth.tar" in message
@@ -63,4 +63,4 @@ def test_expnet_needs_lip_only_targets_for_every_clip(configs, prepared, tmp_pat
     config = dataclasses.replace(base, run=dataclasses.replace(base.run, data=str(data)))
     (problem,) = ExpNetTask.missing_inputs(config)
     assert problem.startswith(f"targets: {data / 'targets'} has no lip-only targets for 2 of 2 clips")
-    assert "python -m training.teacher" in problem
+    assert "python -m training.data.teacher" in problem
