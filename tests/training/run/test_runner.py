@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import copy
 import importlib
-from pathlib import Path
 
 import pytest
 import torch
+from paths import REPO
 from torch import nn
 
 from sadtalker_core.config import PoseVAEConfig
@@ -140,5 +140,5 @@ def test_run_config_checks_its_values():
 def test_example_configs_load(name):
     module = importlib.import_module(f"training.trainers.{name}")
     config_class = next(v for k, v in vars(module).items() if k.endswith("TrainConfig"))
-    config = load_config(config_class, Path(module.__file__).parent / "configs" / f"{name}.yaml")
+    config = load_config(config_class, REPO / "training" / "configs" / f"{name}.yaml")
     assert config.run.out == f"runs/{name}"
