@@ -15,6 +15,8 @@ from typing import Any, TypeVar
 
 import yaml
 
+from sadtalker_core.precision import Precision
+
 T = TypeVar("T")
 
 
@@ -37,19 +39,20 @@ class RunConfig:
     keep_checkpoints: int = 3  # older step checkpoints are deleted (0 keeps all)
     resume: str = "auto"  # "auto": latest checkpoint in out/checkpoints, "never", or a checkpoint path
     num_workers: int = 2  # DataLoader worker processes per training process
-    amp: bool = True  # mixed precision on GPU (ignored on CPU)
-    amp_dtype: str = "bfloat16"  # or "float16" (uses a gradient scaler)
+    # sadtalker_core's precision words: "auto" (fast on a CUDA GPU, exact elsewhere), "exact" (float32),
+    # "fast" (autocast in the device's native bfloat16, or float16 with a gradient scaler on older GPUs)
+    precision: str = "auto"
     tensorboard: bool = True  # also log to TensorBoard when the package is installed
     progress: bool = True  # progress bar on the terminal
     device: str = "auto"  # "auto" (CUDA when available), "cpu" or "cuda"
     lr_milestones: tuple[int, ...] = ()  # steps at which every learning rate is divided by 10
-    dtype: str = "float32"  # "float64": exact arithmetic, to debug or to check multi-process runs
+    dtype: str = "float32"  # the networks' dtype; "float64" (with exact precision): to debug or check multi-process runs
 
     def __post_init__(self) -> None:
         if self.steps < 1 or self.batch_size < 1:
             raise ValueError(f"steps and batch_size must be >= 1, got {self.steps} and {self.batch_size}")
-        if self.amp_dtype not in ("bfloat16", "float16"):
-            raise ValueError(f"amp_dtype must be 'bfloat16' or 'float16', got {self.amp_dtype!r}")
+        if self.precision not in {p.value for p in Precision}:
+            raise ValueError(f"precision must be 'auto', 'exact' or 'fast', got {self.precision!r}")
         if self.dtype not in ("float32", "float64"):
             raise ValueError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
         if self.device not in ("auto", "cpu", "cuda"):

@@ -11,8 +11,9 @@ official files.  :func:`train` does the rest, identically for every network:
   the dataset (``training.data.datasets``), keyed by the global sample position;
 * turns the trained networks' BatchNorms into global-batch ones (``sync_batchnorm``) and
   wraps them in DistributedDataParallel when there are several processes;
-* feeds each process its share of the global batch, steps the optimizers under autocast
-  (bf16 or fp16 with a gradient scaler, GPU only), applies the step learning-rate milestones;
+* feeds each process its share of the global batch, steps the optimizers (under autocast when
+  ``run.precision`` is fast: bf16, or fp16 with a gradient scaler; float32 work stays float32,
+  TF32 off, as in ``sadtalker_core.precision``), applies the step learning-rate milestones;
 * logs loss terms averaged over processes to CSV / TensorBoard, renders samples, writes
   checkpoints (networks + optimizers + scaler + step) and resumes from them;
 * exports the official-format file(s) at the end; under ``torchrun`` only rank 0 exports and
@@ -34,6 +35,9 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset, default_collate
 from tqdm import tqdm
 
+from sadtalker_core.errors import SettingError
+from sadtalker_core.precision import Precision, compute_dtype, float32_arithmetic, resolve
+
 from ..config import RunConfig, load_config, save_config, to_dict
 from ..data.datasets import StepBatchSampler
 from .checkpointing import (
@@ -53,15 +57,28 @@ C = TypeVar("C")
 SAMPLE_COUNT = 4  # samples rendered at each sample step
 
 
+def autocast_dtype(run: RunConfig, device: torch.device) -> torch.dtype | None:
+    """The reduced precision the steps autocast to on ``device`` (None: they compute in ``run.dtype``).
+    ``fast`` on a device without native bfloat16 / float16, or with float64 networks (which autocast
+    leaves as they are), is a :class:`SettingError`."""
+    if resolve(run.precision, device) is Precision.EXACT:
+        return None
+    if run.dtype == "float64":
+        raise SettingError(f"run.dtype float64 computes in float64, but run.precision {run.precision!r} is fast on "
+                           f"{device}: set run.precision to exact")
+    return compute_dtype(run.precision, device)
+
+
 class Optimization:
     """What a task's step uses to update networks: autocast and scaled backward + step."""
 
     def __init__(self, optimizers: Mapping[str, torch.optim.Optimizer], device: torch.device, run: RunConfig) -> None:
         self.optimizers = dict(optimizers)
-        self.enabled = run.amp and device.type == "cuda"
-        self.dtype = torch.float16 if run.amp_dtype == "float16" else torch.bfloat16
+        reduced = autocast_dtype(run, device)
+        self.enabled = reduced is not None
+        self.dtype = reduced or torch.float32
         self.device = device
-        self.scaler = torch.amp.GradScaler(device.type, enabled=self.enabled and self.dtype == torch.float16)
+        self.scaler = torch.amp.GradScaler(device.type, enabled=self.dtype == torch.float16)
 
     def autocast(self) -> contextlib.AbstractContextManager:
         return torch.autocast(self.device.type, dtype=self.dtype, enabled=self.enabled)
@@ -223,64 +240,72 @@ def train(task_cls: type[Task[C]], config: C) -> TrainResult:
     raise_if_missing(f"training.trainers.{task_cls.name}", task_cls.missing_inputs(config))
     ctx = init_distributed(run.device)
     try:
-        torch.manual_seed(run.seed)
-        task = task_cls(config, ctx)
-        dtype = getattr(torch, run.dtype)
-        cast_networks(task, dtype)
-        prepare_networks(task, ctx)
-        optimizers = task.optimizers()
-        opt = Optimization(optimizers, ctx.device, run)
-        out = Path(run.out)
-        start = 0
-        source = resume_source(run)
-        if source is not None:
-            checkpoint = load_checkpoint(source)
-            start = restore(checkpoint, task.modules, optimizers, source)
-            opt.scaler.load_state_dict(checkpoint.get("scaler") or {})
-        logger = None
-        if ctx.is_main:
-            save_config(config, out / "config.yaml")
-            logger = MetricLogger(out / "logs", start, run.tensorboard)
-            samples = _sample_batch(task, ctx.device)
-        loader = DataLoader(task.dataset, batch_sampler=StepBatchSampler(run.batch_size, ctx.rank, ctx.world_size,
-                                                                         start, run.steps),
-                            num_workers=run.num_workers, pin_memory=ctx.device.type == "cuda")
-        sums: dict[str, torch.Tensor] = {}
-        count, last = 0, start
-        bar = tqdm(initial=start, total=run.steps, desc=task.name, unit="step", disable=not (ctx.is_main and run.progress))
-        for step, batch in enumerate(loader, start=start + 1):
-            set_learning_rates(optimizers, run.lr_milestones, step - 1)
-            losses = task.training_step(to_device(batch, ctx.device, dtype), opt)
-            opt.scaler.update()
-            for name, value in losses.items():
-                sums[name] = sums.get(name, 0) + value.detach().double()
-            count += 1
-            if step % run.log_every == 0 or step == run.steps:
-                values = mean_over_processes({k: v / count for k, v in sums.items()}, ctx)
-                sums, count = {}, 0
-                if logger is not None:
-                    logger.log(step, values)
-                    bar.set_postfix({k: f"{v:.4g}" for k, v in values.items()})
-            if ctx.is_main and run.sample_every and step % run.sample_every == 0:
-                _render_samples(task, samples, step)
-            if step % run.checkpoint_every == 0 or step == run.steps:
-                if ctx.is_main:
-                    folder = out / "checkpoints"
-                    save_checkpoint(checkpoint_path(folder, step), step, task.modules, optimizers,
-                                    opt.scaler.state_dict(), to_dict(config))
-                    prune_checkpoints(folder, run.keep_checkpoints)
-                barrier(ctx)
-            bar.update()
-            last = step
-        bar.close()
-        exported: list[Path] = []
-        if ctx.is_main:
-            logger.close()
-            exported = task.export(out / "export", last)
-        barrier(ctx)
-        return TrainResult(out, last, tuple(exported), ctx.is_main)
+        autocast_dtype(run, ctx.device)  # a precision the device lacks stops here, before anything is built
+        with float32_arithmetic():
+            return _train(task_cls, config, ctx)
     finally:
         shutdown(ctx)
+
+
+def _train(task_cls: type[Task[C]], config: C, ctx: DistContext) -> TrainResult:
+    """The run itself, in the process group ``ctx``."""
+    run: RunConfig = config.run
+    torch.manual_seed(run.seed)
+    task = task_cls(config, ctx)
+    dtype = getattr(torch, run.dtype)
+    cast_networks(task, dtype)
+    prepare_networks(task, ctx)
+    optimizers = task.optimizers()
+    opt = Optimization(optimizers, ctx.device, run)
+    out = Path(run.out)
+    start = 0
+    source = resume_source(run)
+    if source is not None:
+        checkpoint = load_checkpoint(source)
+        start = restore(checkpoint, task.modules, optimizers, source)
+        opt.scaler.load_state_dict(checkpoint.get("scaler") or {})
+    logger = None
+    if ctx.is_main:
+        save_config(config, out / "config.yaml")
+        logger = MetricLogger(out / "logs", start, run.tensorboard)
+        samples = _sample_batch(task, ctx.device)
+    loader = DataLoader(task.dataset, batch_sampler=StepBatchSampler(run.batch_size, ctx.rank, ctx.world_size,
+                                                                     start, run.steps),
+                        num_workers=run.num_workers, pin_memory=ctx.device.type == "cuda")
+    sums: dict[str, torch.Tensor] = {}
+    count, last = 0, start
+    bar = tqdm(initial=start, total=run.steps, desc=task.name, unit="step", disable=not (ctx.is_main and run.progress))
+    for step, batch in enumerate(loader, start=start + 1):
+        set_learning_rates(optimizers, run.lr_milestones, step - 1)
+        losses = task.training_step(to_device(batch, ctx.device, dtype), opt)
+        opt.scaler.update()
+        for name, value in losses.items():
+            sums[name] = sums.get(name, 0) + value.detach().double()
+        count += 1
+        if step % run.log_every == 0 or step == run.steps:
+            values = mean_over_processes({k: v / count for k, v in sums.items()}, ctx)
+            sums, count = {}, 0
+            if logger is not None:
+                logger.log(step, values)
+                bar.set_postfix({k: f"{v:.4g}" for k, v in values.items()})
+        if ctx.is_main and run.sample_every and step % run.sample_every == 0:
+            _render_samples(task, samples, step)
+        if step % run.checkpoint_every == 0 or step == run.steps:
+            if ctx.is_main:
+                folder = out / "checkpoints"
+                save_checkpoint(checkpoint_path(folder, step), step, task.modules, optimizers,
+                                opt.scaler.state_dict(), to_dict(config))
+                prune_checkpoints(folder, run.keep_checkpoints)
+            barrier(ctx)
+        bar.update()
+        last = step
+    bar.close()
+    exported: list[Path] = []
+    if ctx.is_main:
+        logger.close()
+        exported = task.export(out / "export", last)
+    barrier(ctx)
+    return TrainResult(out, last, tuple(exported), ctx.is_main)
 
 
 def main(task_cls: type[Task[C]], config_cls: type[C], argv: list[str] | None = None,

@@ -11,12 +11,14 @@ from paths import REPO
 from torch import nn
 
 from sadtalker_core.config import PoseVAEConfig
+from sadtalker_core.errors import SettingError
+from sadtalker_core.precision import reduced_dtype
 from training.config import ConfigError, RunConfig, load_config, save_config
 from training.data.datasets import PoseWindows, StepBatchSampler
 from training.data.shards import PreparedData
 from training.run.checkpointing import checkpoint_path, list_checkpoints, prune_checkpoints, restore, save_checkpoint
 from training.run.logs import MetricLogger, read_curve
-from training.run.runner import set_learning_rates
+from training.run.runner import autocast_dtype, set_learning_rates
 from training.run.sync_batchnorm import AllReduceBatchNorm, convert_batchnorm
 from training.trainers.facevid2vid import FaceVid2VidTrainConfig
 from training.trainers.posevae import PoseVAETrainConfig
@@ -47,8 +49,10 @@ def test_config_mistakes_are_errors_naming_the_key(tmp_path):
         load_config(PoseVAETrainConfig, overrides=["run.stpes=3"])
     with pytest.raises(ConfigError, match="lr: expected a number"):
         load_config(PoseVAETrainConfig, overrides=["lr=fast"])
-    with pytest.raises(ConfigError, match="amp_dtype"):
-        load_config(PoseVAETrainConfig, overrides=["run.amp_dtype=int8"])
+    with pytest.raises(ConfigError, match="precision must be 'auto', 'exact' or 'fast', got 'bfloat16'"):
+        load_config(PoseVAETrainConfig, overrides=["run.precision=bfloat16"])
+    with pytest.raises(ConfigError, match=r"unknown keys \['amp_dtype'\]"):
+        load_config(PoseVAETrainConfig, overrides=["run.amp_dtype=float16"])
 
 
 def test_processes_split_each_step_into_the_single_process_batch():
@@ -134,6 +138,19 @@ def test_run_config_checks_its_values():
         RunConfig(batch_size=0)
     with pytest.raises(ValueError, match="dtype"):
         RunConfig(dtype="float16")
+
+
+def test_precision_takes_the_words_of_sadtalker_core():
+    cpu, gpu = torch.device("cpu"), torch.device("cuda")  # resolving a setting needs no GPU
+    assert autocast_dtype(RunConfig(), cpu) is None and autocast_dtype(RunConfig(precision="exact"), gpu) is None
+    native = reduced_dtype(cpu)  # bfloat16 on CPUs with AVX512-BF16 / AMX, None elsewhere
+    if native is None:
+        with pytest.raises(SettingError, match="precision 'fast' needs bfloat16 or float16"):
+            autocast_dtype(RunConfig(precision="fast"), cpu)
+    else:
+        assert autocast_dtype(RunConfig(precision="fast"), cpu) == native
+    with pytest.raises(SettingError, match="set run.precision to exact"):
+        autocast_dtype(RunConfig(dtype="float64"), gpu)  # auto is fast on a GPU; autocast leaves float64 alone
 
 
 @pytest.mark.parametrize("name", ["posevae", "expnet", "mapping", "facevid2vid"])
