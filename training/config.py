@@ -3,7 +3,8 @@
 Every trainer has one config dataclass whose fields are other dataclasses (the shared
 :class:`RunConfig`, the network's ``sadtalker_core.config`` dataclass, loss weights ...).  A YAML
 file only lists what differs from the defaults (which are the paper's values); unknown keys are
-errors that name the valid ones, so a typo never passes silently.
+errors that name the valid ones, so a typo never passes silently.  A key given no value (``bfm:``
+in a file, ``--set bfm=``) is unset: it keeps its default (for an optional file, "not given").
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from typing import Any, TypeVar
 
 import yaml
 
+from sadtalker_core.errors import SettingError
 from sadtalker_core.precision import Precision
 
 T = TypeVar("T")
@@ -46,25 +48,44 @@ class RunConfig:
     progress: bool = True  # progress bar on the terminal
     device: str = "auto"  # "auto" (CUDA when available), "cpu" or "cuda"
     lr_milestones: tuple[int, ...] = ()  # steps at which every learning rate is divided by 10
-    dtype: str = "float32"  # the networks' dtype; "float64" (with exact precision): to debug or check multi-process runs
+    dtype: str = "float32"  # the networks' dtype; "float64" (precision exact): to debug, to check multi-process runs
 
     def __post_init__(self) -> None:
         if self.steps < 1 or self.batch_size < 1:
-            raise ValueError(f"steps and batch_size must be >= 1, got {self.steps} and {self.batch_size}")
+            raise SettingError(f"steps and batch_size must be >= 1, got {self.steps} and {self.batch_size}")
         if self.precision not in {p.value for p in Precision}:
-            raise ValueError(f"precision must be 'auto', 'exact' or 'fast', got {self.precision!r}")
+            raise SettingError(f"precision must be 'auto', 'exact' or 'fast', got {self.precision!r}")
         if self.dtype not in ("float32", "float64"):
-            raise ValueError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
+            raise SettingError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
         if self.device not in ("auto", "cpu", "cuda"):
-            raise ValueError(f"device must be 'auto', 'cpu' or 'cuda', got {self.device!r}")
+            raise SettingError(f"device must be 'auto', 'cpu' or 'cuda', got {self.device!r}")
 
 
-class ConfigError(ValueError):
+class ConfigError(SettingError):
     """A config file or override does not fit the trainer's config dataclass."""
 
 
 def _field_types(cls: type) -> dict[str, Any]:
     return typing.get_type_hints(cls)
+
+
+def _accepts_none(kind: Any) -> bool:
+    return typing.get_origin(kind) in (typing.Union, types.UnionType) and type(None) in typing.get_args(kind)
+
+
+def _without_unset(cls: type, values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` less the keys given no value (YAML's null) that cannot hold None, in nested sections
+    too: those keep their defaults."""
+    kinds = _field_types(cls)
+    kept = {}
+    for key, value in values.items():
+        kind = kinds.get(key)
+        if value is None and kind is not None and not _accepts_none(kind):
+            continue
+        if isinstance(value, dict) and dataclasses.is_dataclass(kind):
+            value = _without_unset(kind, value)
+        kept[key] = value
+    return kept
 
 
 def _convert(value: Any, kind: Any, where: str) -> Any:
@@ -102,7 +123,7 @@ def build(cls: type[T], values: dict[str, Any], where: str = "config") -> T:
     unknown = sorted(set(values) - set(kinds))
     if unknown:
         raise ConfigError(f"{where}: unknown keys {unknown}; {cls.__name__} has: {', '.join(kinds)}")
-    merged = _deep_merge(to_dict(_default(cls)), values)
+    merged = _deep_merge(to_dict(_default(cls)), _without_unset(cls, values))
     try:
         return cls(**{name: _convert(merged[name], kind, f"{where}.{name}") for name, kind in kinds.items()})
     except (TypeError, ValueError) as exc:
@@ -140,19 +161,25 @@ def to_dict(config: Any) -> dict[str, Any]:
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:
-    """``"run.steps=10"`` -> (["run", "steps"], 10); the value is read as YAML."""
+    """``"run.steps=10"`` -> (["run", "steps"], 10); the value is read as YAML (nothing: None, unset)."""
     if "=" not in text:
         raise ConfigError(f"override {text!r} must look like section.key=value")
     key, raw = text.split("=", 1)
-    return key.strip().split("."), yaml.safe_load(raw)
+    try:
+        return key.strip().split("."), yaml.safe_load(raw)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"override {text!r}: the value is not YAML ({exc})") from exc
 
 
 def load_config(cls: type[T], path: str | Path | None = None, overrides: typing.Sequence[str] = ()) -> T:
     """``cls`` from the YAML file at ``path`` (optional) with ``overrides`` applied on top."""
     values: dict[str, Any] = {}
     if path is not None:
-        with open(path, encoding="utf-8") as handle:
-            loaded = yaml.safe_load(handle) or {}
+        try:
+            with open(path, encoding="utf-8") as handle:
+                loaded = yaml.safe_load(handle) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise ConfigError(f"config file {path}: cannot read it ({exc})") from exc
         if not isinstance(loaded, dict):
             raise ConfigError(f"{path}: expected a YAML mapping at the top level")
         values = loaded

@@ -32,10 +32,12 @@ from safetensors.torch import save_file
 
 from sadtalker_core.checkpoints import CheckpointError, layout_for, read_section
 from sadtalker_core.config import PoseVAEConfig
+from sadtalker_core.errors import InputError, SettingError
 from sadtalker_core.models import MAPPING_FILES, MappingVariant, bundle_name
 from sadtalker_core.networks.posevae import STYLE_TABLE
 
 from .atomic import write_atomically
+from .command import run_command
 
 POSEVAE_FILE = "auido2pose_00140-model.pth"
 EXPNET_FILE = "auido2exp_00300-model.pth"
@@ -48,7 +50,7 @@ SECTIONS_FROM = {POSEVAE_FILE: ("audio2pose",), EXPNET_FILE: ("audio2exp",),
 def mapping_file(coeff_nc: int) -> str:
     """``mapping_00229-model.pth.tar`` for 70 coefficients, ``mapping_00109-model.pth.tar`` for 73."""
     if coeff_nc not in (70, 73):
-        raise ValueError(f"MappingNet has 70 or 73 input coefficients, got {coeff_nc}")
+        raise SettingError(f"MappingNet has 70 or 73 input coefficients, got {coeff_nc}")
     return MAPPING_FILES[MappingVariant.STILL if coeff_nc == 73 else MappingVariant.FACE]
 
 
@@ -75,15 +77,15 @@ def write_official(path: str | os.PathLike, sections: Mapping[str, Mapping[str, 
     return write_atomically(path, lambda partial: torch.save(payload, partial))
 
 
-def style_table_note(path: Path, styles: int) -> str | None:
-    """What to tell the user when the PoseVAE in ``path`` has a style table wider than the official
-    one (None when it has the official width)."""
+def style_table_warning(styles: int, subject: str) -> str | None:
+    """What to tell the user when ``subject`` (a PoseVAE being trained, or an exported file) has a
+    style table of ``styles`` rows instead of the official width (None when it has that width)."""
     official = PoseVAEConfig().num_classes
     if styles == official:
         return None
-    return (f"note: the PoseVAE in {path} has {styles} pose styles, the official one {official}: only this "
-            "project's loaders (sadtalker_core, its CLI and ComfyUI nodes) load it; the official SadTalker code "
-            "cannot (its strict load_state_dict rejects the wider style table)")
+    return (f"{subject} has {styles} pose styles, the official one {official}: only this project's loaders "
+            "(sadtalker_core, its CLI and ComfyUI nodes) load it; the official SadTalker code cannot (its strict "
+            "load_state_dict rejects a style table of another width)")
 
 
 def run_exports(run: str | os.PathLike) -> dict[str, Path]:
@@ -91,7 +93,7 @@ def run_exports(run: str | os.PathLike) -> dict[str, Path]:
     folder = Path(run) / "export"
     found = {p.name: p for p in folder.glob("*") if p.is_file()} if folder.is_dir() else {}
     if not found:
-        raise FileNotFoundError(f"{folder}: no exported files; finish (or resume) the training run first")
+        raise InputError(f"{folder}: no exported files; finish (or resume) the training run first")
     return found
 
 
@@ -112,9 +114,9 @@ def assemble_model_folder(base: str | os.PathLike, out: str | os.PathLike, runs:
             for section in SECTIONS_FROM.get(name, ()):
                 sections[section] = read_section(path, section)
     written = [write_official(out / bundle.name, sections)]
-    note = style_table_note(written[0], sections["audio2pose"][STYLE_TABLE].shape[0])
-    if note:
-        print(note)
+    warning = style_table_warning(sections["audio2pose"][STYLE_TABLE].shape[0], f"the PoseVAE in {written[0]}")
+    if warning:
+        print(f"warning: {warning}", file=sys.stderr)
     for name, path in mappings.items():
         if path.resolve() != (out / name).resolve():
             shutil.copyfile(path, out / name)
@@ -133,9 +135,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mapping", action="append", default=[], help="MappingNet training run folder (repeatable)")
     args = parser.parse_args(argv)
     runs = [r for r in (args.posevae, args.expnet, args.facevid2vid) if r] + args.mapping
-    for path in assemble_model_folder(args.base, args.out, runs, args.size):
-        print(path)
-    return 0
+
+    def assemble() -> int:
+        for path in assemble_model_folder(args.base, args.out, runs, args.size):
+            print(path)
+        return 0
+
+    return run_command(assemble)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from torch import nn
 
 from sadtalker_core.checkpoints import CheckpointError, read_section
 from sadtalker_core.config import ExpNetConfig, PoseVAEConfig
+from sadtalker_core.errors import InputError
 from sadtalker_core.models import MappingVariant, bundle_name, load_models
 from sadtalker_core.motion.audio import load_audio_features
 from sadtalker_core.motion.coefficients import audio_to_motion
@@ -79,7 +80,7 @@ def test_files_are_written_in_the_layout_their_name_says(tmp_path):
     with pytest.raises(CheckpointError, match="read its 'epoch' entry: give the training step"):
         write_official(tmp_path / "auido2exp_00300-model.pth", {"audio2exp": state})
     assert mapping_file(70) == "mapping_00229-model.pth.tar" and mapping_file(73) == "mapping_00109-model.pth.tar"
-    with pytest.raises(FileNotFoundError, match="no exported files"):
+    with pytest.raises(InputError, match="no exported files"):
         run_exports(tmp_path / "unfinished")
 
 
@@ -90,6 +91,12 @@ def test_the_project_reader_takes_files_with_and_without_epoch(tmp_path):
     write_official(tmp_path / "new" / "mapping_00229-model.pth.tar", {"mapping": state}, epoch=3)
     for path in (tmp_path / "mapping_00229-model.pth.tar", tmp_path / "new" / "mapping_00229-model.pth.tar"):
         assert torch.equal(read_section(path, "mapping")["weight"], state["weight"])
+
+
+def test_command_line_names_a_mistake_in_one_line(weights_dir, tmp_path, capsys):
+    assert main(["--base", str(weights_dir), "--out", str(tmp_path / "models"), "--expnet", str(tmp_path / "run")]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line == f"error: {tmp_path / 'run' / 'export'}: no exported files; finish (or resume) the training run first"
 
 
 def test_assembled_model_folder_drives_the_pipeline(weights_dir, trained, tmp_path, media_dir, capsys):

@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset, Sampler
 
+from sadtalker_core.errors import InputError, SettingError
 from sadtalker_core.render.inputs import coefficient_windows
 
 from .shards import TARGETS_DIR, PreparedData
@@ -32,7 +33,7 @@ class StepBatchSampler(Sampler[list[int]]):
 
     def __init__(self, batch_size: int, rank: int, world_size: int, start_step: int, steps: int) -> None:
         if batch_size % world_size:
-            raise ValueError(f"the global batch size {batch_size} must be divisible by the {world_size} processes")
+            raise SettingError(f"the global batch size {batch_size} must be divisible by the {world_size} processes")
         self.per_process = batch_size // world_size
         self.batch_size, self.rank = batch_size, rank
         self.start_step, self.steps = start_step, steps
@@ -54,7 +55,7 @@ class ClipSampleDataset(Dataset, ABC):
         self.data, self.seed = data, seed
         self.clips = [i for i, shard in enumerate(data.shards) if shard.num_frames >= min_frames]
         if not self.clips:
-            raise ValueError(f"{data.folder}: no clip has the {min_frames} frames this trainer needs")
+            raise InputError(f"{data.folder}: no clip has the {min_frames} frames this trainer needs")
 
     def __len__(self) -> int:
         return len(self.clips)
@@ -126,7 +127,7 @@ class ExpressionWindows(ClipSampleDataset):
         super().__init__(data, seed, frames)
         missing = [c.clip_id for c in data.manifest.clips if c.clip_id not in targets]
         if missing:
-            raise ValueError(f"no lip-only targets for {len(missing)} clips (e.g. {missing[:3]}); make them with "
+            raise InputError(f"no lip-only targets for {len(missing)} clips (e.g. {missing[:3]}); make them with "
                              f"python -m training.data.teacher or put them in {data.folder / TARGETS_DIR}")
         self.frames = frames
         self.targets = [targets[c.clip_id] for c in data.manifest.clips]

@@ -37,7 +37,7 @@ import torch
 from tqdm import tqdm
 
 from sadtalker_core.config import VIDEO_FPS
-from sadtalker_core.errors import VideoError
+from sadtalker_core.errors import InputError, SettingError, VideoError
 from sadtalker_core.io.audio import read_audio
 from sadtalker_core.io.video_reader import iter_frames, probe_video
 from sadtalker_core.motion.audio import AudioError, audio_features
@@ -47,6 +47,7 @@ from sadtalker_core.source.coeffs import Coeffs3DMM, source_coeffs
 from sadtalker_core.source.extract import recon_input
 from sadtalker_core.source.landmarks import LandmarkDetector
 
+from ..command import run_command
 from .shards import (
     CLIPS_DIR,
     SKIPPED_DIR,
@@ -177,15 +178,15 @@ def load_tools(config: PrepareConfig) -> Tools:
         from sadtalker_core.source.official_detector import OfficialDetector
 
         if len(config.detector_files) != 2:
-            raise ValueError("the official detector needs detector_files: detection_Resnet50_Final.pth "
-                             "and alignment_WFLW_4HG.pth")
+            raise SettingError("the official detector needs detector_files: detection_Resnet50_Final.pth "
+                               "and alignment_WFLW_4HG.pth")
         detector: LandmarkDetector = OfficialDetector.from_files(*config.detector_files, device=config.device)
     elif config.detector == "dlib":
         from sadtalker_core.source.dlib_detector import DlibDetector
 
         detector = DlibDetector()
     else:
-        raise ValueError(f"detector must be 'dlib' or 'official', got {config.detector!r}")
+        raise SettingError(f"detector must be 'dlib' or 'official', got {config.detector!r}")
     return Tools(detector, load_recon_net(config.recon, config.device))
 
 
@@ -278,7 +279,9 @@ def prepare(videos: str | os.PathLike, out: str | os.PathLike, config: PrepareCo
     """Prepare every video under ``videos`` into ``out`` (resuming) and write the manifest."""
     root, out = Path(videos), Path(out)
     if not root.is_dir():
-        raise FileNotFoundError(f"video folder {root} does not exist")
+        raise InputError(f"video folder {root} does not exist")
+    if not Path(config.recon).is_file():  # found here, not in the worker processes that load it
+        raise InputError(f"recon net {config.recon} not found; give SadTalker_V0.0.2_256.safetensors or epoch_20.pth")
     out.mkdir(parents=True, exist_ok=True)
     results: dict[Path, ClipRecord | SkipRecord] = {}
     todo = []
@@ -325,14 +328,20 @@ def main(argv: list[str] | None = None) -> int:
                         help="how shards store the face crops: jpeg (default), png (lossless, 3x larger), raw")
     parser.add_argument("--jpeg-quality", type=int, default=FrameCodec.quality, help="1..100 (default 95)")
     args = parser.parse_args(argv)
-    config = PrepareConfig(recon=args.recon, size=args.size, min_frames=args.min_frames, crop_scale=args.crop_scale,
-                           detector=args.detector, detector_files=tuple(args.detector_files), device=args.device,
-                           frames=FrameCodec(args.frame_codec, args.jpeg_quality))
-    manifest = prepare(args.videos, args.out, config, args.workers)
-    print(f"{len(manifest.clips)} clips prepared, {len(manifest.skipped)} skipped -> {Path(args.out) / 'manifest.json'}")
-    for skip in manifest.skipped:
-        print(f"  skipped {skip.source}: {skip.reason} ({skip.detail})")
-    return 0
+
+    def run() -> int:
+        config = PrepareConfig(recon=args.recon, size=args.size, min_frames=args.min_frames,
+                               crop_scale=args.crop_scale, detector=args.detector,
+                               detector_files=tuple(args.detector_files), device=args.device,
+                               frames=FrameCodec(args.frame_codec, args.jpeg_quality))
+        manifest = prepare(args.videos, args.out, config, args.workers)
+        print(f"{len(manifest.clips)} clips prepared, {len(manifest.skipped)} skipped -> "
+              f"{Path(args.out) / 'manifest.json'}")
+        for skip in manifest.skipped:
+            print(f"  skipped {skip.source}: {skip.reason} ({skip.detail})")
+        return 0
+
+    return run_command(run)
 
 
 if __name__ == "__main__":

@@ -39,6 +39,8 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
+from sadtalker_core.errors import InputError, SettingError
+
 from ..atomic import write_atomically
 
 SHARD_VERSION = 2
@@ -106,10 +108,13 @@ class Manifest:
     def load(cls, folder: str | os.PathLike) -> Manifest:
         path = Path(folder) / MANIFEST
         if not path.is_file():
-            raise FileNotFoundError(f"{path} not found: prepare the data first (python -m training.data.prepare)")
-        raw = json.loads(path.read_text(encoding="utf-8"))
+            raise InputError(f"{path} not found: prepare the data first (python -m training.data.prepare)")
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise InputError(f"{path}: cannot read it ({exc}); prepare the data again") from exc
         if raw.get("version") not in READABLE_VERSIONS:
-            raise ValueError(f"{path}: data format version {raw.get('version')}, this code reads "
+            raise InputError(f"{path}: data format version {raw.get('version')}, this code reads "
                              f"{', '.join(map(str, READABLE_VERSIONS))}; prepare the data again")
         return cls(raw["size"], raw["fps"], tuple(ClipRecord(**c) for c in raw["clips"]),
                    tuple(SkipRecord(**s) for s in raw["skipped"]), raw["version"])
@@ -125,9 +130,9 @@ class FrameCodec:
 
     def __post_init__(self) -> None:
         if self.kind not in ("jpeg", "png", "raw"):
-            raise ValueError(f"frame codec must be 'jpeg', 'png' or 'raw', got {self.kind!r}")
+            raise SettingError(f"frame codec must be 'jpeg', 'png' or 'raw', got {self.kind!r}")
         if not 1 <= self.quality <= 100:
-            raise ValueError(f"JPEG quality must be 1..100, got {self.quality}")
+            raise SettingError(f"JPEG quality must be 1..100, got {self.quality}")
 
     def encode(self, frame: np.ndarray) -> np.ndarray:
         """One (S, S, 3) RGB frame -> the bytes of its image file (uint8)."""
@@ -178,7 +183,7 @@ def decode_frame(data: np.ndarray, source: Path) -> np.ndarray:
     """The bytes of one JPEG / PNG frame -> (S, S, 3) RGB uint8."""
     image = cv2.imdecode(data, cv2.IMREAD_COLOR)
     if image is None:
-        raise ValueError(f"{source}: a frame cannot be decoded; the shard is damaged: delete it and prepare again")
+        raise InputError(f"{source}: a frame cannot be decoded; the shard is damaged: delete it and prepare again")
     return image[..., ::-1]
 
 
@@ -228,7 +233,7 @@ class PreparedData:
         self.folder = Path(self.folder)
         self.manifest = Manifest.load(self.folder)
         if not self.manifest.clips:
-            raise ValueError(f"{self.folder}: the manifest lists no usable clips "
+            raise InputError(f"{self.folder}: the manifest lists no usable clips "
                              f"({len(self.manifest.skipped)} skipped); see {MANIFEST} for why")
         self.shards = [ClipShard(self.folder / clip.shard) for clip in self.manifest.clips]
 

@@ -17,6 +17,8 @@ from collections.abc import Sequence
 
 import yaml
 
+from sadtalker_core.errors import SettingError
+
 
 def read_style_map(path: str | os.PathLike) -> dict[str, int]:
     """A style map file -> {speaker: slot}."""
@@ -24,29 +26,31 @@ def read_style_map(path: str | os.PathLike) -> dict[str, int]:
         with open(path, encoding="utf-8") as handle:
             loaded = yaml.safe_load(handle)
     except (OSError, yaml.YAMLError) as exc:
-        raise ValueError(f"style_map {path}: cannot read it ({exc})") from exc
+        raise SettingError(f"style_map {path}: cannot read it ({exc})") from exc
     if not isinstance(loaded, dict) or not all(isinstance(v, int) and not isinstance(v, bool) for v in loaded.values()):
-        raise ValueError(f"style_map {path}: expected 'speaker: slot' lines with whole-number slots, e.g. 'id10001: 0'")
+        raise SettingError(f"style_map {path}: expected 'speaker: slot' lines with whole-number slots, "
+                           "e.g. 'id10001: 0'")
     return {str(speaker): slot for speaker, slot in loaded.items()}
 
 
 def pose_styles(speakers: Sequence[str], num_styles: int, style_map: str | os.PathLike = "") -> dict[str, int]:
     """Every speaker's slot in a style table of ``num_styles`` rows: from ``style_map`` when given,
-    else the speakers' sorted order (an error when there are more speakers than slots)."""
+    else the speakers' sorted order.  A :class:`SettingError` when a speaker has no slot (more
+    speakers than slots, or none in the map) or the map is unreadable."""
     speakers = sorted(set(speakers))
     if style_map:
         mapping = read_style_map(style_map)
         unmapped = [s for s in speakers if s not in mapping]
         if unmapped:
-            raise ValueError(f"style_map {style_map} gives no slot to {len(unmapped)} of the {len(speakers)} speakers "
-                             f"(e.g. {', '.join(unmapped[:3])}); add a 'speaker: slot' line for each")
+            raise SettingError(f"style_map {style_map} gives no slot to {len(unmapped)} of the {len(speakers)} "
+                               f"speakers (e.g. {', '.join(unmapped[:3])}); add a 'speaker: slot' line for each")
         outside = [f"{s}: {mapping[s]}" for s in speakers if not 0 <= mapping[s] < num_styles]
         if outside:
-            raise ValueError(f"style_map {style_map}: slots must be 0..{num_styles - 1} (num_styles {num_styles}); "
-                             f"found {', '.join(outside[:3])}")
+            raise SettingError(f"style_map {style_map}: slots must be 0..{num_styles - 1} (num_styles {num_styles}); "
+                               f"found {', '.join(outside[:3])}")
         return {s: mapping[s] for s in speakers}
     if len(speakers) > num_styles:
-        raise ValueError(
+        raise SettingError(
             f"the prepared data has {len(speakers)} speakers (each is a pose style) but PoseVAE has {num_styles} "
             f"style slots (the official file has 46). Either give style_map: a YAML file of 'speaker: slot' lines "
             f"(slots 0..{num_styles - 1}, several speakers may share one; the export stays official), or set "

@@ -25,9 +25,11 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 from tqdm import tqdm
 
+from sadtalker_core.errors import InputError
 from sadtalker_core.networks.recon_net import ReconNet, load_recon_net
 
 from ..atomic import write_atomically
+from ..command import run_command
 from .prepare import regress_coefficients
 from .shards import TARGETS_DIR, ClipShard, PreparedData, target_path
 from .wav2lip import FACE_SIZE, Wav2Lip, load_wav2lip
@@ -43,7 +45,7 @@ def write_targets(folder: Path, clip_id: str, expressions: np.ndarray) -> Path:
     """Store one clip's (T, 64) targets (atomically)."""
     expressions = np.ascontiguousarray(expressions, dtype=np.float32)
     if expressions.ndim != 2 or expressions.shape[1] != 64:
-        raise ValueError(f"lip-only targets must be (T, 64), got {expressions.shape}")
+        raise InputError(f"lip-only targets must be (T, 64), got {expressions.shape}")
     tensors = {"exp": torch.from_numpy(expressions)}
     return write_atomically(target_path(folder, clip_id), lambda partial: save_file(tensors, str(partial)))
 
@@ -57,7 +59,7 @@ def load_targets(folder: str | os.PathLike, data: PreparedData) -> dict[str, np.
             with safe_open(str(path), framework="pt") as handle:
                 expressions = handle.get_tensor("exp").numpy()
             if expressions.shape != (clip.frames, 64):
-                raise ValueError(f"{path}: targets are {expressions.shape}, the clip has {clip.frames} frames")
+                raise InputError(f"{path}: targets are {expressions.shape}, the clip has {clip.frames} frames")
             found[clip.clip_id] = expressions
     return found
 
@@ -120,9 +122,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--batch", type=int, default=16)
     args = parser.parse_args(argv)
-    teacher = Wav2LipTeacher(load_wav2lip(args.wav2lip, args.device), load_recon_net(args.recon, args.device), args.batch)
-    print(make_targets(args.data, teacher))
-    return 0
+
+    def run() -> int:
+        teacher = Wav2LipTeacher(load_wav2lip(args.wav2lip, args.device), load_recon_net(args.recon, args.device),
+                                 args.batch)
+        print(make_targets(args.data, teacher))
+        return 0
+
+    return run_command(run)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,8 @@ import torch
 from scipy.io import loadmat
 from torch import nn
 
+from sadtalker_core.errors import CheckpointError
+
 FOCAL = 1015.0
 CENTER = 112.0
 CAMERA_DISTANCE = 10.0
@@ -46,10 +48,11 @@ def load_bfm(path: str | os.PathLike) -> BFMLandmarks:
     try:
         model = loadmat(str(path))
     except (OSError, ValueError) as exc:
-        raise ValueError(f"{path}: cannot read the BFM file ({exc}); give Deep3DFaceRecon's BFM_model_front.mat") from exc
+        raise CheckpointError(f"{path}: cannot read the BFM file ({exc}); give Deep3DFaceRecon's "
+                              "BFM_model_front.mat") from exc
     missing = [k for k in ("meanshape", "idBase", "exBase", "keypoints") if k not in model]
     if missing:
-        raise ValueError(f"{path}: not a BFM_model_front.mat (missing {missing})")
+        raise CheckpointError(f"{path}: not a BFM_model_front.mat (missing {missing})")
     mean = np.asarray(model["meanshape"], np.float32).reshape(-1, 3)
     mean = mean - mean.mean(axis=0, keepdims=True)
     keypoints = np.asarray(model["keypoints"]).reshape(-1).astype(np.int64) - 1

@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from sadtalker_core.errors import SettingError
 from sadtalker_core.networks.blocks import AntiAliasInterpolation2d
 from sadtalker_core.networks.mapping import HeadPose
 from sadtalker_core.render.keypoints import bins_to_degrees
@@ -37,7 +38,7 @@ def generator_adversarial(fake_logits: torch.Tensor, mode: str) -> torch.Tensor:
         return -fake_logits.mean()
     if mode == "ls":
         return (1 - fake_logits).pow(2).mean()
-    raise ValueError(f"gan mode must be one of {GAN_MODES}, got {mode!r}")
+    raise SettingError(f"gan mode must be one of {GAN_MODES}, got {mode!r}")
 
 
 def discriminator_adversarial(real_logits: torch.Tensor, fake_logits: torch.Tensor, mode: str) -> torch.Tensor:
@@ -46,7 +47,7 @@ def discriminator_adversarial(real_logits: torch.Tensor, fake_logits: torch.Tens
         return F.relu(1 - real_logits).mean() + F.relu(1 + fake_logits).mean()
     if mode == "ls":
         return (1 - real_logits).pow(2).mean() + fake_logits.pow(2).mean()
-    raise ValueError(f"gan mode must be one of {GAN_MODES}, got {mode!r}")
+    raise SettingError(f"gan mode must be one of {GAN_MODES}, got {mode!r}")
 
 
 class ImagePyramid(nn.Module):

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from sadtalker_core.checkpoints import CheckpointError, load_into
+from sadtalker_core.errors import SettingError
 
 #: conv widths up to conv5_1 with "M" for the max pools, in torchvision's order
 LAYOUT: tuple[int | str, ...] = (64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M", 512)
@@ -53,8 +54,8 @@ class VGG19Features(nn.Module):
 def load_vgg19(path: str | os.PathLike, device: torch.device | str = "cpu") -> VGG19Features:
     """The feature extractor with the ``features.*`` weights of a torchvision VGG-19 state dict file."""
     if not path:
-        raise ValueError("the perceptual loss needs VGG-19 weights: set vgg19 to torchvision's vgg19-dcbb9e9d.pth "
-                         "(https://download.pytorch.org/models/vgg19-dcbb9e9d.pth)")
+        raise SettingError("the perceptual loss needs VGG-19 weights: set vgg19 to torchvision's vgg19-dcbb9e9d.pth "
+                           "(https://download.pytorch.org/models/vgg19-dcbb9e9d.pth)")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except (OSError, RuntimeError) as exc:

@@ -13,6 +13,7 @@ Since the data order and every random draw depend only on the seed and the step 
 """
 from __future__ import annotations
 
+import pickle
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -20,6 +21,8 @@ from typing import Any
 
 import torch
 from torch import nn
+
+from sadtalker_core.errors import CheckpointError, InputError
 
 from ..atomic import write_atomically
 
@@ -61,10 +64,13 @@ def prune_checkpoints(folder: Path, keep: int) -> None:
 
 def load_checkpoint(path: Path) -> dict[str, Any]:
     """A checkpoint written by :func:`save_checkpoint`, on the CPU."""
-    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    missing = {"step", "modules", "optimizers"} - set(checkpoint)
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except (OSError, RuntimeError, pickle.UnpicklingError, EOFError) as exc:
+        raise CheckpointError(f"{path}: cannot read it as a training checkpoint ({exc})") from exc
+    missing = {"step", "modules", "optimizers"} - set(checkpoint if isinstance(checkpoint, dict) else ())
     if missing:
-        raise ValueError(f"{path}: not a training checkpoint (missing {sorted(missing)})")
+        raise InputError(f"{path}: not a training checkpoint (missing {sorted(missing)})")
     return checkpoint
 
 
@@ -75,10 +81,14 @@ def restore(checkpoint: dict[str, Any], modules: Mapping[str, nn.Module],
     for kind, have, saved in (("networks", modules, checkpoint["modules"]),
                               ("optimizers", optimizers, checkpoint["optimizers"])):
         if set(have) != set(saved):
-            raise ValueError(f"{source}: holds {kind} {sorted(saved)}, this trainer has {sorted(have)}; "
+            raise InputError(f"{source}: holds {kind} {sorted(saved)}, this trainer has {sorted(have)}; "
                              "resume with the trainer (and config) that wrote it")
-    for name, module in modules.items():
-        module.load_state_dict(checkpoint["modules"][name])
-    for name, optimizer in optimizers.items():
-        optimizer.load_state_dict(checkpoint["optimizers"][name])
+    try:
+        for name, module in modules.items():
+            module.load_state_dict(checkpoint["modules"][name])
+        for name, optimizer in optimizers.items():
+            optimizer.load_state_dict(checkpoint["optimizers"][name])
+    except (RuntimeError, ValueError) as exc:  # other shapes: the config changed since the checkpoint
+        raise InputError(f"{source} does not fit this trainer's networks ({exc}); resume with the config that "
+                         "wrote it, or start afresh (run.resume: never)") from exc
     return int(checkpoint["step"])

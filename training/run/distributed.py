@@ -11,6 +11,8 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from sadtalker_core.errors import SettingError
+
 
 @dataclass(frozen=True)
 class DistContext:
@@ -36,7 +38,7 @@ def pick_device(preference: str, local_rank: int) -> torch.device:
     """``"auto"``: CUDA device ``local_rank`` when CUDA is available, else the CPU."""
     if preference == "cuda" or (preference == "auto" and torch.cuda.is_available()):
         if not torch.cuda.is_available():
-            raise RuntimeError("run.device is 'cuda' but CUDA is not available; use 'auto' or 'cpu'")
+            raise SettingError("run.device is 'cuda' but CUDA is not available; use 'auto' or 'cpu'")
         torch.cuda.set_device(local_rank)
         return torch.device("cuda", local_rank)
     return torch.device("cpu")

@@ -1,10 +1,12 @@
-"""The files each trainer reads, checked before the first step: one error lists all that is missing.
+"""What each trainer reads, checked before the first step: one error lists every problem.
 
-A trainer's ``Task.missing_inputs(config)`` returns one line per problem, built with the helpers
-below: the prepared data, files that must be given (and, for official files, hold the networks
-the trainer needs, e.g. the head-pose estimator MappingNet is trained against), files that may be
-given but must then exist.  :func:`raise_if_missing` turns the lines into one
-:class:`MissingInputs` error that also says how to fetch the downloadable ones.
+A trainer's ``Task.missing_inputs(config)`` returns one line per file problem, built with the
+helpers below: the prepared data, files that must be given (and, for official files, hold the
+networks the trainer needs, e.g. the head-pose estimator MappingNet is trained against), files
+that may be given but must then exist.  ``Task.setting_problems(config)`` adds settings that do
+not fit the data (PoseVAE's style slots and the speakers).  :func:`raise_if_problems` turns the
+lines into one :class:`CannotStart` error; when files are among them it also says how to set and
+fetch them.
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from sadtalker_core.checkpoints import CheckpointError, layout_for
+from sadtalker_core.errors import InputError
 
 from ..data.shards import TARGETS_DIR, Manifest, target_path
 
@@ -26,15 +29,16 @@ AUDIO_ENCODER_FILE = (f"Wav2Lip's wav2lip.pth ({DOWNLOAD} fetches it) or an offi
                       "audio encoder")
 
 
-class MissingInputs(FileNotFoundError):
-    """A trainer cannot start: files it reads are not set, not there, or not the right ones."""
+class CannotStart(InputError):
+    """A trainer cannot start: files it reads are not set, not there or not the right ones, or its
+    settings do not fit the prepared data."""
 
 
 def data_problems(folder: str | os.PathLike) -> list[str]:
     """The prepared data folder (``run.data``) must hold a manifest this code reads."""
     try:
         Manifest.load(folder)
-    except (FileNotFoundError, ValueError) as exc:
+    except InputError as exc:
         return [f"run.data: {exc}"]
     return []
 
@@ -63,7 +67,7 @@ def targets_problems(data: str | os.PathLike, targets: str | os.PathLike = "") -
     ``<data>/targets``)."""
     try:
         clips = Manifest.load(data).clips
-    except (FileNotFoundError, ValueError):
+    except InputError:
         return []  # reported by data_problems
     folder = Path(targets) if targets else Path(data) / TARGETS_DIR
     missing = [clip.clip_id for clip in clips if not target_path(folder, clip.clip_id).is_file()]
@@ -74,10 +78,13 @@ def targets_problems(data: str | os.PathLike, targets: str | os.PathLike = "") -
             "--recon SadTalker_V0.0.2_256.safetensors"]
 
 
-def raise_if_missing(trainer: str, problems: Sequence[str]) -> None:
-    """One :class:`MissingInputs` listing every problem (nothing when there is none)."""
-    if problems:
-        listed = "\n".join(f"  - {problem}" for problem in problems)
-        raise MissingInputs(f"{trainer} cannot start; {len(problems)} of its inputs are missing or wrong:\n{listed}\n"
-                            f"Set them in the config file or with --set KEY=PATH; {DOWNLOAD} fetches the "
-                            "downloadable ones.")
+def raise_if_problems(trainer: str, files: Sequence[str], settings: Sequence[str] = ()) -> None:
+    """One :class:`CannotStart` listing every file and setting problem (nothing when there is none)."""
+    problems = [*files, *settings]
+    if not problems:
+        return
+    listed = "\n".join(f"  - {problem}" for problem in problems)
+    advice = (f"\nSet the files in the config file or with --set KEY=PATH; {DOWNLOAD} fetches the downloadable "
+              "ones." if files else "")
+    count = f"{len(problems)} problem{'s' if len(problems) > 1 else ''}"
+    raise CannotStart(f"{trainer} cannot start ({count}):\n{listed}{advice}")

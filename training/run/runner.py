@@ -4,9 +4,10 @@ A trainer is a :class:`Task`: it builds its networks and dataset from its config
 networks are trained, does one optimisation step on a batch, renders samples and exports the
 official files.  :func:`train` does the rest, identically for every network:
 
-* checks, before anything else, that every file the trainer reads is there (one error listing
-  all that is missing, see ``inputs``);
-* joins the ``torchrun`` process group (NCCL on GPU, gloo on CPU) or runs as a world of one;
+* checks, before anything else, that every file the trainer reads is there and that its
+  settings fit the data (one error listing every problem, see ``inputs``);
+* joins the ``torchrun`` process group (NCCL on GPU, gloo on CPU) or runs as a world of one,
+  and prints the trainer's warnings about its settings before the first step;
 * seeds torch so every process builds identical networks; all sampling randomness lives in
   the dataset (``training.data.datasets``), keyed by the global sample position;
 * turns the trained networks' BatchNorms into global-batch ones (``sync_batchnorm``) and
@@ -18,11 +19,14 @@ official files.  :func:`train` does the rest, identically for every network:
   checkpoints (networks + optimizers + scaler + step) and resumes from them;
 * exports the official-format file(s) at the end; under ``torchrun`` only rank 0 exports and
   prints the summary.
+
+:func:`main` is a trainer's command line; a user mistake ends it as one ``error:`` line.
 """
 from __future__ import annotations
 
 import argparse
 import contextlib
+import sys
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -35,9 +39,10 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset, default_collate
 from tqdm import tqdm
 
-from sadtalker_core.errors import SettingError
+from sadtalker_core.errors import InputError, SettingError
 from sadtalker_core.precision import Precision, compute_dtype, float32_arithmetic, resolve
 
+from ..command import run_command
 from ..config import RunConfig, load_config, save_config, to_dict
 from ..data.datasets import StepBatchSampler
 from .checkpointing import (
@@ -49,7 +54,7 @@ from .checkpointing import (
     save_checkpoint,
 )
 from .distributed import DistContext, barrier, init_distributed, mean_over_processes, shutdown
-from .inputs import data_problems, raise_if_missing
+from .inputs import data_problems, raise_if_problems
 from .logs import MetricLogger
 from .sync_batchnorm import convert_batchnorm
 
@@ -155,6 +160,17 @@ class Task(ABC, Generic[C]):
         networks are built; every trainer reads the prepared data, subclasses add their files."""
         return data_problems(config.run.data)
 
+    @classmethod
+    def setting_problems(cls, config: C) -> list[str]:
+        """Settings that do not fit the prepared data, checked with the files (none by default)."""
+        return []
+
+    @classmethod
+    def warnings(cls, config: C) -> list[str]:
+        """What the user should know about a run these settings start, before its first step (e.g.
+        an export the official code cannot load); none by default."""
+        return []
+
     @abstractmethod
     def export(self, folder: Path, step: int) -> list[Path]:
         """Write the official-format file(s) of the trained networks, ``step`` steps trained, into
@@ -189,7 +205,8 @@ def resume_source(run: RunConfig) -> Path | None:
         return found[-1][1] if found else None
     path = Path(run.resume)
     if not path.is_file():
-        raise FileNotFoundError(f"run.resume: checkpoint {path} not found")
+        raise InputError(f"run.resume: checkpoint {path} not found; give a step_*.pt of run.out/checkpoints, "
+                         "'auto' or 'never'")
     return path
 
 
@@ -237,10 +254,13 @@ class TrainResult:
 def train(task_cls: type[Task[C]], config: C) -> TrainResult:
     """Train ``task_cls`` as ``config`` says (resuming when a checkpoint is there)."""
     run: RunConfig = config.run
-    raise_if_missing(f"training.trainers.{task_cls.name}", task_cls.missing_inputs(config))
+    raise_if_problems(command_name(task_cls), task_cls.missing_inputs(config), task_cls.setting_problems(config))
     ctx = init_distributed(run.device)
     try:
         autocast_dtype(run, ctx.device)  # a precision the device lacks stops here, before anything is built
+        if ctx.is_main:
+            for warning in task_cls.warnings(config):
+                print(f"warning: {warning}", file=sys.stderr)
         with float32_arithmetic():
             return _train(task_cls, config, ctx)
     finally:
@@ -308,18 +328,29 @@ def _train(task_cls: type[Task[C]], config: C, ctx: DistContext) -> TrainResult:
     return TrainResult(out, last, tuple(exported), ctx.is_main)
 
 
+def command_name(task_cls: type[Task]) -> str:
+    """The module a trainer's command line runs: ``training.trainers.<name>``."""
+    return f"training.trainers.{task_cls.name}"
+
+
 def main(task_cls: type[Task[C]], config_cls: type[C], argv: list[str] | None = None,
          description: str | None = None) -> int:
-    """The command line of a trainer: ``--config FILE`` and any number of ``--set key=value``."""
-    parser = argparse.ArgumentParser(prog=f"python -m training.trainers.{task_cls.name}", description=description)
+    """The command line of a trainer: ``--config FILE`` and any number of ``--set key=value``
+    (``--set key=`` unsets a key)."""
+    parser = argparse.ArgumentParser(prog=f"python -m {command_name(task_cls)}", description=description)
     parser.add_argument("--config", help="YAML file (only what differs from the paper's defaults)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="override one config value, e.g. --set run.steps=1000 (repeatable)")
+                        help="override one config value, e.g. --set run.steps=1000 (repeatable); "
+                             "KEY= unsets it (its default; for an optional file: none)")
     args = parser.parse_args(argv)
-    result = train(task_cls, load_config(config_cls, args.config, args.set))
-    if result.main:
-        print(result.summary())
-    return 0
+
+    def run() -> int:
+        result = train(task_cls, load_config(config_cls, args.config, args.set))
+        if result.main:
+            print(result.summary())
+        return 0
+
+    return run_command(run)
 
 
 def adam_per_network(modules: Mapping[str, nn.Module], rates: Mapping[str, float],

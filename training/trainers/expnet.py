@@ -28,6 +28,7 @@ import torch.nn.functional as F
 
 from sadtalker_core.checkpoints import load_into, load_section_into
 from sadtalker_core.config import ExpNetConfig
+from sadtalker_core.errors import SettingError
 from sadtalker_core.networks.expnet import ExpNet
 
 from ..config import RunConfig
@@ -74,8 +75,11 @@ def load_hook(spec: str) -> LipReadingLoss:
     """``"package.module:function"`` -> the function."""
     module, _, name = spec.partition(":")
     if not name:
-        raise ValueError(f"lip_reading must look like 'package.module:function', got {spec!r}")
-    return getattr(importlib.import_module(module), name)
+        raise SettingError(f"lip_reading must look like 'package.module:function', got {spec!r}")
+    try:
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError) as exc:
+        raise SettingError(f"lip_reading {spec!r}: {exc}") from exc
 
 
 class ExpNetTask(Task[ExpNetTrainConfig]):

@@ -10,9 +10,10 @@ The Wav2Lip audio encoder stays frozen, as in the official training; give its we
 ``audio_encoder`` (a Wav2Lip checkpoint or an official SadTalker file), or start the whole
 network from an official file with ``init``.  Exported as ``auido2pose_00140-model.pth``.
 
-Each speaker is a pose style (``training.data.styles``): the official table has 46; with more speakers give
-a ``style_map`` file (speaker -> slot) or a wider table with ``num_styles`` (then only this
-project's loaders read the export, and the export says so).
+Each speaker is a pose style (``training.data.styles``): the official table has 46; with more
+speakers give a ``style_map`` file (speaker -> slot) or a wider table with ``num_styles`` (then
+only this project's loaders read the export: the trainer warns before its first step, and the
+export says so again).
 """
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ import torch.nn.functional as F
 
 from sadtalker_core.checkpoints import load_into, load_section_into
 from sadtalker_core.config import PoseVAEConfig
+from sadtalker_core.errors import SettingError
 from sadtalker_core.networks.posevae import PoseVAE
 
 from ..config import RunConfig
@@ -33,9 +35,9 @@ from ..data.datasets import PoseWindows
 from ..data.shards import Manifest, PreparedData
 from ..data.styles import pose_styles
 from ..data.wav2lip import audio_encoder_state
-from ..export import POSEVAE_FILE, style_table_note, write_official
+from ..export import POSEVAE_FILE, style_table_warning, write_official
 from ..losses.objectives import discriminator_adversarial, generator_adversarial, kl_divergence, upcast
-from ..run.inputs import AUDIO_ENCODER_FILE, file_problems
+from ..run.inputs import AUDIO_ENCODER_FILE, data_problems, file_problems
 from ..run.runner import Optimization, Task, adam_per_network, frozen, main
 from ..run.samples import save_curves
 
@@ -64,9 +66,9 @@ class PoseVAETrainConfig:
 
     def __post_init__(self) -> None:
         if self.model.num_classes != PoseVAEConfig().num_classes:
-            raise ValueError("the style table's width is set with num_styles (model.num_classes stays 46)")
+            raise SettingError("the style table's width is set with num_styles (model.num_classes stays 46)")
         if self.num_styles < 1:
-            raise ValueError(f"num_styles must be >= 1, got {self.num_styles}")
+            raise SettingError(f"num_styles must be >= 1, got {self.num_styles}")
 
     @property
     def network(self) -> PoseVAEConfig:
@@ -84,19 +86,28 @@ class PoseVAETask(Task[PoseVAETrainConfig]):
 
     @classmethod
     def missing_inputs(cls, config: PoseVAETrainConfig) -> list[str]:
-        problems = super().missing_inputs(config)
-        data_ok = not problems
-        problems += file_problems("audio_encoder", config.audio_encoder, AUDIO_ENCODER_FILE, required=not config.init)
-        problems += file_problems("init", config.init, "an official file holding PoseVAE (audio2pose)",
-                                  required=False, holds=("audio2pose",))
-        style_map = file_problems("style_map", config.style_map, "a YAML file of 'speaker: slot' lines", required=False)
-        problems += style_map
-        if data_ok and not style_map:
-            try:
-                config.styles()
-            except ValueError as exc:
-                problems.append(str(exc))
-        return problems
+        return (super().missing_inputs(config)
+                + file_problems("audio_encoder", config.audio_encoder, AUDIO_ENCODER_FILE, required=not config.init)
+                + file_problems("init", config.init, "an official file holding PoseVAE (audio2pose)", required=False,
+                                holds=("audio2pose",))
+                + file_problems("style_map", config.style_map, "a YAML file of 'speaker: slot' lines", required=False))
+
+    @classmethod
+    def setting_problems(cls, config: PoseVAETrainConfig) -> list[str]:
+        """Speakers without a style slot (more speakers than slots, or a style map that misses some),
+        once the data and the style map are there to read."""
+        if data_problems(config.run.data) or (config.style_map and not Path(config.style_map).is_file()):
+            return []  # reported with the files
+        try:
+            config.styles()
+        except SettingError as exc:
+            return [str(exc)]
+        return []
+
+    @classmethod
+    def warnings(cls, config: PoseVAETrainConfig) -> list[str]:
+        warning = style_table_warning(config.num_styles, "the PoseVAE this run trains and exports")
+        return [warning] if warning else []
 
     def __init__(self, config: PoseVAETrainConfig, ctx) -> None:
         super().__init__(config, ctx)
@@ -159,9 +170,9 @@ class PoseVAETask(Task[PoseVAETrainConfig]):
 
     def export(self, folder: Path, step: int) -> list[Path]:
         path = write_official(folder / POSEVAE_FILE, {"audio2pose": self.net.state_dict()}, epoch=step)
-        note = style_table_note(path, self.config.num_styles)
-        if note:
-            print(note)
+        warning = style_table_warning(self.config.num_styles, f"the PoseVAE in {path}")
+        if warning:
+            print(f"warning: {warning}", file=sys.stderr)
         return [path]
 
 

@@ -85,3 +85,14 @@ def test_command_line_reports_skipped_videos(video_folder, recon_checkpoint, tmp
     assert main([str(only), str(tmp_path / "out"), "--recon", str(recon_checkpoint)]) == 0
     printed = capsys.readouterr().out
     assert "0 clips prepared, 1 skipped" in printed and "no_audio.mp4: no audio" in printed
+
+
+def test_command_line_names_a_mistake_in_one_line(video_folder, recon_checkpoint, tmp_path, capsys):
+    for args, expected in (([str(tmp_path / "absent"), str(tmp_path / "out"), "--recon", str(recon_checkpoint)],
+                            f"error: video folder {tmp_path / 'absent'} does not exist"),
+                           ([str(video_folder), str(tmp_path / "out"), "--recon", str(tmp_path / "epoch_20.pth")],
+                            f"error: recon net {tmp_path / 'epoch_20.pth'} not found; give")):
+        assert main(args) == 2
+        (line,) = capsys.readouterr().err.splitlines()
+        assert line.startswith(expected)
+    assert not (tmp_path / "out").exists()

@@ -10,6 +10,7 @@ import torch
 from safetensors.torch import save_file
 from torch.utils.data import DataLoader
 
+from sadtalker_core.errors import InputError, SettingError
 from training.data.datasets import FramePairs, StepBatchSampler
 from training.data.shards import ClipData, ClipShard, FrameCodec, Manifest, PreparedData, write_shard
 
@@ -50,9 +51,9 @@ def test_a_lower_jpeg_quality_stores_smaller_frames(clip, tmp_path):
     write_shard(tmp_path / "q70.safetensors", clip, {}, FrameCodec("jpeg", 70))
     assert (tmp_path / "q70.safetensors").stat().st_size < (tmp_path / "q95.safetensors").stat().st_size
     assert ClipShard(tmp_path / "q70.safetensors").metadata["jpeg_quality"] == "70"
-    with pytest.raises(ValueError, match="'jpeg', 'png' or 'raw'"):
+    with pytest.raises(SettingError, match="'jpeg', 'png' or 'raw'"):
         FrameCodec("webp")
-    with pytest.raises(ValueError, match="1..100"):
+    with pytest.raises(SettingError, match="1..100"):
         FrameCodec("jpeg", 0)
 
 
@@ -73,7 +74,7 @@ def test_version_1_raw_shards_are_still_read(clip, tmp_path):
 
 def test_an_unknown_data_version_asks_to_prepare_again(tmp_path):
     (tmp_path / "manifest.json").write_text(json.dumps({"size": 256, "fps": 25, "version": 7, "clips": [], "skipped": []}))
-    with pytest.raises(ValueError, match="version 7, this code reads 1, 2; prepare the data again"):
+    with pytest.raises(InputError, match="version 7, this code reads 1, 2; prepare the data again"):
         Manifest.load(tmp_path)
 
 
@@ -87,7 +88,7 @@ def test_a_damaged_frame_is_a_clear_error(clip, tmp_path):
     offset = header + json.loads(data[8:header])["frame_bytes"]["data_offsets"][0]
     data[offset:offset + first_frame_end] = bytes(first_frame_end)  # the first JPEG wiped out
     path.write_bytes(bytes(data))
-    with pytest.raises(ValueError, match="cannot be decoded; the shard is damaged"):
+    with pytest.raises(InputError, match="cannot be decoded; the shard is damaged"):
         ClipShard(path).frames([0])
     assert ClipShard(path).frames([1]).shape == (1, 256, 256, 3)
 

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from sadtalker_core.checkpoints import CheckpointError
+from sadtalker_core.errors import SettingError
 from sadtalker_core.networks.mapping import HeadPose
 from training.losses.bfm import LandmarkProjector, eye_blink_loss, eye_openings, load_bfm
 from training.losses.discriminator import DiscriminatorConfig, MultiScaleDiscriminator
@@ -42,7 +43,7 @@ def test_adversarial_forms():
     assert generator_adversarial(fake, "ls") == pytest.approx((9 + 0.25) / 2)
     assert discriminator_adversarial(real, fake, "hinge") == pytest.approx(0.25 + 0.75)
     assert discriminator_adversarial(real, fake, "ls") == pytest.approx((1 + 0.25) / 2 + (4 + 0.25) / 2)
-    with pytest.raises(ValueError, match="gan mode"):
+    with pytest.raises(SettingError, match="gan mode"):
         generator_adversarial(fake, "wasserstein")
 
 
@@ -89,7 +90,7 @@ def test_perceptual_loss_compares_vgg_features_over_a_pyramid(tmp_path):
     other.backward()
     assert other > 0 and image.grad.abs().sum() > 0
     assert [t.shape[1] for t in loaded(image)] == [64, 128, 256, 512, 512]
-    with pytest.raises(ValueError, match="vgg19-dcbb9e9d.pth"):
+    with pytest.raises(SettingError, match="vgg19-dcbb9e9d.pth"):
         load_vgg19("")
     torch.save({"features.0.weight": torch.zeros(1)}, tmp_path / "bad.pth")
     with pytest.raises(CheckpointError, match="VGG-19"):

@@ -1,5 +1,5 @@
 """Every trainer checks the files it reads before the first step and names everything missing in
-one error (with how to fetch the downloadable ones)."""
+one error (with how to fetch the downloadable ones), which its command line prints as one line."""
 from __future__ import annotations
 
 import dataclasses
@@ -7,11 +7,12 @@ import shutil
 
 import pytest
 
-from training.run.inputs import MissingInputs
-from training.run.runner import train
+from training.config import save_config
+from training.run.inputs import CannotStart
+from training.run.runner import main, train
 from training.trainers.expnet import ExpNetTask
 from training.trainers.facevid2vid import FaceVid2VidTask
-from training.trainers.mapping import MappingTask
+from training.trainers.mapping import MappingTask, MappingTrainConfig
 from training.trainers.posevae import PoseVAETask
 
 TASKS = {"posevae": PoseVAETask, "expnet": ExpNetTask, "mapping": MappingTask, "facevid2vid": FaceVid2VidTask}
@@ -22,22 +23,28 @@ def test_the_test_configs_have_every_input(configs, tmp_path):
         assert task.missing_inputs(getattr(configs, name)(tmp_path, 1)) == [], name
 
 
-def test_mapping_lists_everything_missing_at_once_before_writing_anything(configs, tmp_path):
+def test_mapping_lists_everything_missing_at_once_before_writing_anything(configs, tmp_path, capsys):
     bundle = tmp_path / "SadTalker_V0.0.2_256.safetensors"
     bundle.write_bytes(b"")  # the layout check goes by the official name
     base = configs.mapping(tmp_path / "run", 1)
     config = dataclasses.replace(base, run=dataclasses.replace(base.run, data=str(tmp_path / "nowhere")),
                                  facevid2vid=str(bundle), vgg19=str(tmp_path / "vgg19-dcbb9e9d.pth"))
-    with pytest.raises(MissingInputs) as error:
+    with pytest.raises(CannotStart) as error:
         train(MappingTask, config)
     message = str(error.value)
     print(message)
-    assert "training.trainers.mapping cannot start; 3 of its inputs are missing or wrong" in message
+    assert "training.trainers.mapping cannot start (3 problems):" in message
     assert f"run.data: {tmp_path / 'nowhere' / 'manifest.json'} not found" in message
     assert "facevid2vid: a SadTalker_V0.0.2_256.safetensors holds no he_estimator weights" in message
     assert "facevid2vid_00189-model.pth.tar" in message
     assert f"vgg19: {tmp_path / 'vgg19-dcbb9e9d.pth'} not found" in message
-    assert "python -m sadtalker_core download DIR --training" in message
+    assert "--set KEY=PATH; python -m sadtalker_core download DIR --training" in message
+    assert not (tmp_path / "run").exists()
+
+    save_config(config, tmp_path / "mapping.yaml")
+    assert main(MappingTask, MappingTrainConfig, ["--config", str(tmp_path / "mapping.yaml")]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line == f"error: {' '.join(part.strip() for part in message.splitlines())}"
     assert not (tmp_path / "run").exists()
 
 

@@ -11,7 +11,7 @@ from paths import REPO
 from torch import nn
 
 from sadtalker_core.config import PoseVAEConfig
-from sadtalker_core.errors import SettingError
+from sadtalker_core.errors import InputError, SadTalkerError, SettingError
 from sadtalker_core.precision import reduced_dtype
 from training.config import ConfigError, RunConfig, load_config, save_config
 from training.data.datasets import PoseWindows, StepBatchSampler
@@ -20,6 +20,7 @@ from training.run.checkpointing import checkpoint_path, list_checkpoints, prune_
 from training.run.logs import MetricLogger, read_curve
 from training.run.runner import autocast_dtype, set_learning_rates
 from training.run.sync_batchnorm import AllReduceBatchNorm, convert_batchnorm
+from training.trainers.expnet import ExpNetTask, ExpNetTrainConfig
 from training.trainers.facevid2vid import FaceVid2VidTrainConfig
 from training.trainers.posevae import PoseVAETrainConfig
 
@@ -55,12 +56,28 @@ def test_config_mistakes_are_errors_naming_the_key(tmp_path):
         load_config(PoseVAETrainConfig, overrides=["run.amp_dtype=float16"])
 
 
+def test_a_key_given_no_value_is_unset_and_keeps_its_default(prepared, tmp_path):
+    shipped = REPO / "training" / "configs" / "expnet.yaml"
+    config = load_config(ExpNetTrainConfig, shipped, [f"run.data={prepared}", "audio_encoder="])
+    assert config.bfm == "" and config.audio_encoder == ""
+    assert ExpNetTask.missing_inputs(config) == []  # the BFM file is optional, as the README says
+    path = tmp_path / "expnet.yaml"
+    path.write_text("bfm: BFM_model_front.mat\nrun: {out: elsewhere, steps: 7}\n")
+    config = load_config(ExpNetTrainConfig, path, ["bfm=", "run.out="])
+    assert config.bfm == "" and config.run.out == "runs/expnet" and config.run.steps == 7  # the trainer's default
+    path.write_text("bfm:\nrun: {out: }\n")
+    assert load_config(ExpNetTrainConfig, path) == ExpNetTrainConfig()
+    with pytest.raises(ConfigError, match="cannot read it"):
+        load_config(ExpNetTrainConfig, tmp_path / "absent.yaml")
+    assert issubclass(ConfigError, SadTalkerError)
+
+
 def test_processes_split_each_step_into_the_single_process_batch():
     single = list(StepBatchSampler(6, 0, 1, start_step=2, steps=4))
     ranks = [list(StepBatchSampler(6, r, 3, start_step=2, steps=4)) for r in range(3)]
     assert single == [[12, 13, 14, 15, 16, 17], [18, 19, 20, 21, 22, 23]]
     assert [sum((r[s] for r in ranks), []) for s in range(2)] == single
-    with pytest.raises(ValueError, match="divisible"):
+    with pytest.raises(SettingError, match="divisible"):
         StepBatchSampler(5, 0, 2, 0, 1)
 
 
@@ -119,7 +136,7 @@ def test_checkpoints_restore_networks_and_optimizers_and_prune(tmp_path):
     assert restore(checkpoint, {"net": fresh}, {"net": fresh_optimizer}, tmp_path) == 15
     assert torch.equal(fresh.weight, net.weight)
     assert fresh_optimizer.state_dict()["state"][0]["step"] == 1
-    with pytest.raises(ValueError, match="holds networks"):
+    with pytest.raises(InputError, match="holds networks"):
         restore(checkpoint, {"other": fresh}, {"net": fresh_optimizer}, tmp_path)
 
 
@@ -134,9 +151,9 @@ def test_loss_log_resumes_as_one_curve(tmp_path):
 
 
 def test_run_config_checks_its_values():
-    with pytest.raises(ValueError, match="batch_size"):
+    with pytest.raises(SettingError, match="batch_size"):
         RunConfig(batch_size=0)
-    with pytest.raises(ValueError, match="dtype"):
+    with pytest.raises(SettingError, match="dtype"):
         RunConfig(dtype="float16")
 
 

@@ -9,6 +9,7 @@ import os
 import pytest
 import torch
 
+from sadtalker_core.errors import InputError, SettingError
 from sadtalker_core.motion.audio import load_audio_features
 from sadtalker_core.motion.coefficients import MotionNets, audio_to_motion
 from sadtalker_core.networks.expnet import load_expnet
@@ -48,14 +49,16 @@ def test_lip_reading_hook_is_weighted_into_the_objective(configs, tmp_path):
                 + weights.eye_blink * losses["eye_blink"] + weights.lip_reading * losses["lip_reading"])
     assert torch.allclose(losses["total"], expected)
     assert load_hook("os.path:join") is os.path.join
-    with pytest.raises(ValueError, match="package.module:function"):
+    with pytest.raises(SettingError, match="package.module:function"):
         load_hook("os.path.join")
+    with pytest.raises(SettingError, match="lip_reading 'os.path:no_such_function'"):
+        load_hook("os.path:no_such_function")
 
 
 def test_training_without_targets_says_how_to_make_them(configs, tmp_path):
     config = configs.expnet(tmp_path, 1)
     config = type(config)(run=config.run, targets=str(tmp_path / "none"))
-    with pytest.raises(ValueError, match="python -m training.data.teacher"):
+    with pytest.raises(InputError, match="python -m training.data.teacher"):
         ExpNetTask(config, DistContext(0, 1, 0, torch.device("cpu")))
 
 

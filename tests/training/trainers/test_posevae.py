@@ -13,6 +13,7 @@ import torch
 
 from sadtalker_core.checkpoints import read_section
 from sadtalker_core.config import PoseVAEConfig
+from sadtalker_core.errors import SettingError
 from sadtalker_core.motion.audio import load_audio_features
 from sadtalker_core.motion.pose import sample_pose_motion
 from sadtalker_core.networks.posevae import PoseVAE, load_posevae
@@ -21,7 +22,7 @@ from training.data.prepare import clip_id_for, speaker_for
 from training.data.shards import ClipRecord, Manifest
 from training.data.styles import pose_styles
 from training.export import POSEVAE_FILE
-from training.run.inputs import MissingInputs
+from training.run.inputs import CannotStart
 from training.run.runner import main, train
 from training.trainers.posevae import PoseVAETask, PoseVAETrainConfig
 
@@ -82,15 +83,25 @@ def many_speakers(prepared, tmp_path_factory) -> Path:
     return folder
 
 
-def test_more_speakers_than_style_slots_stop_before_training_and_name_the_ways_out(configs, many_speakers, tmp_path):
+def test_more_speakers_than_style_slots_stop_before_training_and_name_the_ways_out(configs, many_speakers, tmp_path,
+                                                                                   capsys):
     config = configs.posevae(tmp_path / "run", 2, data=many_speakers)
-    with pytest.raises(MissingInputs) as error:
+    with pytest.raises(CannotStart) as error:
         train(PoseVAETask, config)
     message = str(error.value)
-    print(message)
     assert "47 speakers" in message and "46 style slots" in message
     assert "style_map" in message and "num_styles=47" in message and "only with this project's loaders" in message
+    assert "--set KEY=PATH" not in message and "download" not in message  # no file is missing
     assert not (tmp_path / "run").exists()  # stopped before anything was written
+
+    save_config(config, tmp_path / "posevae.yaml")
+    assert main(PoseVAETask, PoseVAETrainConfig, ["--config", str(tmp_path / "posevae.yaml")]) == 2
+    out, err = capsys.readouterr()
+    print(err)
+    (line,) = err.splitlines()  # the command line: one message, no traceback
+    assert line.startswith("error: training.trainers.posevae cannot start (1 problem): - the prepared data has 47 "
+                           "speakers") and "num_styles=47" in line
+    assert out == "" and not (tmp_path / "run").exists()
 
 
 def test_a_style_map_puts_several_speakers_in_one_slot_and_the_export_stays_official(configs, many_speakers, tmp_path):
@@ -106,10 +117,22 @@ def test_a_style_map_puts_several_speakers_in_one_slot_and_the_export_stays_offi
 
 
 def test_a_wider_style_table_trains_and_only_this_projects_loader_reads_it(configs, many_speakers, tmp_path, capsys,
-                                                                           media_dir):
+                                                                           media_dir, monkeypatch):
     config = dataclasses.replace(configs.posevae(tmp_path / "run", 2, data=many_speakers), num_styles=SPEAKERS)
+    before_first_step = []
+    step = PoseVAETask.training_step
+
+    def first_looks_at_stderr(task, batch, opt):
+        if not before_first_step:
+            before_first_step.append(capsys.readouterr().err)
+        return step(task, batch, opt)
+
+    monkeypatch.setattr(PoseVAETask, "training_step", first_looks_at_stderr)
     result = train(PoseVAETask, config)
-    assert "47 pose styles, the official one 46: only this project's loaders" in capsys.readouterr().out
+    warned = ("the PoseVAE this run trains and exports has 47 pose styles, the official one 46: only this project's "
+              "loaders")
+    assert f"warning: {warned}" in before_first_step[0]
+    assert f"the PoseVAE in {result.exported[0]} has 47 pose styles" in capsys.readouterr().err  # and at the export
     exported = torch.load(result.exported[0], weights_only=True)
     with pytest.raises(RuntimeError, match="size mismatch for netG.decoder.classbias"):
         PoseVAE(PoseVAEConfig()).load_state_dict(exported["model"])  # what the official strict load does
@@ -127,13 +150,15 @@ def test_style_map_mistakes_are_named(tmp_path):
     assert pose_styles(speakers, 46) == {"a": 0, "b": 1, "c": 2}
     style_map = tmp_path / "styles.yaml"
     style_map.write_text("a: 0\nb: 1\n")
-    with pytest.raises(ValueError, match="gives no slot to 1 of the 3 speakers \\(e.g. c\\)"):
+    with pytest.raises(SettingError, match="gives no slot to 1 of the 3 speakers \\(e.g. c\\)"):
         pose_styles(speakers, 46, style_map)
     style_map.write_text("a: 0\nb: 1\nc: 46\n")
-    with pytest.raises(ValueError, match="slots must be 0..45 .*c: 46"):
+    with pytest.raises(SettingError, match="slots must be 0..45 .*c: 46"):
         pose_styles(speakers, 46, style_map)
     style_map.write_text("a: first\n")
-    with pytest.raises(ValueError, match="whole-number slots"):
+    with pytest.raises(SettingError, match="whole-number slots"):
         pose_styles(speakers, 46, style_map)
+    with pytest.raises(SettingError, match="cannot read it"):
+        pose_styles(speakers, 46, tmp_path / "absent.yaml")
     with pytest.raises(ConfigError, match="num_styles"):
         load_config(PoseVAETrainConfig, overrides=["model.num_classes=50"])
