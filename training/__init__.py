@@ -4,6 +4,7 @@ Run from a checkout of the repository (the wheel ships ``sadtalker_core`` only; 
 "Training").  The layers, each importing only from those above it:
 
 * ``config``: the trainers' YAML / ``--set`` configs and the shared :class:`~training.config.RunConfig`;
+  ``command``: how every entry point reports a user mistake (one ``error:`` line, exit status 2);
   ``atomic``: files written whole or not at all;
 * ``data``: talking-head videos -> per-clip shards (``python -m training.data.prepare``), ExpNet's
   lip-only targets (``python -m training.data.teacher``), the position-seeded datasets, speakers ->
