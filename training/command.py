@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
-from sadtalker_core.arguments import EXIT_BAD_INPUT
+from sadtalker_core.cli import EXIT_BAD_INPUT  # the status every command returns for a user mistake
 from sadtalker_core.errors import SadTalkerError
 
 
