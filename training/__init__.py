@@ -5,7 +5,6 @@ Run from a checkout of the repository (the wheel ships ``sadtalker_core`` only; 
 
 * ``config``: the trainers' YAML / ``--set`` configs and the shared :class:`~training.config.RunConfig`;
   ``command``: how every entry point reports a user mistake (one ``error:`` line, exit status 2);
-  ``atomic``: files written whole or not at all;
 * ``data``: talking-head videos -> per-clip shards (``python -m training.data.prepare``), ExpNet's
   lip-only targets (``python -m training.data.teacher``), the position-seeded datasets, speakers ->
   pose styles;
@@ -17,4 +16,7 @@ Run from a checkout of the repository (the wheel ships ``sadtalker_core`` only; 
   samples, the up-front check of a trainer's inputs);
 * ``trainers``: one per network, each an entry point: ``python -m training.trainers.posevae``,
   ``.expnet``, ``.mapping``, ``.facevid2vid``.
+
+Every file training writes (shards, targets, checkpoints, exports) appears whole or not at all,
+with the permissions the user's umask gives, through ``sadtalker_core.io.atomic``.
 """

@@ -28,15 +28,15 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import torch
-from safetensors.torch import save_file
+from safetensors.torch import save as safetensors_bytes
 
 from sadtalker_core.checkpoints import CheckpointError, layout_for, read_section
 from sadtalker_core.config import PoseVAEConfig
 from sadtalker_core.errors import InputError, SettingError
+from sadtalker_core.io.atomic import write_atomically
 from sadtalker_core.models import MAPPING_FILES, MappingVariant, bundle_name
 from sadtalker_core.networks.posevae import STYLE_TABLE
 
-from .atomic import write_atomically
 from .command import run_command
 
 POSEVAE_FILE = "auido2pose_00140-model.pth"
@@ -66,15 +66,16 @@ def write_official(path: str | os.PathLike, sections: Mapping[str, Mapping[str, 
     if extra:
         raise CheckpointError(f"{path.name} holds {sorted(layout.sections)}, not {extra}")
     tensors = {name: {k: v.detach().cpu().contiguous() for k, v in state.items()} for name, state in sections.items()}
+    path.parent.mkdir(parents=True, exist_ok=True)
     if layout.container == "safetensors":
         flat = {layout.sections[name] + key: value for name, state in tensors.items() for key, value in state.items()}
-        return write_atomically(path, lambda partial: save_file(flat, str(partial), metadata={"format": "pt"}))
+        return write_atomically(path, lambda handle: handle.write(safetensors_bytes(flat, metadata={"format": "pt"})))
     if layout.container != "torch":
         raise CheckpointError(f"{path.name}: writing {layout.container} files is not supported")
     if epoch is None:
         raise CheckpointError(f"{path.name}: the official loaders read its 'epoch' entry: give the training step")
     payload = {**{layout.sections[name]: state for name, state in tensors.items()}, "epoch": int(epoch)}
-    return write_atomically(path, lambda partial: torch.save(payload, partial))
+    return write_atomically(path, lambda handle: torch.save(payload, handle))
 
 
 def style_table_warning(styles: int, subject: str) -> str | None:

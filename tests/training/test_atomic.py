@@ -1,9 +1,10 @@
-"""Shards, targets, checkpoints and exports are written whole (or not at all) with the permissions
-the user's umask gives, not as private files."""
+"""Shards, targets, checkpoints and exports are written whole (or not at all), through
+``sadtalker_core.io.atomic``, with the permissions the user's umask gives, not as private files."""
 from __future__ import annotations
 
 import contextlib
 import os
+import pickle
 import stat
 from collections.abc import Iterator
 
@@ -12,7 +13,6 @@ import pytest
 from torch import nn
 
 from sadtalker_core.models import bundle_name
-from training.atomic import user_file_mode, write_atomically
 from training.data.shards import ClipData, Manifest, write_shard
 from training.data.teacher import write_targets
 from training.export import write_official
@@ -38,26 +38,25 @@ def test_every_training_file_gets_the_umask_mode(tmp_path):
                     np.zeros((frames, 257), np.float32), np.zeros((frames, 68, 2), np.float32),
                     np.zeros((frames, 80, 16), np.float32))
     net = nn.Linear(2, 2)
-    with umask(0o027):
-        assert user_file_mode() == 0o640
-        write_shard(tmp_path / "clips" / "a.safetensors", clip, {})
-        Manifest(8, 25).save(tmp_path)
-        written = [tmp_path / "clips" / "a.safetensors", tmp_path / "manifest.json",
-                   write_targets(tmp_path / "targets", "a", np.zeros((frames, 64), np.float32)),
-                   save_checkpoint(tmp_path / "step.pt", 1, {"net": net}, {}, {}, {}),
-                   write_official(tmp_path / "export" / "mapping_00229-model.pth.tar", {"mapping": net.state_dict()},
-                                  epoch=1),
-                   write_official(tmp_path / "export" / bundle_name(256), {"audio2pose": net.state_dict()})]
-    assert {path.name: mode(path) for path in written} == {path.name: 0o640 for path in written}
-    with umask(0o002):
-        assert mode(write_atomically(tmp_path / "b", lambda p: p.write_text("x"))) == 0o664
+    for mask, expected in ((0o027, 0o640), (0o002, 0o664)):
+        folder = tmp_path / f"umask_{mask:03o}"
+        with umask(mask):
+            write_shard(folder / "clips" / "a.safetensors", clip, {})
+            Manifest(8, 25).save(folder)
+            written = [folder / "clips" / "a.safetensors", folder / "manifest.json",
+                       write_targets(folder / "targets", "a", np.zeros((frames, 64), np.float32)),
+                       save_checkpoint(folder / "checkpoints" / "step.pt", 1, {"net": net}, {}, {}, {}),
+                       write_official(folder / "export" / "mapping_00229-model.pth.tar",
+                                      {"mapping": net.state_dict()}, epoch=1),
+                       write_official(folder / "export" / bundle_name(256), {"audio2pose": net.state_dict()})]
+        assert {path.name: mode(path) for path in written} == {path.name: expected for path in written}
 
 
 def test_a_failed_write_leaves_nothing_behind(tmp_path):
-    def broken(partial):
-        partial.write_text("half")
-        raise OSError("disk full")
-
-    with pytest.raises(OSError, match="disk full"):
-        write_atomically(tmp_path / "shard.safetensors", broken)
-    assert list(tmp_path.iterdir()) == []
+    net = nn.Linear(2, 2)
+    save_checkpoint(tmp_path / "step.pt", 1, {"net": net}, {}, {}, {})
+    before = (tmp_path / "step.pt").read_bytes()
+    with pytest.raises((AttributeError, pickle.PicklingError), match="pickle"):  # a local function
+        save_checkpoint(tmp_path / "step.pt", 2, {"net": net}, {}, {}, {"hook": lambda: None})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["step.pt"]  # no partial file
+    assert (tmp_path / "step.pt").read_bytes() == before  # the earlier checkpoint untouched

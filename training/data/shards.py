@@ -23,8 +23,10 @@ A shard holds, for the T frames of one clip at 25 fps:
 * ``mels`` (T, 80, 16) float32: the 16 kHz mel window of each frame (as at inference).
 
 Frames are read one by one (and decoded) where a sample needs them, i.e. in the data loader's
-worker processes, so a loader never holds a whole clip.  Every file is written atomically with
-the user's umask (``training.atomic``).
+worker processes, so a loader never holds a whole clip.  Every file is written atomically
+(``sadtalker_core.io.atomic``) with the permissions the user's umask gives: the shards are
+serialised in memory and written through an ``open()``ed file, since safetensors' own writer
+makes private (``-rw-------``) files whatever the umask.
 """
 from __future__ import annotations
 
@@ -37,11 +39,10 @@ import cv2
 import numpy as np
 import torch
 from safetensors import safe_open
-from safetensors.torch import save_file
+from safetensors.torch import save as safetensors_bytes
 
 from sadtalker_core.errors import InputError, SettingError
-
-from ..atomic import write_atomically
+from sadtalker_core.io.atomic import write_atomically
 
 SHARD_VERSION = 2
 #: versions this code reads: 1 = raw frames only (a shard's own layout says which it has)
@@ -102,7 +103,7 @@ class Manifest:
 
     def save(self, folder: Path) -> Path:
         text = json.dumps(asdict(self), indent=1)
-        return write_atomically(folder / MANIFEST, lambda partial: partial.write_text(text, encoding="utf-8"))
+        return write_atomically(folder / MANIFEST, lambda handle: handle.write(text.encode("utf-8")))
 
     @classmethod
     def load(cls, folder: str | os.PathLike) -> Manifest:
@@ -166,7 +167,8 @@ def write_shard(path: Path, data: ClipData, metadata: dict[str, str], codec: Fra
                 "frame_size": str(data.frames.shape[1])}
     if codec.kind == "jpeg":
         metadata["jpeg_quality"] = str(codec.quality)
-    write_atomically(path, lambda partial: save_file(tensors, str(partial), metadata=metadata))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomically(path, lambda handle: handle.write(safetensors_bytes(tensors, metadata=metadata)))
 
 
 def target_path(folder: Path, clip_id: str) -> Path:

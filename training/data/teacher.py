@@ -22,13 +22,13 @@ import cv2
 import numpy as np
 import torch
 from safetensors import safe_open
-from safetensors.torch import save_file
+from safetensors.torch import save as safetensors_bytes
 from tqdm import tqdm
 
 from sadtalker_core.errors import InputError
+from sadtalker_core.io.atomic import write_atomically
 from sadtalker_core.networks.recon_net import ReconNet, load_recon_net
 
-from ..atomic import write_atomically
 from ..command import run_command
 from .prepare import regress_coefficients
 from .shards import TARGETS_DIR, ClipShard, PreparedData, target_path
@@ -47,7 +47,8 @@ def write_targets(folder: Path, clip_id: str, expressions: np.ndarray) -> Path:
     if expressions.ndim != 2 or expressions.shape[1] != 64:
         raise InputError(f"lip-only targets must be (T, 64), got {expressions.shape}")
     tensors = {"exp": torch.from_numpy(expressions)}
-    return write_atomically(target_path(folder, clip_id), lambda partial: save_file(tensors, str(partial)))
+    folder.mkdir(parents=True, exist_ok=True)
+    return write_atomically(target_path(folder, clip_id), lambda handle: handle.write(safetensors_bytes(tensors)))
 
 
 def load_targets(folder: str | os.PathLike, data: PreparedData) -> dict[str, np.ndarray]:

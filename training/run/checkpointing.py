@@ -23,8 +23,7 @@ import torch
 from torch import nn
 
 from sadtalker_core.errors import CheckpointError, InputError
-
-from ..atomic import write_atomically
+from sadtalker_core.io.atomic import write_atomically
 
 _STEP_FILE = re.compile(r"step_(\d+)\.pt$")
 
@@ -52,7 +51,8 @@ def save_checkpoint(path: Path, step: int, modules: Mapping[str, nn.Module],
         "scaler": scaler_state,
         "config": config,
     }
-    return write_atomically(path, lambda partial: torch.save(payload, partial))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return write_atomically(path, lambda handle: torch.save(payload, handle))
 
 
 def prune_checkpoints(folder: Path, keep: int) -> None:

@@ -2,6 +2,7 @@
 a manifest with skipped files and reasons, resumable reruns."""
 from __future__ import annotations
 
+import os
 import shutil
 import stat
 
@@ -10,7 +11,6 @@ import pytest
 
 from sadtalker_core.io.audio import read_audio
 from sadtalker_core.motion.audio import audio_features
-from training.atomic import user_file_mode
 from training.data.prepare import CropBox, PrepareConfig, clip_crop_box, fill_missing, main, prepare
 from training.data.shards import ClipShard, Manifest, PreparedData
 
@@ -74,8 +74,10 @@ def test_rerun_redoes_only_missing_clips(prepared, video_folder, recon_checkpoin
     manifest = prepare(video_folder, copy, PrepareConfig(recon=str(recon_checkpoint)), workers=1, progress=False)
     assert manifest == Manifest.load(prepared)
     assert kept.stat().st_mtime_ns == kept_time
-    for path in (removed, copy / "manifest.json"):  # the user's umask, not private files
-        assert stat.S_IMODE(path.stat().st_mode) == user_file_mode()
+    umask = os.umask(0o022)
+    os.umask(umask)  # read back: the process's umask
+    for path in (removed, copy / "manifest.json"):  # the mode open() gives with the user's umask, not private
+        assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask
     np.testing.assert_array_equal(ClipShard(removed).array("coeffs"), ClipShard(prepared / "clips" / removed.name).array("coeffs"))
 
 
