@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from itertools import pairwise
 
 import torch
 import torch.nn.functional as F
@@ -100,11 +101,11 @@ class ParseNet(nn.Module):
         widths = [_BASE_CHANNELS * 2 ** step for step in range(_SIZE_STEPS + 1)]
         self.encoder = nn.Sequential(
             ConvLayer(3, _BASE_CHANNELS),
-            *(ResidualBlock(_width(a), _width(b), "down") for a, b in zip(widths, widths[1:])),
+            *(ResidualBlock(_width(a), _width(b), "down") for a, b in pairwise(widths)),
         )
         self.body = nn.Sequential(*(ResidualBlock(_width(widths[-1]), _width(widths[-1])) for _ in range(_BODY_BLOCKS)))
         self.decoder = nn.Sequential(
-            *(ResidualBlock(_width(a), _width(b), "up") for a, b in zip(widths[::-1], widths[-2::-1]))
+            *(ResidualBlock(_width(a), _width(b), "up") for a, b in pairwise(widths[::-1]))
         )
         self.out_img_conv = ConvLayer(_width(widths[0]), 3)
         self.out_mask_conv = ConvLayer(_width(widths[0]), PARSING_CLASSES)

@@ -9,6 +9,7 @@ every detection of each side's own RetinaFace, is compared without the parser.
 from __future__ import annotations
 
 from collections import OrderedDict
+from itertools import pairwise
 from pathlib import Path
 
 import cv2
@@ -28,13 +29,7 @@ from sadtalker_core.networks.parsenet import load_parsenet
 from sadtalker_core.networks.retinaface import load_retinaface
 from sadtalker_core.post import face_restore
 from sadtalker_core.post.enhance import FaceArchitecture, FaceEnhancer
-from sadtalker_core.post.face_restore import (
-    FaceRestorer,
-    align_face,
-    detections,
-    find_faces,
-    restore_face,
-)
+from sadtalker_core.post.face_restore import FaceRestorer, align_face, detections, find_faces, restore_face
 from sadtalker_core.post.upsample import BackgroundUpsampler
 
 UPSCALE = 2
@@ -76,7 +71,7 @@ class RecordingCv2:
     def __getattr__(self, name):
         return getattr(cv2, name)
 
-    def warpAffine(self, src, *args, **kwargs):  # noqa: N802 - OpenCV's name
+    def warpAffine(self, src, *args, **kwargs):
         if kwargs.get("flags") == 3:
             self.masks.append(src.copy())
         return cv2.warpAffine(src, *args, **kwargs)
@@ -176,7 +171,7 @@ def two_faces(media_dir, one_face) -> np.ndarray:
 def best_per_part(dets: np.ndarray, splits: list[int]) -> np.ndarray:
     """The best-scoring detection whose box centre lies in each vertical band [splits[i], splits[i+1])."""
     centers = (dets[:, 0] + dets[:, 2]) / 2
-    rows = [next(i for i in range(len(dets)) if lo <= centers[i] < hi) for lo, hi in zip(splits, splits[1:])]
+    rows = [next(i for i in range(len(dets)) if lo <= centers[i] < hi) for lo, hi in pairwise(splits)]
     return dets[rows]
 
 
