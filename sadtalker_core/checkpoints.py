@@ -4,7 +4,7 @@ Every official file is described by a :class:`FileLayout`: its container (safete
 torch pickle dict, flat torch pickle) and where each sub-network's tensors sit in it (a key
 prefix or a top-level entry).  Sub-networks are named by *sections*: ``kp_detector``,
 ``generator``, ``he_estimator``, ``mapping``, ``audio2exp``, ``audio2pose``, ``face_3drecon``,
-``retinaface``, ``awing_fan``.
+``retinaface``, ``awing_fan``, ``parsenet`` (facexlib's face parser).
 
 Loading is strict: :func:`load_into` checks keys and shapes against the module before copying,
 treats BatchNorm's ``num_batches_tracked`` as optional, and raises :class:`CheckpointError`
@@ -71,6 +71,7 @@ OFFICIAL_LAYOUTS: dict[str, FileLayout] = {
         FileLayout("epoch_20.pth", "torch", {"face_3drecon": "net_recon"}),
         FileLayout("detection_Resnet50_Final.pth", "torch_flat", {"retinaface": ""}, ("module.",)),
         FileLayout("alignment_WFLW_4HG.pth", "torch", {"awing_fan": "state_dict"}),
+        FileLayout("parsing_parsenet.pth", "torch_flat", {"parsenet": ""}),
     )
 }
 
