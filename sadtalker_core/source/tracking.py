@@ -24,14 +24,17 @@ a head turn of a few frames still moves the crop with it.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 
 from ..errors import InputError, NoFaceError
 from .face import to_rgb_uint8
 from .landmarks import FaceBox, LandmarkDetector, pick_face
+
+Value = TypeVar("Value")
 
 #: frames on each side of a frame in the moving average of the crop landmarks (0: no smoothing)
 SMOOTHING_RADIUS = 2
@@ -81,14 +84,17 @@ def _centre(face: FaceBox) -> np.ndarray:
     return np.array([(x1 + x2) / 2, (y1 + y2) / 2])
 
 
-def _hold(landmarks: list[np.ndarray | None]) -> np.ndarray:
-    """(N, 68, 2): missing frames take the previous frame's landmarks, leading ones the first found."""
-    first = next(points for points in landmarks if points is not None)
+def hold_missing(values: Sequence[Value | None]) -> list[Value]:
+    """``values`` with each None replaced by the previous value (leading Nones by the first value):
+    what a frame without a face takes from its neighbours."""
+    first = next((value for value in values if value is not None), None)
+    if first is None:
+        raise ValueError("nothing to hold: every value is None")
     held, previous = [], first
-    for points in landmarks:
-        previous = previous if points is None else points
+    for value in values:
+        previous = previous if value is None else value
         held.append(previous)
-    return np.stack(held).astype(np.float32)
+    return held
 
 
 def track_face(frames: Iterable[np.ndarray], detector: LandmarkDetector, face_index: int | None = None,
@@ -117,4 +123,4 @@ def track_face(frames: Iterable[np.ndarray], detector: LandmarkDetector, face_in
         raise NoFaceError(f"no face found in any of the {len(landmarks)} frames of {name}; "
                           "give a video that shows a clearly visible, roughly frontal face")
     found = np.array([points is not None for points in landmarks])
-    return FaceTrack(_hold(landmarks), found, float(fps))
+    return FaceTrack(np.stack(hold_missing(landmarks)).astype(np.float32), found, float(fps))
