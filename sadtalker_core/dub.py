@@ -43,7 +43,7 @@ from .render.frames import frames_to_uint8
 from .render.video_source import VideoBatchRenderer, render_video_batch, source_images, video_windows
 from .source.crop import FaceCrop, PreprocessMode
 from .source.face import CropLandmarks, to_rgb_uint8
-from .source.landmarks import LandmarkDetector
+from .source.landmarks import FaceOrder, LandmarkDetector
 from .source.tracking import SMOOTHING_RADIUS, track_face
 from .source.video_faces import VideoFaces, extract_video_faces
 
@@ -55,7 +55,8 @@ class DubOptions:
     ``length``: what happens when the speech is longer than the video (:mod:`~sadtalker_core.motion.length`);
     ``mode``: ``full`` (the face quad, as pictures) or ``extfull`` (the wider crop) pasted back;
     ``smoothing_radius``: frames on each side in the crop's moving average (:mod:`~sadtalker_core.source.tracking`);
-    ``face_index``: the face to follow, chosen on the first frame with a face (largest by default).
+    ``face_index``: the face to follow, chosen on the first frame with a face, counted in ``face_order``
+    (the most confident first, as official, or the largest).
     """
 
     length: LengthPolicy = LengthPolicy.PINGPONG
@@ -66,6 +67,7 @@ class DubOptions:
     smoothing_radius: int = SMOOTHING_RADIUS
     crop_landmarks: CropLandmarks = CropLandmarks.DETECT
     face_index: int | None = None
+    face_order: FaceOrder = FaceOrder.SCORE
     enhancer_strength: float = 1.0
 
     def __post_init__(self) -> None:
@@ -73,6 +75,7 @@ class DubOptions:
         object.__setattr__(self, "mode", PreprocessMode(self.mode))
         object.__setattr__(self, "paste", PasteMethod(self.paste))
         object.__setattr__(self, "crop_landmarks", CropLandmarks(self.crop_landmarks))
+        object.__setattr__(self, "face_order", FaceOrder(self.face_order))
         if not self.mode.pastes_back:
             raise SettingError(f"a dub pastes the face back into every frame: use preprocess 'full' or 'extfull', "
                                f"not '{self.mode.value}'")
@@ -155,7 +158,8 @@ def analyse_video(models: SadTalkerModels, frames: VideoFrames, max_frames: int,
     """The source face of each of the first ``max_frames`` frames (no output frame shows a later
     one): :func:`track_face`, then :func:`extract_video_faces` at the models' render size."""
     detector = detector or models.detector()
-    track = track_face(itertools.islice(frames, max_frames), detector, options.face_index, fps, name)
+    track = track_face(itertools.islice(frames, max_frames), detector, options.face_index, fps, name,
+                       options.face_order)
     return extract_video_faces(frames, track, models.recon, detector, options.mode, models.size,
                                options.smoothing_radius, options.crop_landmarks, name)
 

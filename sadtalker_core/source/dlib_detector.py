@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import MissingPackageError
-from .landmarks import LANDMARK_COUNT, FaceBox, LandmarkDetector, check_rgb_image, largest_first
+from .landmarks import LANDMARK_COUNT, FaceBox, LandmarkDetector, check_rgb_image, ordered_faces
 
 PREDICTOR_FILE = "shape_predictor_68_face_landmarks.dat"
 
@@ -54,7 +54,7 @@ class DlibDetector(LandmarkDetector):
         self._predictor = dlib.shape_predictor(str(predictor_path()))
 
     def find_faces(self, image_rgb: np.ndarray) -> list[FaceBox]:
-        """Every face dlib finds, largest first.  Boxes are dlib's rectangles with exclusive right /
+        """Every face dlib finds, the highest score first.  Boxes are dlib's rectangles with exclusive right /
         bottom; the score is the detector's SVM margin (> 0)."""
         image = check_rgb_image(image_rgb)
         for upsample in self.upsampling:
@@ -63,7 +63,7 @@ class DlibDetector(LandmarkDetector):
                 break
         faces = [FaceBox((rect.left(), rect.top(), rect.right() + 1, rect.bottom() + 1), score)
                  for rect, score in zip(rects, scores)]
-        return largest_first(faces)
+        return ordered_faces(faces)
 
     def landmarks(self, image_rgb: np.ndarray, face: FaceBox) -> np.ndarray:
         """The shape predictor's 68 points inside ``face``'s box."""

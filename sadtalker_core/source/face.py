@@ -33,7 +33,7 @@ from ..networks.recon_net import ReconNet
 from .align import align_face
 from .crop import FaceCrop, PreprocessMode, crop_face
 from .extract import Face3DMM, extract_3dmm
-from .landmarks import LandmarkDetector, NoFaceError, pick_face
+from .landmarks import FaceOrder, LandmarkDetector, NoFaceError, pick_face
 
 #: the smallest face worth animating: the shorter side, in input pixels, of the region the render
 #: input is cut from (the crop's ``original_size``); a smaller one is blown up more than four
@@ -126,17 +126,18 @@ def check_face_size(crop: FaceCrop, name: str = "the image") -> None:
 
 
 def face_landmarks(image: np.ndarray, detector: LandmarkDetector, face_index: int | None = None,
-                   name: str = "the image") -> np.ndarray:
-    """68 landmarks of the chosen face (largest by default), computed for that face only."""
-    return detector.landmarks(image, pick_face(detector.find_faces(image), face_index, name))
+                   name: str = "the image", face_order: FaceOrder | str = FaceOrder.SCORE) -> np.ndarray:
+    """68 landmarks of the chosen face (:func:`pick_face`), computed for that face only."""
+    return detector.landmarks(image, pick_face(detector.find_faces(image), face_index, name, face_order))
 
 
 def find_landmarks(image: np.ndarray, detector: LandmarkDetector, mode: PreprocessMode,
-                   face_index: int | None = None, name: str = "the image") -> np.ndarray | None:
+                   face_index: int | None = None, name: str = "the image",
+                   face_order: FaceOrder | str = FaceOrder.SCORE) -> np.ndarray | None:
     """:func:`face_landmarks`.  No face is an error, except in ``resize`` mode, which needs no
     face to cut: there the mean face position stands in (None)."""
     try:
-        return face_landmarks(image, detector, face_index, name)
+        return face_landmarks(image, detector, face_index, name, face_order)
     except NoFaceError:
         if mode is not PreprocessMode.RESIZE or face_index:
             raise
@@ -145,30 +146,34 @@ def find_landmarks(image: np.ndarray, detector: LandmarkDetector, mode: Preproce
 
 
 def landmarks_on_crop(crop: FaceCrop, detector: LandmarkDetector, face_index: int | None = None,
-                      name: str = "the image") -> np.ndarray | None:
+                      name: str = "the image", face_order: FaceOrder | str = FaceOrder.SCORE) -> np.ndarray | None:
     """The official second detection: 68 landmarks of the face in the render crop, or None when
     the detector finds no face there.
 
-    The crop modes cut the crop around the chosen face, so the largest face in it is taken; in
-    ``resize`` mode the crop is the whole picture and ``face_index`` chooses, as on the picture.
+    The crop modes cut the crop around the chosen face, so the first face in it (``face_order``) is
+    taken; in ``resize`` mode the crop is the whole picture and ``face_index`` chooses, as on the picture.
     """
     index = face_index if crop.mode is PreprocessMode.RESIZE else None
     faces = detector.find_faces_in_crop(crop.image)
     if not faces and not index:
         return None
-    return detector.landmarks(crop.image, pick_face(faces, index, f"{name} (resized to {crop.image.shape[0]} px)"))
+    return detector.landmarks(crop.image, pick_face(faces, index, f"{name} (resized to {crop.image.shape[0]} px)",
+                                                    face_order))
 
 
 def extract_source(image: np.ndarray, recon: ReconNet, mode: PreprocessMode | str = "crop", size: int = 256,
                    detector: LandmarkDetector | None = None, landmarks: np.ndarray | None = None,
                    face_index: int | None = None, name: str = "the image",
-                   crop_landmarks: CropLandmarks | str = CropLandmarks.DETECT) -> SourceFace:
+                   crop_landmarks: CropLandmarks | str = CropLandmarks.DETECT,
+                   face_order: FaceOrder | str = FaceOrder.SCORE) -> SourceFace:
     """Crop the face of ``image`` for rendering at ``size`` and regress its 3DMM coefficients.
 
     Give ``landmarks`` (68, 2) of the face in ``image`` to skip the first detection, and a
     ``detector``.  ``crop_landmarks`` (:class:`CropLandmarks`) says how the crop's landmarks are
     found: ``detect`` (official) needs the detector, ``mapped`` needs it only when ``landmarks``
-    are not given.  A face too small to animate raises :class:`FaceTooSmallError`.
+    are not given.  Of several faces, ``face_index`` counts in ``face_order`` (:class:`FaceOrder`: the
+    most confident first, as official, or the largest).  A face too small to animate raises
+    :class:`FaceTooSmallError`.
     """
     mode = PreprocessMode(mode)
     how = CropLandmarks(crop_landmarks)
@@ -180,13 +185,13 @@ def extract_source(image: np.ndarray, recon: ReconNet, mode: PreprocessMode | st
                          "landmarks on the render crop: give one, or crop_landmarks='mapped' to map the given "
                          "landmarks into the crop")
     if landmarks is None and (mode.crops_face or how is CropLandmarks.MAPPED):
-        landmarks = find_landmarks(rgb, detector, mode, face_index, name)
+        landmarks = find_landmarks(rgb, detector, mode, face_index, name, face_order)
     crop = crop_face(rgb, mode, landmarks, size, face_index or 0)
     check_face_size(crop, name)
     if how is CropLandmarks.MAPPED:
         found = None if landmarks is None else landmarks_in_crop(landmarks, crop)
     else:
-        found = landmarks_on_crop(crop, detector, face_index, name)
+        found = landmarks_on_crop(crop, detector, face_index, name, face_order)
         if found is None:
             warnings.warn(f"no face found in the {size} px crop of {name}; the mean face position stands in "
                           "for its landmarks (the official code's fallback)", stacklevel=2)
@@ -197,7 +202,8 @@ def extract_source(image: np.ndarray, recon: ReconNet, mode: PreprocessMode | st
 def extract_sequence(frames: Iterable[np.ndarray], recon: ReconNet, detector: LandmarkDetector,
                      mode: PreprocessMode | str = "crop", size: int = 256,
                      face_index: int | None = None, name: str = "the video",
-                     crop_landmarks: CropLandmarks | str = CropLandmarks.DETECT) -> Iterator[SourceFace]:
+                     crop_landmarks: CropLandmarks | str = CropLandmarks.DETECT,
+                     face_order: FaceOrder | str = FaceOrder.SCORE) -> Iterator[SourceFace]:
     """3DMM coefficients of every frame of a video (e.g. a reference video for pose or blinks).
 
     As in the official code, the crop is fixed by the first frame and the landmarks of every
@@ -212,13 +218,13 @@ def extract_sequence(frames: Iterable[np.ndarray], recon: ReconNet, detector: La
         rgb = to_rgb_uint8(frame, frame_name)
         if first is None:
             source = extract_source(rgb, recon, mode, size, detector, face_index=face_index, name=frame_name,
-                                    crop_landmarks=crop_landmarks)
+                                    crop_landmarks=crop_landmarks, face_order=face_order)
             first, previous = source.crop, source.landmarks
             yield source
             continue
         crop = dataclasses.replace(first, image=first.render_input(rgb), full_image=None)
         try:
-            found = landmarks_on_crop(crop, detector, face_index, frame_name)
+            found = landmarks_on_crop(crop, detector, face_index, frame_name, face_order)
         except NoFaceError:  # resize mode: the face asked for is missing from this frame
             found = None
         previous = previous if found is None else found

@@ -1,15 +1,17 @@
 """The face-landmark interface every detector backend implements: faces with 68 iBUG landmarks.
 
-A backend takes an RGB uint8 picture and returns every face it found as a :class:`FaceBox`,
-largest box first; :func:`pick_face` chooses one of them (the largest unless an index is given)
-and raises errors that say what to do when there is none; the backend then gives the chosen
-face's landmarks, so that a picture of many faces costs one landmark run, as in the official code.
+A backend takes an RGB uint8 picture and returns every face it found as a :class:`FaceBox`, the
+most confident first; :func:`pick_face` chooses one of them in a :class:`FaceOrder` (by default the
+official one: the detector's most confident face, ``dets[0]`` of the official croper) and raises
+errors that say what to do when there is none; the backend then gives the chosen face's
+landmarks, so that a picture of many faces costs one landmark run, as in the official code.
 """
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import Enum
 from typing import TypeVar
 
 import numpy as np
@@ -63,7 +65,7 @@ class LandmarkDetector(ABC):
 
     @abstractmethod
     def find_faces(self, image_rgb: np.ndarray) -> list[FaceBox]:
-        """Every face in an (H, W, 3) RGB uint8 image, largest box first."""
+        """Every face in an (H, W, 3) RGB uint8 image, the highest score first."""
 
     @abstractmethod
     def landmarks(self, image_rgb: np.ndarray, face: FaceBox) -> np.ndarray:
@@ -75,7 +77,7 @@ class LandmarkDetector(ABC):
         return self.find_faces(crop_rgb)
 
     def detect(self, image_rgb: np.ndarray) -> list[FaceLandmarks]:
-        """Every face with its landmarks, largest first (landmarks of every box: when one face is
+        """Every face with its landmarks, the highest score first (landmarks of every box: when one face is
         wanted, :func:`pick_face` on :meth:`find_faces` and then :meth:`landmarks` is cheaper)."""
         image = check_rgb_image(image_rgb)
         return [FaceLandmarks(face.box, face.score, self.landmarks(image, face)) for face in self.find_faces(image)]
@@ -89,28 +91,36 @@ def check_rgb_image(image: np.ndarray, needed_by: str = "face detection") -> np.
     return np.ascontiguousarray(image)
 
 
-def largest_first(faces: Sequence[Face]) -> list[Face]:
-    """``faces`` ordered by box area, largest first (stable: equal areas keep their order)."""
-    return sorted(faces, key=lambda face: face.area, reverse=True)
+class FaceOrder(str, Enum):
+    """Which face of several counts as the first (``face_index`` 0) and in which order the rest follow."""
+
+    SCORE = "score"  # the detector's most confident face first: the official choice (dets[0])
+    LARGEST = "largest"  # the largest box first
 
 
-def pick_face(faces: Sequence[Face], index: int | None = None, image_name: str = "the image") -> Face:
-    """The face to animate: ``faces[index]``, or the largest face when ``index`` is None.
+def ordered_faces(faces: Sequence[Face], order: FaceOrder | str = FaceOrder.SCORE) -> list[Face]:
+    """``faces`` by descending score or box area (stable: ties keep the detector's order)."""
+    key = (lambda face: face.score) if FaceOrder(order) is FaceOrder.SCORE else (lambda face: face.area)
+    return sorted(faces, key=key, reverse=True)
 
-    ``faces`` is a detector's result (largest first).  Raises :class:`NoFaceError` naming
-    ``image_name`` when there is no face or the index is out of range.
+
+def pick_face(faces: Sequence[Face], index: int | None = None, image_name: str = "the image",
+              order: FaceOrder | str = FaceOrder.SCORE) -> Face:
+    """The face to animate: face ``index`` (default 0) of ``faces`` in ``order``.
+
+    Raises :class:`NoFaceError` naming ``image_name`` when there is no face or the index is out of range.
     """
     if not faces:
         raise NoFaceError(
             f"no face found in {image_name}. Use a picture with a clearly visible, roughly frontal face, "
             "or, if the picture already is a tight crop of the face, the 'resize' preprocess mode."
         )
-    if index is None:
-        return max(faces, key=lambda face: face.area)
+    index = 0 if index is None else index
     if not 0 <= index < len(faces):
         found = f"{len(faces)} face{'s' if len(faces) != 1 else ''}"
+        first = "most confident" if FaceOrder(order) is FaceOrder.SCORE else "largest"
         raise NoFaceError(
             f"face index {index} asked for, but {found} found in {image_name} "
-            f"(valid indices: 0 to {len(faces) - 1}, largest face first)"
+            f"(valid indices: 0 to {len(faces) - 1}, the {first} face first)"
         )
-    return faces[index]
+    return ordered_faces(faces, order)[index]

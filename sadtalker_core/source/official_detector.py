@@ -20,7 +20,7 @@ import torch
 
 from ..networks.awing_fan import AwingFAN, crop_landmarks98, landmark_98_to_68, load_awing_fan
 from ..networks.retinaface import NMS_IOU_THRESHOLD, SADTALKER_SCORE_THRESHOLD, RetinaFace, load_retinaface
-from .landmarks import FaceBox, LandmarkDetector, check_rgb_image, largest_first
+from .landmarks import FaceBox, LandmarkDetector, check_rgb_image, ordered_faces
 
 
 def crop_origin(box: np.ndarray) -> tuple[int, int]:
@@ -58,7 +58,8 @@ class OfficialDetector(LandmarkDetector):
         return cls(load_retinaface(detection_path, device), load_awing_fan(alignment_path, device))
 
     def find_faces(self, image_rgb: np.ndarray) -> list[FaceBox]:
-        """Every face RetinaFace keeps (score > threshold, after NMS) whose box holds pixels, largest first."""
+        """Every face RetinaFace keeps (score > threshold, after NMS) whose box holds pixels, in RetinaFace's
+        order: the highest score first."""
         image = check_rgb_image(image_rgb)
         return self._boxes(image, image)
 
@@ -70,7 +71,7 @@ class OfficialDetector(LandmarkDetector):
     @torch.inference_mode()
     def _boxes(self, image: np.ndarray, detector_view: np.ndarray) -> list[FaceBox]:
         dets = self.retinaface.detect(detector_view, self.score_threshold, NMS_IOU_THRESHOLD)
-        return largest_first([FaceBox(tuple(det[:4]), float(det[4])) for det in dets if box_crop(image, det).size])
+        return ordered_faces([FaceBox(tuple(det[:4]), float(det[4])) for det in dets if box_crop(image, det).size])
 
     @torch.inference_mode()
     def landmarks(self, image_rgb: np.ndarray, face: FaceBox) -> np.ndarray:

@@ -4,7 +4,7 @@ The picture path detects its face once; a dubbed video needs the face of every f
 crop that follows the head without jittering.  :func:`track_face`:
 
 1. runs the detector on every frame (any :class:`~sadtalker_core.source.landmarks.LandmarkDetector`)
-   and keeps one face: ``face_index`` (largest by default) on the first frame with a face, then
+   and keeps one face: ``face_index`` (in ``face_order``: the most confident by default) on the first frame with a face, then
    on each frame the face whose box centre is nearest the previous one's (the same person, even
    when another face is larger for a while);
 2. holds the landmarks over frames where no face was found: such a frame takes the previous
@@ -32,7 +32,7 @@ import numpy as np
 
 from ..errors import InputError, NoFaceError
 from .face import to_rgb_uint8
-from .landmarks import FaceBox, LandmarkDetector, pick_face
+from .landmarks import FaceBox, FaceOrder, LandmarkDetector, pick_face
 
 Value = TypeVar("Value")
 
@@ -98,7 +98,7 @@ def hold_missing(values: Sequence[Value | None]) -> list[Value]:
 
 
 def track_face(frames: Iterable[np.ndarray], detector: LandmarkDetector, face_index: int | None = None,
-               fps: float = 25.0, name: str = "the video") -> FaceTrack:
+               fps: float = 25.0, name: str = "the video", face_order: FaceOrder | str = FaceOrder.SCORE) -> FaceTrack:
     """Detect and follow one face through ``frames`` (RGB, uint8 or float 0..1; see the module
     docstring).  A video without any face raises :class:`NoFaceError` naming ``name``; a
     ``face_index`` missing from the first frame with faces raises it naming that frame."""
@@ -112,7 +112,7 @@ def track_face(frames: Iterable[np.ndarray], detector: LandmarkDetector, face_in
             landmarks.append(None)
             continue
         if previous is None:
-            face = pick_face(faces, face_index, frame_name)
+            face = pick_face(faces, face_index, frame_name, face_order)
         else:
             face = min(faces, key=lambda f: float(np.hypot(*(_centre(f) - previous))))
         previous = _centre(face)

@@ -106,17 +106,21 @@ def test_a_picture_without_a_face_is_an_error_naming_it_and_suggesting_resize(mo
         extract_source(read_image(path), models.recon, "crop", 256, detector, name=str(path))
 
 
-def test_of_several_faces_the_largest_is_animated_or_the_one_asked_for(models, detector, media_dir):
+def test_of_several_faces_the_one_asked_for_in_the_order_asked_for_is_animated(models, detector, media_dir):
     big = read_image(media_dir / "people_0.png")  # face about 180 px, left
     small = cv2.resize(skimage.data.astronaut(), (384, 384))  # face about 130 px, right
     canvas = np.full((520, 900, 3), 200, dtype=np.uint8)
     canvas[20:20 + big.shape[0], :big.shape[1]] = big
     canvas[100:100 + small.shape[0], 500:500 + small.shape[1]] = small
 
-    largest = extract_source(canvas, models.recon, "crop", 256, detector)
-    second = extract_source(canvas, models.recon, "crop", 256, detector, face_index=1)
+    largest = extract_source(canvas, models.recon, "crop", 256, detector, face_order="largest")
+    second = extract_source(canvas, models.recon, "crop", 256, detector, face_index=1, face_order="largest")
     assert largest.crop.info.crop.x2 <= big.shape[1] and largest.crop.face_index == 0
     assert second.crop.info.crop.x1 >= 500 - 50 and second.crop.face_index == 1
+    best = pick_face(detector.find_faces(canvas))  # the default: the most confident face, as official
+    default = extract_source(canvas, models.recon, "crop", 256, detector)
+    chosen = largest if best.box[2] <= big.shape[1] else second
+    assert default.crop.info.crop == chosen.crop.info.crop
     with pytest.raises(NoFaceError, match="face index 2 asked for, but 2 faces found in pair.png"):
         extract_source(canvas, models.recon, "crop", 256, detector, face_index=2, name="pair.png")
 

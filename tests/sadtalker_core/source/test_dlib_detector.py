@@ -7,7 +7,7 @@ import pytest
 import skimage.data
 
 from sadtalker_core.source.dlib_detector import DlibDetector, predictor_path
-from sadtalker_core.source.landmarks import FaceBox, FaceLandmarks, NoFaceError, pick_face
+from sadtalker_core.source.landmarks import FaceBox, FaceLandmarks, NoFaceError, ordered_faces, pick_face
 
 
 @pytest.fixture(scope="module")
@@ -66,11 +66,12 @@ def pair(media_dir) -> np.ndarray:
     return canvas
 
 
-def test_two_pasted_faces_are_found_largest_first(detector, pair):
+def test_two_pasted_faces_are_found_most_confident_first(detector, pair):
     faces = detector.detect(pair)
     assert len(faces) == 2
-    assert faces[0].area > faces[1].area
-    assert faces[0].box[2] <= 474 and faces[1].box[0] >= 500  # big on the left, small on the right
+    assert faces[0].score >= faces[1].score
+    big, small = ordered_faces(faces, "largest")
+    assert big.box[2] <= 474 and small.box[0] >= 500  # big on the left, small on the right
     for face in faces:
         _assert_plausible(face)
     assert pick_face(faces) is faces[0]

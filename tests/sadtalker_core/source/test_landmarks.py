@@ -9,14 +9,15 @@ from sadtalker_core.source.landmarks import (
     FaceLandmarks,
     LandmarkDetector,
     NoFaceError,
+    FaceOrder,
     check_rgb_image,
-    largest_first,
+    ordered_faces,
     pick_face,
 )
 
 
-def _face(x1: float, y1: float, x2: float, y2: float) -> FaceLandmarks:
-    return FaceLandmarks((x1, y1, x2, y2), 0.9, np.zeros((68, 2)))
+def _face(x1: float, y1: float, x2: float, y2: float, score: float = 0.9) -> FaceLandmarks:
+    return FaceLandmarks((x1, y1, x2, y2), score, np.zeros((68, 2)))
 
 
 def test_result_is_typed_and_read_only():
@@ -29,19 +30,32 @@ def test_result_is_typed_and_read_only():
         FaceLandmarks((0, 0, 1, 1), 1.0, np.zeros((5, 2)))
 
 
-def test_largest_first_and_default_pick():
-    small, big, degenerate = _face(0, 0, 10, 10), _face(0, 0, 30, 20), _face(5, 5, 4, 40)
+def test_the_most_confident_face_comes_first_by_default_as_officially():
+    small, big = _face(0, 0, 10, 10, score=0.99), _face(0, 0, 30, 20, score=0.98)
+    assert pick_face([big, small]) is small
+    assert ordered_faces([big, small]) == [small, big]
+    assert pick_face([big, small], 1) is big
+
+
+def test_largest_order_counts_by_box_area():
+    small, big, degenerate = _face(0, 0, 10, 10, 0.99), _face(0, 0, 30, 20, 0.9), _face(5, 5, 4, 40, 0.995)
     assert degenerate.area == 0
-    ordered = largest_first([small, degenerate, big])
+    ordered = ordered_faces([small, degenerate, big], FaceOrder.LARGEST)
     assert ordered == [big, small, degenerate]
-    assert pick_face([small, big]) is big
-    assert pick_face(ordered, 2) is degenerate
+    assert pick_face([small, big], order="largest") is big
+    assert pick_face([small, degenerate, big], 2, order=FaceOrder.LARGEST) is degenerate
+
+
+def test_ties_keep_the_detectors_order():
+    first, second = _face(0, 0, 10, 10, 0.9), _face(20, 0, 30, 10, 0.9)
+    assert ordered_faces([first, second]) == [first, second]
+    assert ordered_faces([first, second], "largest") == [first, second]
 
 
 def test_boxes_are_typed_and_picked_like_faces():
     small, big = FaceBox((0, 0, 10, 10), np.float32(0.9)), FaceBox((0, 0, 30, 20), 0.8)
     assert big.box == (0.0, 0.0, 30.0, 20.0) and isinstance(small.score, float) and big.area == 600.0
-    assert largest_first([small, big]) == [big, small] and pick_face([small, big]) is big
+    assert pick_face([big, small]) is small and pick_face([small, big], order="largest") is big
 
 
 class _CornerLandmarks(LandmarkDetector):
@@ -69,7 +83,7 @@ def test_detect_gives_every_box_with_its_landmarks_and_the_crop_detection_defaul
 def test_pick_face_errors_name_the_image_and_the_count():
     with pytest.raises(NoFaceError, match=r"no face found in me\.jpg.*'resize' preprocess mode"):
         pick_face([], image_name="me.jpg")
-    with pytest.raises(NoFaceError, match=r"face index 1 asked for, but 1 face found in me\.jpg"):
+    with pytest.raises(NoFaceError, match=r"face index 1 asked for, but 1 face found in me\.jpg .*most confident face first"):
         pick_face([_face(0, 0, 1, 1)], 1, image_name="me.jpg")
     with pytest.raises(NoFaceError, match="face index -1"):
         pick_face([_face(0, 0, 1, 1)], -1)

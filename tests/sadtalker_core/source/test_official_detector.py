@@ -59,24 +59,24 @@ def fan_crops(monkeypatch) -> list[tuple[int, ...]]:
     return crops
 
 
-def test_crops_are_cut_at_int_corners_clamped_and_sorted_largest_first(fan_crops):
+def test_crops_are_cut_at_int_corners_clamped_and_kept_in_retinafaces_score_order(fan_crops):
     stub = _FixedDetections(_four_detections())
     faces = OfficialDetector(stub, fan=None).detect(np.zeros((100, 100, 3), dtype=np.uint8))
     assert stub.calls == [(0.97, 0.4)]
-    assert [f.score for f in faces] == pytest.approx([0.98, 0.971, 0.99])
-    assert faces[0].box == pytest.approx((-5.5, -3.2, 60.0, 200.0))
-    assert fan_crops == [(100, 60, 3), (30, 29, 3), (15, 20, 3)]
-    assert (faces[0].landmarks == (0 + 60, 0 + 100)).all()  # crop from (0, 0): 60 wide, cut at the bottom
-    assert (faces[1].landmarks == (70 + 29, 10 + 30)).all()
-    assert (faces[2].landmarks == (10 + 20, 20 + 15)).all()
+    assert [f.score for f in faces] == pytest.approx([0.99, 0.98, 0.971])  # dets[0] first, as the official croper
+    assert faces[1].box == pytest.approx((-5.5, -3.2, 60.0, 200.0))
+    assert fan_crops == [(15, 20, 3), (100, 60, 3), (30, 29, 3)]
+    assert (faces[0].landmarks == (10 + 20, 20 + 15)).all()
+    assert (faces[1].landmarks == (0 + 60, 0 + 100)).all()  # crop from (0, 0): 60 wide, cut at the bottom
+    assert (faces[2].landmarks == (70 + 29, 10 + 30)).all()
 
 
 def test_boxes_come_without_fan_and_fan_runs_on_the_chosen_face_only(fan_crops):
     detector = OfficialDetector(_FixedDetections(_four_detections()), fan=None)
     image = np.zeros((100, 100, 3), dtype=np.uint8)
     boxes = detector.find_faces(image)
-    assert [b.score for b in boxes] == pytest.approx([0.98, 0.971, 0.99]) and fan_crops == []
-    points = detector.landmarks(image, pick_face(boxes, 1))
+    assert [b.score for b in boxes] == pytest.approx([0.99, 0.98, 0.971]) and fan_crops == []
+    points = detector.landmarks(image, pick_face(boxes, 2))
     assert fan_crops == [(30, 29, 3)]
     assert (points == (70 + 29, 10 + 30)).all()
 
