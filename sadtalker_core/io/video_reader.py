@@ -85,14 +85,25 @@ def probe_video(path: str | os.PathLike) -> VideoInfo:
         )
 
 
-def iter_frames(path: str | os.PathLike, fps: float | Fraction = VIDEO_FPS) -> Iterator[np.ndarray]:
-    """The frames of a video as RGB uint8 (H, W, 3) arrays on a ``fps`` timeline, decoded lazily.
+def iter_frames(path: str | os.PathLike, fps: float | Fraction | None = None) -> Iterator[np.ndarray]:
+    """The frames of a video as RGB uint8 (H, W, 3) arrays, decoded lazily: every decoded frame in
+    order (``fps`` None: how the official code reads a reference video, one video frame per motion
+    frame whatever the video's rate), or resampled to a ``fps`` timeline.
 
-    Output frame ``k`` (at ``k / fps`` seconds after the first frame) is the source frame whose
-    timestamp is nearest to it, so a source at another rate has frames repeated or dropped; a
-    source already at ``fps`` comes out frame for frame.  The last source frame is held for half
-    a source frame period, so the output lasts as long as the source does.
+    Resampled, output frame ``k`` (at ``k / fps`` seconds after the first frame) is the source
+    frame whose timestamp is nearest to it, so a source at another rate has frames repeated or
+    dropped; a source already at ``fps`` comes out frame for frame.  The last source frame is held
+    for half a source frame period, so the output lasts as long as the source does.
     """
+    if fps is None:
+        with open_media(path) as container:
+            decoded = False
+            for frame in container.decode(_video_stream(container, path)):
+                decoded = True
+                yield frame.to_ndarray(format="rgb24")
+            if not decoded:
+                raise VideoError(f"{path} holds no decodable video frames")
+        return
     rate = frame_rate(fps)
     with open_media(path) as container:
         stream = _video_stream(container, path)

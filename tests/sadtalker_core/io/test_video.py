@@ -200,6 +200,15 @@ def test_other_frame_rates_are_resampled_to_25(tmp_path, source_fps):
     assert [frame_index(f) for f in iter_frames(path, fps=25)] == [round(k * source_fps / 25) for k in range(50)]
 
 
+@pytest.mark.parametrize("source_fps", [50, 30])
+def test_without_a_rate_every_frame_comes_once_in_order_as_officially(tmp_path, source_fps):
+    """The official code reads a reference video frame for frame, as if it were at 25 fps."""
+    path = tmp_path / "clip.mp4"
+    with VideoWriter(path, fps=source_fps) as writer:
+        writer.write(indexed_frames(source_fps))
+    assert [frame_index(f) for f in iter_frames(path)] == list(range(source_fps))
+
+
 def test_audio_shape_errors_name_the_fix():
     with pytest.raises(VideoError, match="downmix or transpose"):
         AudioTrack(np.zeros((16000, 2), np.float32), 16000)
