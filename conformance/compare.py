@@ -2,7 +2,9 @@
 
 Every tensor of the golden is accounted for: an output the stage declares is compared, an input
 it declares is read; anything else fails, as does an output the golden lacks, one the handler
-computed without a registered tolerance, and one it should have computed but did not.
+computed without a registered tolerance, one it should have computed but did not, and a tensor
+the handler read without the stage declaring it as an input (a value taken from the golden,
+even part of an output, is then visible in the registration).
 """
 from __future__ import annotations
 
@@ -77,7 +79,8 @@ def check_output(name: str, ours, golden: torch.Tensor, tolerance: Tolerance) ->
 
 
 def judge(stage: Stage, golden: Golden, outputs: dict) -> tuple[OutputCheck, ...]:
-    """The checks of one golden: every computed output and every golden tensor, in golden order."""
+    """The checks of one golden: every computed output and every golden tensor, in golden order,
+    then every tensor the handler read without declaring it."""
     checks = []
     for name, value in outputs.items():
         tolerance = stage.tolerance(name)
@@ -95,6 +98,9 @@ def judge(stage: Stage, golden: Golden, outputs: dict) -> tuple[OutputCheck, ...
             checks.append(_unchecked(name, "an output of the golden that the handler did not compute", tolerance))
         elif not stage.reads(name):
             checks.append(_unchecked(name, f"neither an input nor an output of stage '{stage.name}': unchecked"))
+    for name in sorted(golden.read):
+        if not stage.reads(name):
+            checks.append(_unchecked(name, f"read from the golden, but not declared as an input of stage '{stage.name}'"))
     return tuple(checks)
 
 
@@ -103,6 +109,7 @@ def run_golden(golden: Golden, ctx: StageContext) -> GoldenReport:
     stage = STAGES.get(golden.stage)
     if stage is None:
         raise KeyError(f"{golden.path.name}: no handler for stage '{golden.stage}' (have: {', '.join(sorted(STAGES))})")
+    golden.read.clear()
     with torch.inference_mode():
         outputs = dict(stage.handler(golden, ctx))
     return GoldenReport(golden.path.name, stage.name, judge(stage, golden, outputs))

@@ -44,12 +44,15 @@ def stage_of(meta: dict) -> str:
 
 @dataclass
 class Golden:
-    """One golden file: its tensors (inputs and reference outputs) and metadata."""
+    """One golden file: its tensors (inputs and reference outputs) and metadata.  ``read`` collects
+    the names of the tensors a handler took (through ``golden[name]``), so that every value a
+    stage reads from the golden must be declared as one of its inputs."""
 
     path: Path
     tensors: dict[str, torch.Tensor]
     meta: dict
     info: dict = field(default_factory=dict)
+    read: set[str] = field(default_factory=set, repr=False)
 
     @property
     def stage(self) -> str:
@@ -58,6 +61,7 @@ class Golden:
     def __getitem__(self, name: str) -> torch.Tensor:
         if name not in self.tensors:
             raise KeyError(f"{self.path.name}: golden has no tensor '{name}' (has: {', '.join(self.tensors)})")
+        self.read.add(name)
         return self.tensors[name]
 
     def checkpoint_names(self) -> list[str]:

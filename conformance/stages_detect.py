@@ -99,7 +99,7 @@ def _selection_outputs(decoded: DecodedDetections, suffix: str, threshold: float
         "dets_thr*": Tolerance(abs=1e-3),
         "crop_box_int": EXACT,
     },
-    inputs=("image_rgb_uint8",),
+    inputs=("image_rgb_uint8", "loc", "conf_logits", "landms", "priors"),  # the raw outputs: see the selection below
 )
 def retinaface(golden: Golden, ctx: StageContext) -> dict[str, Output]:
     """Network outputs, priors and decoding from our own forward pass; the selection (threshold,
@@ -155,7 +155,7 @@ def retinaface(golden: Golden, ctx: StageContext) -> dict[str, Output]:
         "lm68_crop": Tolerance(abs=1e-4),
         "lm68_orig": Tolerance(abs=1e-4),
     },
-    inputs=("crop_rgb_uint8", "det_offset_int"),
+    inputs=("crop_rgb_uint8", "det_offset_int", "heatmaps"),  # heatmaps: the interior points' synthetic variant
 )
 def awing_fan(golden: Golden, ctx: StageContext) -> dict[str, Output]:
     """FAN on the golden's crop, the point decoding (also on the golden's edge-free heatmap

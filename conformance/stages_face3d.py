@@ -40,7 +40,7 @@ def align_img_stage(golden: Golden, ctx: StageContext) -> dict:
 @stage("face_3drecon", {
     "full_coeff": NETWORK,
     "coeff_3dmm": NETWORK,
-}, inputs=("image",))
+}, inputs=("image", "coeff_3dmm"))  # coeff_3dmm: its last three values, see below
 def face_3drecon_stage(golden: Golden, ctx: StageContext) -> dict:
     """The regressor on the golden's image, and the 73-d vector CropAndExtract builds from its output.
 

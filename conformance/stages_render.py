@@ -65,13 +65,14 @@ def _golden_pose(golden: Golden, prefix: str) -> HeadPose:
     "source_semantics": EXACT,  # windows are slices / copies of the stored coefficients
     "target_semantics": EXACT,
     **{f"{side}_{field}": NETWORK for side in ("src", "tgt") for field in POSE_FIELDS},
-}, inputs=("source_coeff", "coeff_seq"))
+}, inputs=("source_coeff", "coeff_seq", "target_semantics"))  # target_semantics: its length, see below
 def mapping_stage(golden: Golden, ctx: StageContext) -> dict:
     config = _config(golden)
     mapping = load_mapping(ctx.checkpoint(golden, "mapping", default=_mapping_file(config)), ctx.device, config.mapping)
     windows = _windows(golden, config)
-    # one batch of all the stored windows, unless the meta gives the batch size
-    targets = _padded_targets(windows, int(golden.meta.get("batch_size", len(golden["target_semantics"]))))
+    # the meta's batch size, else one batch as long as the golden's padded windows (a value read from an output)
+    batch_size = golden.meta.get("batch_size") or len(golden["target_semantics"])
+    targets = _padded_targets(windows, int(batch_size))
     return {
         "source_semantics": windows.source(),
         "target_semantics": targets,
@@ -134,11 +135,12 @@ def generator_stage(golden: Golden, ctx: StageContext) -> dict:
     "target_semantics_list": EXACT,
     "frames": Tolerance(abs=2e-4),
     "frames_uint8": Tolerance(abs=1),
-}, inputs=("source_coeff", "coeff_seq"))
+}, inputs=("source_coeff", "coeff_seq", "target_semantics_list"))  # target_semantics_list: its batch length, when
+#                                                                     the meta gives no batch size
 def make_animation_stage(golden: Golden, ctx: StageContext) -> dict:
     config = _config(golden)
     # target_semantics_list is (batch, steps, C, 27)
-    batch_size = int(golden.meta.get("batch_size", golden["target_semantics_list"].shape[0]))
+    batch_size = int(golden.meta.get("batch_size") or golden["target_semantics_list"].shape[0])
     source_image = read_source_image(ctx.media(golden.meta["source_pic"]))
     windows = _windows(golden, config)
     models = load_face_render_models(ctx.checkpoint(golden, "generator", default=BUNDLE),

@@ -63,3 +63,13 @@ def test_shape_mismatch_and_nan_fail():
 def test_relative_tolerance_scales_with_the_golden():
     check = check_output("x", torch.tensor([101.0]), torch.tensor([100.0]), Tolerance(rel=0.02))
     assert check.limit == pytest.approx(2.0) and check.passed
+
+
+def test_a_value_read_from_the_golden_must_be_declared_as_an_input():
+    """Reading part of an output (its length, its last values) is allowed only where the stage says so."""
+    golden = _golden(picture=torch.zeros(2), box=torch.tensor([1, 2]), b_score=torch.ones(1))
+    golden["picture"], golden["b_score"]  # noqa: B018 - a handler's reads
+    checks = judge(STAGE, golden, {"box": np.array([1, 2]), "b_score": torch.ones(1)})
+    undeclared = [c for c in checks if c.problem.startswith("read from the golden")]
+    assert [c.name for c in undeclared] == ["b_score"] and not undeclared[0].passed
+    assert "'toy'" in undeclared[0].problem and all(c.passed for c in checks if c not in undeclared)
