@@ -16,7 +16,7 @@ from ..config import PoseVAEConfig
 from ..errors import EnhancerError, InputError, SadTalkerError, SettingError
 from ..official_files import ENHANCER_ALIASES, OFFICIAL_FILES, RENDER_SIZES, FolderKind
 from .arguments import Parser, int_range, number
-from .manifest import Shard
+from .manifest import MANIFEST_SUFFIXES, Shard
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
 DEMO_IMAGE = ASSETS / "portrait.png"
@@ -33,6 +33,8 @@ MOTION_SUFFIXES = (".safetensors", ".npz", ".mat")
 #: the motion options' defaults (MotionOptions()): --load-motion refuses any other value
 MOTION_DEFAULTS = {"pose_style": 0, "blink": "random", "seed": None, "head_motion_scale": 1.0}
 POSE_STYLES = PoseVAEConfig().num_classes
+#: ``--ray`` with no address: start a Ray cluster on this machine (Ray's own name for it)
+RAY_LOCAL = "local"
 #: options that choose what a process loads: set once for a whole batch, not per manifest row
 PROCESS_OPTIONS = ("checkpoints", "size", "device", "precision", "enhancer", "quiet")
 
@@ -56,6 +58,14 @@ def _shard(text: str) -> Shard:
         return Shard.parse(text)
     except InputError as err:
         raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def _ray_address(text: str) -> str:
+    """An argparse type: a Ray cluster's address; a manifest's name here means it came after ``--ray``."""
+    if Path(text).suffix.lower() in MANIFEST_SUFFIXES:
+        raise argparse.ArgumentTypeError(f"'{text}' is a manifest, not a Ray address; write the manifest before "
+                                         "--ray, or give --ray auto / --ray HOST:PORT")
+    return text
 
 
 def _options(parser: argparse.ArgumentParser) -> None:
@@ -152,6 +162,14 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--shard", type=_shard, default=None, metavar="K/N",
                        help="take rows K, K+N, K+2N, ... (K from 0): N processes or machines split the manifest with "
                             "no coordination (default: RANK/WORLD_SIZE when started by torchrun, else all rows)")
+    batch.add_argument("--ray", nargs="?", const=RAY_LOCAL, default=None, type=_ray_address, metavar="ADDRESS",
+                       help="hand the rows out to the workers of a Ray cluster (pip install ray): one per GPU, or per "
+                            "--ray-cpus-per-worker CPUs without GPUs, each loading the models once; a failed row is "
+                            "tried once more. No ADDRESS: a cluster on this machine; auto or HOST:PORT: a running "
+                            "cluster (ray start), whose nodes see the same files")
+    batch.add_argument("--ray-cpus-per-worker", type=int_range(1), default=None, metavar="N",
+                       help="CPUs (and torch threads) of each Ray worker: without GPUs one worker per N CPUs of a node "
+                            "(default 2); with GPUs each GPU's worker (default: the node's CPUs shared among its GPUs)")
     _options(batch)
     demo = commands.add_parser("demo", help="render the bundled portrait and sentence",
                                description="Render the bundled portrait saying the bundled sentence.")
