@@ -23,7 +23,6 @@ import cv2
 import numpy as np
 import pytest
 import soundfile
-from paths import CORE_FILES
 
 from sadtalker_core import pipeline, precision
 from sadtalker_core.cli import arguments, batch, generate, main, parser
@@ -39,16 +38,6 @@ from sadtalker_core.source.dlib_detector import DlibDetector
 from sadtalker_core.source.face import read_image
 
 REPO = Path(__file__).resolve().parents[3]
-
-
-@pytest.fixture(scope="module")
-def checkpoints(weights_dir, tmp_path_factory) -> Path:
-    """The core model files without the RetinaFace / FAN files (fake detector weights find no
-    face), so that dlib finds the faces."""
-    folder = tmp_path_factory.mktemp("checkpoints")
-    for name in CORE_FILES:
-        (folder / name).symlink_to(weights_dir / name)
-    return folder
 
 
 def run(*argv: str | Path) -> tuple[int, str, str]:

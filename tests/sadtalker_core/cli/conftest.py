@@ -1,0 +1,17 @@
+"""Fixtures of the command-line tests."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from paths import CORE_FILES
+
+
+@pytest.fixture(scope="module")
+def checkpoints(weights_dir, tmp_path_factory) -> Path:
+    """The core model files without the RetinaFace / FAN files (fake detector weights find no
+    face), so that dlib finds the faces."""
+    folder = tmp_path_factory.mktemp("checkpoints")
+    for name in CORE_FILES:
+        (folder / name).symlink_to(weights_dir / name)
+    return folder
