@@ -13,6 +13,7 @@ Ray is an optional dependency, imported only here, and this module only with ``-
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import re
@@ -20,10 +21,11 @@ import signal
 import sys
 import threading
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
+from typing import TextIO
 
 from ..errors import MissingPackageError, SadTalkerError, SettingError
 from .batch import RowFailed, RowRenderer, plan_batch, record_failure
@@ -139,8 +141,9 @@ def _worker_environment() -> dict:
     return {"env_vars": {"PYTHONPATH": path}}
 
 
-def _schedule(ray: ModuleType, start_worker, pending: list[tuple[ManifestRow, argparse.Namespace]],
-              report: BatchReport, workers: list) -> None:
+def _schedule(ray: ModuleType, start_worker: Callable[[], object],
+              pending: list[tuple[ManifestRow, argparse.Namespace]], report: BatchReport, workers: list,
+              results: TextIO) -> None:
     """Every pending row to the next free worker until all are rendered or have failed ``ATTEMPTS``
     times; a dead worker is replaced.  Outcomes are printed as they come, as without Ray."""
     queue = deque((row, row_args, 1) for row, row_args in pending)
@@ -170,13 +173,34 @@ def _schedule(ray: ModuleType, start_worker, pending: list[tuple[ManifestRow, ar
             raise outcome.fatal
         if outcome.error is None:
             report.rendered.append(row)
-            print(outcome.line, flush=True)
+            print(outcome.line, file=results, flush=True)
         elif attempt < ATTEMPTS:
             print(f"line {row.line} ({row.output}): attempt {attempt} failed ({outcome.error}); trying again",
                   file=sys.stderr)
             queue.append((row, row_args, attempt + 1))
         else:
             record_failure(report, row, f"{outcome.error} ({attempt} attempts)")
+
+
+def _render_on_cluster(ray: ModuleType, args: argparse.Namespace, pending: list[tuple[ManifestRow, argparse.Namespace]],
+                       report: BatchReport, progress: Progress, results: TextIO) -> None:
+    """The pending rows on workers started for them in the cluster this process joined; the workers
+    end with the run, whatever happens."""
+    plan = plan_workers(ray.nodes(), args.device, args.ray_cpus_per_worker, len(pending))
+    progress.say(f"{len(pending)} rows to render on {plan}")
+    actor = ray.remote(RowWorker).options(num_cpus=plan.num_cpus, num_gpus=plan.num_gpus,
+                                          runtime_env=_worker_environment())
+
+    def start_worker():
+        return actor.remote(args, plan.num_cpus, os.getcwd())
+
+    workers = []
+    try:
+        workers.extend(start_worker() for _ in range(plan.count))
+        _schedule(ray, start_worker, pending, report, workers, results)
+    finally:
+        for worker in workers:
+            ray.kill(worker)
 
 
 def run_ray_batch(args: argparse.Namespace) -> BatchReport:
@@ -193,24 +217,14 @@ def run_ray_batch(args: argparse.Namespace) -> BatchReport:
     report, pending = plan_batch(args, Shard(), progress)
     if not pending:
         return report
-    joined = ray.is_initialized()
-    if not joined:
-        _connect(ray, args.ray)
-    workers: list = []
-    try:
-        plan = plan_workers(ray.nodes(), args.device, args.ray_cpus_per_worker, len(pending))
-        progress.say(f"{len(pending)} rows to render on {plan}")
-        actor = ray.remote(RowWorker).options(num_cpus=plan.num_cpus, num_gpus=plan.num_gpus,
-                                              runtime_env=_worker_environment())
-
-        def start_worker():
-            return actor.remote(args, plan.num_cpus, os.getcwd())
-
-        workers.extend(start_worker() for _ in range(plan.count))
-        _schedule(ray, start_worker, pending, report, workers)
-    finally:
-        for worker in workers:
-            ray.kill(worker)
+    results = sys.stdout  # one line per rendered clip, as without Ray
+    with contextlib.redirect_stdout(sys.stderr):  # where Ray prints its own messages (a worker's death, ...)
+        joined = ray.is_initialized()
         if not joined:
-            ray.shutdown()
+            _connect(ray, args.ray)
+        try:
+            _render_on_cluster(ray, args, pending, report, progress, results)
+        finally:
+            if not joined:
+                ray.shutdown()
     return report
