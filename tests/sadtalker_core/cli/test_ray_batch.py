@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -19,7 +21,7 @@ import numpy as np
 import pytest
 from paths import REPO
 
-from sadtalker_core.cli import main
+from sadtalker_core.cli import main, ray_batch
 from sadtalker_core.cli.ray_batch import WorkerPlan, plan_workers
 from sadtalker_core.errors import SettingError
 from sadtalker_core.io.video_reader import probe_video
@@ -95,6 +97,37 @@ def test_one_worker_per_gpu_or_per_cpu_slot(nodes, device, cpus_per_worker, rows
 def test_workers_that_cannot_fit_are_an_error(nodes, device, cpus_per_worker, message):
     with pytest.raises(SettingError, match=re.escape(message)):
         plan_workers(nodes, device, cpus_per_worker, 10)
+
+
+class _StandInRay:
+    """``ray.init`` as it behaves here: it sets a SIGTERM handler of its own, or finds no cluster."""
+
+    def __init__(self, running: bool = True):
+        self.running, self.options = running, None
+
+    def init(self, **options) -> None:
+        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(signum))
+        if not self.running:
+            raise ConnectionError("Could not find any running Ray instance.")
+        self.options = options
+
+
+def test_joining_a_cluster_keeps_sigterm_stopping_the_command_line_as_ctrl_c_does():
+    before = signal.getsignal(signal.SIGTERM)
+    local, running = _StandInRay(), _StandInRay()
+    ray_batch._connect(local, "local")
+    ray_batch._connect(running, "auto")
+    assert signal.getsignal(signal.SIGTERM) is before
+    assert local.options == {"address": "local", "include_dashboard": False, "logging_level": logging.WARNING}
+    assert running.options == {"address": "auto", "logging_level": logging.WARNING}
+
+
+def test_no_cluster_at_the_address_is_a_setting_error_saying_how_to_start_one():
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(SettingError, match=r"^--ray auto: no Ray cluster there \(Could not find any running Ray "
+                                           r"instance\.\); start one with ray start --head, or give --ray alone"):
+        ray_batch._connect(_StandInRay(running=False), "auto")
+    assert signal.getsignal(signal.SIGTERM) is before
 
 
 # --- on a local cluster ---------------------------------------------------------------------------
