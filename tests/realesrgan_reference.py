@@ -1,7 +1,7 @@
 """Real-ESRGAN 0.3.0's own ``RealESRGANer`` (``realesrgan/utils.py``), the reference the background
 upsampler is compared with.
 
-The package is installed without its dependencies (``requirements-test.txt``): its ``__init__``
+The package is installed without its dependencies (``requirements-reference.txt``): its ``__init__``
 imports basicsr's training code, which is not installed.  So ``realesrgan/utils.py`` is loaded on
 its own, with the one basicsr name it imports at the top (``load_file_from_url``, used only for
 ``https://`` model paths, never here) given as a function that refuses to run.
@@ -24,7 +24,7 @@ def realesrgan_utils() -> types.ModuleType:
     """``realesrgan.utils`` of the installed package, loaded without the package's ``__init__``."""
     spec = importlib.util.find_spec("realesrgan")
     if spec is None or not spec.submodule_search_locations:
-        raise ModuleNotFoundError("realesrgan is a test requirement: pip install --no-deps -r requirements-test.txt")
+        raise ModuleNotFoundError("realesrgan is a test requirement: pip install --no-deps -r requirements-reference.txt")
     source = Path(next(iter(spec.submodule_search_locations))) / "utils.py"
     stub = types.ModuleType(_DOWNLOAD_MODULE)
     stub.load_file_from_url = _no_download
