@@ -111,7 +111,7 @@ class LoadSadTalkerModels(io.ComfyNode):
         if face_detector != "dlib":
             detector = _detector_files()
             if detector is None and face_detector == "retinaface":
-                raise FileNotFoundError(
+                raise CheckpointError(
                     f"face_detector 'retinaface' needs {' and '.join(DETECTOR_FILES)} in ComfyUI/models/facedetection "
                     "or models/sadtalker; fetch them with the node 'Download SadTalker models' (face_detector on), "
                     "put them there yourself, or choose 'dlib'")

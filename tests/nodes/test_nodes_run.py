@@ -22,6 +22,7 @@ from comfyui_sadtalker.nodes.motion import (
 )
 from comfyui_sadtalker.nodes.post import FaceEnhance, PasteBack
 from comfyui_sadtalker.nodes.render import Render
+from comfyui_sadtalker.sadtalker_core.errors import CheckpointError
 from comfyui_sadtalker.sadtalker_core.io.frame_size import face_frame_size
 from comfyui_sadtalker.sadtalker_core.io.video_reader import probe_video
 from comfyui_sadtalker.sadtalker_core.motion.sequences import ExpressionSequence, PoseSequence, combine_motion
@@ -65,7 +66,7 @@ def test_precision_picks_the_renderer_speed(bundle, native_precision):
 
 
 def test_missing_models_and_detector_files_are_named(bundle):
-    with pytest.raises(FileNotFoundError, match="detection_Resnet50_Final.pth.*'Download SadTalker models'"):
+    with pytest.raises(CheckpointError, match="detection_Resnet50_Final.pth.*'Download SadTalker models'"):
         run(LoadSadTalkerModels, size="256", device="cpu", precision="auto", face_detector="retinaface")
     with pytest.raises(ValueError, match=r"missing SadTalker_V0.0.2_512.safetensors. To get them \(0.7 GB\), add the "
                                          r"node 'Download SadTalker models'"):
