@@ -50,29 +50,28 @@ def measure(setting: str, checkpoints: Path, frame_count: int, batch: int) -> di
     import torch
 
     from sadtalker_core.dub import DubOptions, dub_frames
+    from sadtalker_core.io.video_reader import iter_frames
     from sadtalker_core.models import load_models
+    from sadtalker_core.motion import MotionOptions, make_motion
     from sadtalker_core.motion.audio import audio_features, load_wav
-    from sadtalker_core.pipeline import MotionOptions, make_motion
-    from sadtalker_core.post.video import iter_frames
     from sadtalker_core.precision import reduced_dtype
+    from sadtalker_core.render import EXACT, FAST
     from sadtalker_core.render.frames import prepare_source, render_frames
     from sadtalker_core.render.inputs import coefficient_windows, source_image_tensor
-    from sadtalker_core.render.speed import EXACT, FAST
     from sadtalker_core.render.video_source import (
         render_video_batch,
         source_images,
         video_source_keypoints,
         video_windows,
     )
-    from sadtalker_core.source.dlib_detector import DlibDetector
     from sadtalker_core.source.tracking import track_face
     from sadtalker_core.source.video_faces import extract_video_faces
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
     if setting == "fast" and reduced_dtype(device) is None:
         return {"setting": setting, "skipped": f"no native reduced precision on this {device}"}
-    models = load_models(checkpoints, 256, device, FAST if setting == "fast" else EXACT)
-    detector = DlibDetector()
+    models = load_models(checkpoints, 256, device, FAST if setting == "fast" else EXACT, detector="dlib")
+    detector = models.detector
     frames = list(itertools.islice(iter_frames(VIDEO), frame_count))
     speech = audio_features(load_wav(SPEECH)[:frame_count * 640])
 
@@ -87,7 +86,8 @@ def measure(setting: str, checkpoints: Path, frame_count: int, batch: int) -> di
         return out
 
     # picture mode: the first frame's face, the speech's motion
-    motion = make_motion(models, faces.first, speech, MotionOptions(seed=0))
+    motion = make_motion(models.motion, speech.mel_batch(models.device), faces.first.source_coeff, MotionOptions(seed=0),
+                         fps=speech.fps)
     windows = coefficient_windows(faces.first.source_coeff, motion.coeff_70(), render.mapping.coeff_nc)
     image = source_image_tensor(faces.first.crop.image, 256)
     _, prepare_s = timed(synced, prepare_source, render, image, windows.source())

@@ -24,8 +24,9 @@ from process import peak_rss_mib
 
 from sadtalker_core.io.audio import read_audio
 from sadtalker_core.io.video_reader import probe_video
+from sadtalker_core.motion import MotionOptions, make_motion
 from sadtalker_core.motion.audio import DEFAULT_AUDIO, load_audio_features
-from sadtalker_core.pipeline import MotionOptions, RenderOptions, generate, make_motion
+from sadtalker_core.pipeline import RenderOptions, generate
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,8 @@ def run(args: argparse.Namespace) -> Figures:
     models, source = load_source(args)
     extracted = time.perf_counter()
     audio = load_audio_features(args.audio)
-    motion = make_motion(models, source, audio, MotionOptions(seed=0))
+    motion = make_motion(models.motion, audio.mel_batch(models.device), source.source_coeff, MotionOptions(seed=0),
+                         fps=audio.fps)
     moved = time.perf_counter()
     stamps: list[float] = []
 

@@ -29,7 +29,6 @@ from report import add_output_options, report
 
 REPO = Path(__file__).resolve().parents[1]
 MEDIA = REPO / "tests" / "data" / "media"
-DETECTOR_FILES = ("detection_Resnet50_Final.pth", "alignment_WFLW_4HG.pth")
 
 
 class Stopwatch:
@@ -70,25 +69,22 @@ def measure(checkpoints: Path, precision: str, frames: int, picture: Path, work:
     from sadtalker_core.io.frame_size import pad_to_even
     from sadtalker_core.io.video_writer import VideoWriter
     from sadtalker_core.models import load_models
+    from sadtalker_core.motion import make_motion
     from sadtalker_core.motion.audio import load_audio_features
     from sadtalker_core.motion.sequences import Motion
-    from sadtalker_core.pipeline import RenderOptions, enhance_batches, make_motion, paste_back, render_face_frames
+    from sadtalker_core.pipeline import RenderOptions, enhance_batches, extract_face, paste_back, render_face_frames
     from sadtalker_core.post.enhance import load_face_enhancer
     from sadtalker_core.post.paste import PasteMethod
-    from sadtalker_core.render.speed import RenderSpeed, fast_dtype
-    from sadtalker_core.source.face import extract_source, read_image
+    from sadtalker_core.render.generator_settings import GeneratorSettings, fast_dtype
+    from sadtalker_core.source import read_image
 
-    folder = work / "checkpoints"
-    folder.mkdir(exist_ok=True)
-    for file in checkpoints.iterdir():
-        if file.name not in DETECTOR_FILES and not (folder / file.name).exists():
-            (folder / file.name).symlink_to(file.resolve())
-    speed = RenderSpeed(precision)
-    models = load_models(folder, 256, "cpu", speed=speed)
+    # dlib: fake RetinaFace weights find no face
+    models = load_models(checkpoints, 256, "cpu", generator_settings=GeneratorSettings(precision), detector="dlib")
     dtype = fast_dtype("cpu") if precision == "fast" else torch.float32
     enhancer = load_face_enhancer(fake_enhancer_file(work), "cpu", dtype)
-    source = extract_source(read_image(picture), models.recon, "full", 256, detector=models.detector(), name=picture.name)
-    full = make_motion(models, source, load_audio_features(MEDIA / "RD_Radio31_000.wav"))
+    source = extract_face(models, read_image(picture), "full", name=picture.name)
+    audio = load_audio_features(MEDIA / "RD_Radio31_000.wav")
+    full = make_motion(models.motion, audio.mel_batch(models.device), source.source_coeff, fps=audio.fps)
     motion = Motion(full.expression[:frames], full.pose[:frames], full.fps,
                     None if full.blink is None else full.blink[:frames])
 

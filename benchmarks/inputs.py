@@ -10,8 +10,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from sadtalker_core.models import SadTalkerModels, load_models
-from sadtalker_core.render.speed import Precision, RenderSpeed
-from sadtalker_core.source.face import SourceFace, extract_source, read_image
+from sadtalker_core.pipeline import extract_face
+from sadtalker_core.precision import Precision
+from sadtalker_core.render import GeneratorSettings
+from sadtalker_core.source import SourceFace, read_image
 
 MEDIA = REPO / "tests" / "data" / "media"
 SIZE = 256
@@ -26,7 +28,7 @@ def add_input_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--preprocess", default="crop")
     parser.add_argument("--batch-size", type=int, default=2)
     parser.add_argument("--precision", choices=[p.value for p in Precision], default="exact",
-                        help="render speed setting (sadtalker_core.render.speed)")
+                        help="the generator's precision (sadtalker_core.render.generator_settings)")
 
 
 def input_arguments(args: argparse.Namespace) -> list[str]:
@@ -37,7 +39,6 @@ def input_arguments(args: argparse.Namespace) -> list[str]:
 
 def load_source(args: argparse.Namespace) -> tuple[SadTalkerModels, SourceFace]:
     """Every network on the CPU (the renderer set up for ``args.precision``), and the face of ``args.image``."""
-    models = load_models(args.checkpoints, SIZE, "cpu", speed=RenderSpeed(args.precision))
-    source = extract_source(read_image(args.image), models.recon, args.preprocess, SIZE, models.detector(),
-                            name=str(args.image))
+    models = load_models(args.checkpoints, SIZE, "cpu", generator_settings=GeneratorSettings(args.precision))
+    source = extract_face(models, read_image(args.image), args.preprocess, name=str(args.image))
     return models, source

@@ -31,8 +31,9 @@ import numpy as np
 from inputs import add_input_options, input_arguments, load_source  # first: puts the repository on sys.path
 from process import status_mib
 
+from sadtalker_core.motion import MotionOptions, make_motion
 from sadtalker_core.motion.audio import DEFAULT_AUDIO, audio_features, load_wav
-from sadtalker_core.pipeline import MotionOptions, RenderOptions, generate, make_motion, render_face_frames
+from sadtalker_core.pipeline import RenderOptions, generate, render_face_frames
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,8 @@ def measure(args: argparse.Namespace, seconds: float) -> Measurement:
     speech = load_wav(args.audio)
     wav = np.resize(speech, round(seconds * DEFAULT_AUDIO.sample_rate))  # repeated to the duration
     audio = audio_features(wav)
-    motion = make_motion(models, source, audio, MotionOptions(seed=0))
+    motion = make_motion(models.motion, audio.mel_batch(models.device), source.source_coeff, MotionOptions(seed=0),
+                         fps=audio.fps)
     before = status_mib("VmRSS")
     reset_peak_rss()
     with tempfile.TemporaryDirectory() as folder:

@@ -75,8 +75,8 @@ def measure(args: argparse.Namespace) -> dict:
     from safetensors.torch import load_file
 
     from sadtalker_core.render.frames import load_face_render_models, render_frames
+    from sadtalker_core.render.generator_settings import GeneratorSettings
     from sadtalker_core.render.inputs import coefficient_windows, read_source_image
-    from sadtalker_core.render.speed import RenderSpeed
 
     checkpoints, setting, frames, batch, reference = args.checkpoints, args.child, args.frames, args.batch, args.reference
     golden = load_file(str(GOLDEN))
@@ -85,10 +85,10 @@ def measure(args: argparse.Namespace) -> dict:
     source = read_source_image(MEDIA / "people_0.png", args.size)
 
     precision, _, compiled = setting.partition("@")[0].partition("+")
-    speed = RenderSpeed(precision, compile=compiled == "compile")
+    speed = GeneratorSettings(precision, compile=compiled == "compile")
     t0, c0 = time.perf_counter(), cpu_seconds()
     models = load_face_render_models(checkpoints / f"SadTalker_V0.0.2_{args.size}.safetensors",
-                                     checkpoints / "mapping_00229-model.pth.tar", device=args.device, speed=speed)
+                                     checkpoints / "mapping_00229-model.pth.tar", device=args.device, settings=speed)
     load = {"wall_s": time.perf_counter() - t0, "cpu_s": cpu_seconds() - c0,
             "peak_rss_mib": peak_rss_mib()}
 

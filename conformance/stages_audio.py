@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import torch
 
-from sadtalker_core.motion.audio import DEFAULT_AUDIO, audio_features, load_wav
-from sadtalker_core.motion.coefficients import audio_to_motion, load_motion_nets
+from sadtalker_core.motion import MotionOptions, audio_features, load_motion_nets, make_motion
+from sadtalker_core.motion.audio import DEFAULT_AUDIO, load_wav
 from sadtalker_core.motion.expression import predict_expression
 from sadtalker_core.motion.pose import sample_pose_motion
 from sadtalker_core.networks.expnet import load_expnet
@@ -59,12 +59,15 @@ def audio2pose_stage(golden: Golden, ctx: StageContext) -> dict[str, torch.Tenso
 
 @stage("audio2coeff", {"coeff_3dmm": NETWORK}, inputs=("indiv_mels", "ref", "ratio_gt", "class", "z"))
 def audio2coeff_stage(golden: Golden, ctx: StageContext) -> dict[str, torch.Tensor]:
-    """Expression + sampled, smoothed pose -> the (T, 70) coefficients the official code saves."""
+    """Expression + sampled, smoothed pose -> the (T, 70) coefficients the official code saves, by
+    the motion stage's entry users run (``make_motion``), its two draws (the blink schedule,
+    PoseVAE's latents) the golden's."""
     nets = load_motion_nets(
         ctx.checkpoint(golden, "audio2exp", default=BUNDLE),
         ctx.checkpoint(golden, "audio2pose", default=BUNDLE),
         ctx.device,
     )
     mels, ref, ratio, style, z = _inputs(golden, ctx, "indiv_mels", "ref", "ratio_gt", "class", "z")
-    motion = audio_to_motion(nets, mels, ref[0], blink=ratio[0, :, 0], pose_style=int(style[0]), z=z)
+    # ref holds the source's coefficients on every frame (no reference video)
+    motion = make_motion(nets, mels, ref[0, 0], MotionOptions(pose_style=int(style[0])), z=z, blink_ratio=ratio[0, :, 0])
     return {"coeff_3dmm": motion.coeff_70()}

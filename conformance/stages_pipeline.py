@@ -3,7 +3,7 @@
 The run's settings come from the golden's meta (``inference.py main (crop, 256, batch 2,
 pose_style 0)``, the picture, the audio and the blink seed), detection is replaced by the golden's
 landmarks (as the reference harness did), the PoseVAE draws by the golden's ``z``; everything else
-runs through the public pipeline API.
+runs through the stages' entries and the pipeline, as users run them.
 """
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ import numpy as np
 import torch
 
 from sadtalker_core.models import load_models
-from sadtalker_core.motion.audio import load_audio_features
-from sadtalker_core.pipeline import MotionOptions, RenderOptions, make_motion, render_face_frames
-from sadtalker_core.source.face import extract_source
+from sadtalker_core.motion import MotionOptions, load_audio_features, make_motion
+from sadtalker_core.pipeline import RenderOptions, render_face_frames
+from sadtalker_core.source import extract_source
 
 from .golden import Golden
 from .registry import StageContext, Tolerance, stage
@@ -64,7 +64,8 @@ def inference_e2e(golden: Golden, ctx: StageContext) -> dict[str, object]:
                             settings.size, landmarks=golden["landmarks68_orig"].numpy(), crop_landmarks="mapped")
     audio = load_audio_features(ctx.media(meta["audio"]))
     options = MotionOptions(pose_style=settings.pose_style, seed=int(meta["python_random_seed_before_get_data"]))
-    motion = make_motion(models, source, audio, options, z=golden["z"])
+    motion = make_motion(models.motion, audio.mel_batch(models.device), source.source_coeff, options, z=golden["z"],
+                         fps=audio.fps)
     frames = render_face_frames(models, source, motion, RenderOptions(batch_size=settings.batch_size))
     blink = motion.blink if motion.blink is not None else torch.zeros(motion.num_frames)
     return {

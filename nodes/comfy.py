@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from ..sadtalker_core.errors import CheckpointError, SettingError
 from ..sadtalker_core.io.atomic import AtomicFile
 from ..sadtalker_core.official_files import MODEL_SUFFIXES, FolderKind
 
@@ -83,7 +84,7 @@ def model_path(kind: str, name: str) -> Path:
         if (folder / name).is_file():
             return folder / name
     folders = ", ".join(str(f) for f in model_folders(kind))
-    raise FileNotFoundError(f"{name} is not in the {kind} model folder ({folders}); put the file there")
+    raise CheckpointError(f"{name} is not in the {kind} model folder ({folders}); put the file there")
 
 
 def input_dir() -> Path:
@@ -133,7 +134,7 @@ def save_path(filename_prefix: str, suffix: str) -> Path:
     else:
         target = (root / filename_prefix).resolve()
         if root.resolve() not in target.parents:
-            raise ValueError(f"filename_prefix '{filename_prefix}' points outside the output folder {root}")
+            raise SettingError(f"filename_prefix '{filename_prefix}' points outside the output folder {root}")
         folder, name, counter = target.parent, target.name, 1
         while any(folder.glob(f"{name}_{counter:05}_.*")):
             counter += 1

@@ -10,6 +10,7 @@ from collections.abc import Iterable
 import numpy as np
 import torch
 
+from ..sadtalker_core.errors import InputError
 from ..sadtalker_core.motion.audio import AudioFeatures, audio_features, to_mono_16k
 from ..sadtalker_core.source.face import to_rgb_uint8
 
@@ -18,7 +19,7 @@ def check_image(image: torch.Tensor, name: str = "image") -> torch.Tensor:
     """``image`` if it is an IMAGE batch of at least one picture, else an error naming the input."""
     if not isinstance(image, torch.Tensor) or image.ndim != 4 or image.shape[0] < 1 or image.shape[-1] not in (1, 3, 4):
         shape = tuple(image.shape) if isinstance(image, torch.Tensor) else type(image).__name__
-        raise ValueError(f"{name}: expected an IMAGE batch [frames, height, width, 3], got {shape}")
+        raise InputError(f"{name}: expected an IMAGE batch [frames, height, width, 3], got {shape}")
     return image
 
 
@@ -40,9 +41,9 @@ def to_image(frames: np.ndarray) -> torch.Tensor:
 def speech(audio: dict, name: str = "audio") -> AudioFeatures:
     """An AUDIO value (one clip) -> the mel windows of its 25 fps video frames."""
     if not isinstance(audio, dict) or "waveform" not in audio or "sample_rate" not in audio:
-        raise ValueError(f"{name}: expected an AUDIO value (connect Load Audio or another audio output)")
+        raise InputError(f"{name}: expected an AUDIO value (connect Load Audio or another audio output)")
     waveform = audio["waveform"]
     if waveform.ndim != 3 or waveform.shape[0] != 1:
-        raise ValueError(f"{name}: expected one clip, a waveform [1, channels, samples], got {tuple(waveform.shape)}")
+        raise InputError(f"{name}: expected one clip, a waveform [1, channels, samples], got {tuple(waveform.shape)}")
     mono = to_mono_16k(waveform[0].detach().cpu().float().numpy(), int(audio["sample_rate"]), source=name)
     return audio_features(mono, source=name)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from comfy_api.latest import io
 
+from ..sadtalker_core.errors import SettingError
 from ..sadtalker_core.io.download import check_overrides, download_file, sha256_overrides
 from ..sadtalker_core.official_files import (
     DETECTOR_FILES,
@@ -48,7 +49,7 @@ class Planned:
 def plan(size: str, face_detector: bool, face_enhancer: str) -> list[Planned]:
     """The files the choices ask for, each with its destination folder."""
     if size not in SIZES or face_enhancer not in ENHANCERS:
-        raise ValueError(f"size must be one of {list(SIZES)} and face_enhancer one of {list(ENHANCERS)}")
+        raise SettingError(f"size must be one of {list(SIZES)} and face_enhancer one of {list(ENHANCERS)}")
     wanted = sadtalker_files(SIZES[size])
     if face_detector:
         wanted += DETECTOR_FILES

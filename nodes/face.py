@@ -7,12 +7,12 @@ from comfy_api.latest import io
 
 from ..sadtalker_core.config import VIDEO_FPS
 from ..sadtalker_core.io.video_reader import resample_indices
+from ..sadtalker_core.models import SadTalkerModels
 from ..sadtalker_core.pipeline import extract_frames
-from ..sadtalker_core.source.crop import PreprocessMode
-from ..sadtalker_core.source.face import CropLandmarks
+from ..sadtalker_core.source import CropLandmarks, PreprocessMode
 from . import comfy
 from .convert import image_frames, speech, to_image
-from .types import Coeffs, Face, ModelBundle, models_input, output, schema
+from .types import Coeffs, Face, models_input, output, schema
 
 PREPROCESS_HELP = (
     "crop: the face only; extcrop: a wider crop; resize: the whole picture (already a face portrait); "
@@ -59,7 +59,7 @@ class Extract3DMM(io.ComfyNode):
         )
 
     @classmethod
-    def execute(cls, models: ModelBundle, image: torch.Tensor, preprocess: str, face_index: int,
+    def execute(cls, models: SadTalkerModels, image: torch.Tensor, preprocess: str, face_index: int,
                 fps: float = VIDEO_FPS, crop_landmarks: str = CropLandmarks.DETECT.value,
                 audio: dict | None = None) -> io.NodeOutput:
         frames = image_frames(image)
@@ -72,8 +72,8 @@ class Extract3DMM(io.ComfyNode):
             update(done)
             comfy.check_interrupted()
 
-        face, coefficients = extract_frames(models.models, (frames[i] for i in indices), preprocess, models.detector,
-                                            face_index, on_frame, name="the image input", crop_landmarks=crop_landmarks)
+        face, coefficients = extract_frames(models, (frames[i] for i in indices), preprocess, face_index, on_frame,
+                                            name="the image input", crop_landmarks=crop_landmarks)
         return io.NodeOutput(face, coefficients, to_image(face.crop.image[None]))
 
 

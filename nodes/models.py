@@ -13,9 +13,8 @@ import torch
 from comfy_api.latest import io
 
 from ..sadtalker_core.checkpoints import CheckpointError
-from ..sadtalker_core.models import find_model_files, load_models
+from ..sadtalker_core.models import SadTalkerModels, find_model_files, load_models
 from ..sadtalker_core.official_files import (
-    DETECTOR_FILES,
     ENHANCER_ALIASES,
     OFFICIAL_FILES,
     RENDER_SIZES,
@@ -24,14 +23,12 @@ from ..sadtalker_core.official_files import (
     gigabytes,
     sadtalker_files,
 )
-from ..sadtalker_core.post.enhance import FaceEnhancer, load_face_enhancer
-from ..sadtalker_core.render.speed import RenderSpeed
-from ..sadtalker_core.source.dlib_detector import DlibDetector
-from ..sadtalker_core.source.official_detector import OfficialDetector
+from ..sadtalker_core.post import FaceEnhancer, load_face_enhancer
+from ..sadtalker_core.render import GeneratorSettings
+from ..sadtalker_core.source import DetectorChoice, find_detector_files
 from . import comfy
-from .types import Enhancer, ModelBundle, Models, device_input, output, precision_input, schema
+from .types import Enhancer, Models, device_input, output, precision_input, schema
 
-DETECTORS = ("auto", "retinaface", "dlib")
 GFPGAN = OFFICIAL_FILES[ENHANCER_ALIASES["gfpgan"]]
 
 
@@ -58,23 +55,21 @@ def _model_folder(size: int) -> Path:
         f"{folders[0]}' in the plugin folder; or copy the files there")
 
 
-def _detector_files() -> tuple[Path, Path] | None:
-    """The official RetinaFace + FAN files, from models/facedetection or models/sadtalker."""
-    folders = comfy.model_folders(comfy.FACE_DETECTION) + comfy.model_folders(comfy.SADTALKER)
-    found = [next((f / name for f in folders if (f / name).is_file()), None) for name in DETECTOR_FILES]
-    return None if None in found else (found[0], found[1])
+def _detector_folders() -> tuple[Path, ...]:
+    """Where the official face detector's files may be: models/facedetection, then the SadTalker folders."""
+    return (*comfy.model_folders(comfy.FACE_DETECTION), *comfy.model_folders(comfy.SADTALKER))
 
 
 @functools.lru_cache(maxsize=2)
-def _load(folder: Path, size: int, device: torch.device, speed: RenderSpeed,
-          detector: tuple[Path, Path] | None) -> ModelBundle:
+def _load(folder: Path, size: int, device: torch.device, generator_settings: GeneratorSettings,
+          detector: DetectorChoice, detector_folders: tuple[Path, ...],
+          detector_files: tuple[Path, Path] | None) -> SadTalkerModels:
+    """``detector_files``: the official detector's files found now (part of the cache key, so that
+    files added later are loaded)."""
     files = find_model_files(folder, size)
-    needed = {files.recon, files.expnet, files.posevae, files.render, *files.mappings.values(), *(detector or ())}
+    needed = {files.recon, files.expnet, files.posevae, files.render, *files.mappings.values(), *(detector_files or ())}
     comfy.free_memory(sum(path.stat().st_size for path in needed), device)
-    models = load_models(folder, size, device, speed)
-    if detector is None:
-        return ModelBundle(models, DlibDetector(), "dlib")
-    return ModelBundle(models, OfficialDetector.from_files(*detector, device=device), "retinaface")
+    return load_models(folder, size, device, generator_settings, detector, detector_folders)
 
 
 class LoadSadTalkerModels(io.ComfyNode):
@@ -96,7 +91,7 @@ class LoadSadTalkerModels(io.ComfyNode):
                     "convolutions where the device computes them natively (about 2-3x faster, frames differ "
                     "slightly, PSNR > 35 dB; refused on CPUs without AVX512-BF16 / AMX); auto: fast on a CUDA GPU, "
                     "exact elsewhere."),
-                io.Combo.Input("face_detector", options=list(DETECTORS), default="auto", tooltip=(
+                io.Combo.Input("face_detector", options=DetectorChoice, default=DetectorChoice.AUTO, tooltip=(
                     "retinaface: the official RetinaFace + FAN files (detection_Resnet50_Final.pth, "
                     "alignment_WFLW_4HG.pth in models/facedetection or models/sadtalker); dlib: no download "
                     "needed; auto: retinaface when its files are there, else dlib.")),
@@ -107,17 +102,9 @@ class LoadSadTalkerModels(io.ComfyNode):
 
     @classmethod
     def execute(cls, size: str, device: str, precision: str, face_detector: str) -> io.NodeOutput:
-        detector = None
-        if face_detector != "dlib":
-            detector = _detector_files()
-            if detector is None and face_detector == "retinaface":
-                raise FileNotFoundError(
-                    f"face_detector 'retinaface' needs {' and '.join(DETECTOR_FILES)} in ComfyUI/models/facedetection "
-                    "or models/sadtalker; fetch them with the node 'Download SadTalker models' (face_detector on), "
-                    "put them there yourself, or choose 'dlib'")
-        target = _device(device)
-        return io.NodeOutput(_load(_model_folder(int(size)), int(size), target, RenderSpeed(precision).on(target),
-                                   detector))
+        target, folders = _device(device), _detector_folders()
+        return io.NodeOutput(_load(_model_folder(int(size)), int(size), target, GeneratorSettings(precision).on(target),
+                                   DetectorChoice(face_detector), folders, find_detector_files(folders)))
 
 
 #: the face enhancers the registry knows, for the messages

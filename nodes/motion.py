@@ -8,36 +8,30 @@ from comfy_api.latest import io
 
 from ..sadtalker_core.config import PoseVAEConfig
 from ..sadtalker_core.errors import SettingError
-from ..sadtalker_core.motion.files import SUFFIXES, load_motion, save_motion
-from ..sadtalker_core.motion.sequences import (
+from ..sadtalker_core.models import SadTalkerModels
+from ..sadtalker_core.motion import (
+    BlinkMode,
     ExpressionSequence,
     Motion,
     PoseSequence,
     combine_motion,
+    load_motion,
+    make_expression,
+    make_pose,
+    save_motion,
     split_motion,
     with_free_view,
     with_head_motion_scale,
     with_reference_motion,
 )
-from ..sadtalker_core.pipeline import BlinkMode, make_expression, make_pose
-from ..sadtalker_core.source.face import SourceFace
+from ..sadtalker_core.motion.files import SUFFIXES
+from ..sadtalker_core.source import SourceFace
 from . import comfy
 from .convert import speech
-from .types import (
-    Coeffs,
-    Expression,
-    ModelBundle,
-    Pose,
-    face_input,
-    models_input,
-    output,
-    schema,
-    seed_input,
-    speech_input,
-)
+from .types import Coeffs, Expression, Pose, face_input, models_input, output, schema, seed_input, speech_input
 
 log = logging.getLogger(__name__)
-#: the largest pose style the node accepts; the loaded PoseVAE's own style count is checked when it runs
+#: the largest pose style the widget offers; the loaded PoseVAE's own style count is checked when it runs
 MAX_POSE_STYLE = 65535
 
 
@@ -65,13 +59,15 @@ class ExpNetNode(io.ComfyNode):
         )
 
     @classmethod
-    def execute(cls, models: ModelBundle, face: SourceFace, audio: dict, expression_scale: float, blink: str,
+    def execute(cls, models: SadTalkerModels, face: SourceFace, audio: dict, expression_scale: float, blink: str,
                 seed: int, blink_reference: Motion | None = None) -> io.NodeOutput:
         if blink == "off" and blink_reference is not None:
             raise SettingError("blink is 'off' but blink_reference is connected: set blink to 'auto' to follow "
                                "the reference video, or disconnect it")
         mode = BlinkMode.RANDOM if blink == "auto" else BlinkMode.OFF
-        expression = make_expression(models.models, face, speech(audio), mode, seed, blink_reference)
+        features = speech(audio)
+        expression = make_expression(models.motion.expnet, features.mel_batch(models.device), face.source_coeff, mode,
+                                     seed, blink_reference, fps=features.fps)
         return io.NodeOutput(expression.scaled(expression_scale))
 
 
@@ -99,14 +95,11 @@ class PoseVAENode(io.ComfyNode):
         )
 
     @classmethod
-    def execute(cls, models: ModelBundle, face: SourceFace, audio: dict, pose_style: int, head_motion_scale: float,
+    def execute(cls, models: SadTalkerModels, face: SourceFace, audio: dict, pose_style: int, head_motion_scale: float,
                 seed: int) -> io.NodeOutput:
-        styles = models.models.motion.posevae.cfg.num_classes
-        if pose_style >= styles:
-            raise SettingError(
-                f"pose_style {pose_style}: the loaded PoseVAE ({models.models.files.posevae.name}) has {styles} styles, "
-                f"0..{styles - 1}; choose one of them, or load models whose PoseVAE was trained with more")
-        pose = make_pose(models.models, face, speech(audio), pose_style, seed)
+        features = speech(audio)
+        pose = make_pose(models.motion.posevae, features.mel_batch(models.device), face.source_coeff, pose_style, seed,
+                         fps=features.fps)
         return io.NodeOutput(with_head_motion_scale(pose, head_motion_scale))
 
 
@@ -218,7 +211,7 @@ class SaveMotion(io.ComfyNode):
     @classmethod
     def execute(cls, expression: ExpressionSequence, pose: PoseSequence, filename_prefix: str,
                 format: str) -> io.NodeOutput:
-        if pose.has_free_view:
+        if pose.free_view.is_set:
             log.warning("Save motion: the pose's free-view keyframes are not stored in motion files")
         path = comfy.save_path(filename_prefix, f".{format}")
         save_motion(combine_motion(expression, pose), path)

@@ -10,9 +10,8 @@ from comfy_api.latest import io
 from ..sadtalker_core.errors import InputError
 from ..sadtalker_core.io.frame_size import pad_to_even
 from ..sadtalker_core.pipeline import enhance_frames, paste_back
-from ..sadtalker_core.post.enhance import FaceEnhancer
-from ..sadtalker_core.post.paste import PasteMethod
-from ..sadtalker_core.source.face import SourceFace, to_rgb_uint8
+from ..sadtalker_core.post import FaceEnhancer, PasteMethod
+from ..sadtalker_core.source import SourceFace, to_rgb_uint8
 from . import comfy
 from .convert import check_image, image_frames, to_image, uint8_frames
 from .types import EVEN_SIZE_NOTE, Enhancer, Face, frames_input, output, schema

@@ -5,9 +5,10 @@ from __future__ import annotations
 from comfy_api.latest import io
 
 from ..sadtalker_core.errors import InputError
+from ..sadtalker_core.motion import ExpressionSequence, Motion, PoseSequence, split_motion
 from ..sadtalker_core.motion.plot import MIN_SIZE, draw_motion, motion_curves
-from ..sadtalker_core.motion.sequences import EXP_DIM, ExpressionSequence, Motion, PoseSequence, split_motion
-from ..sadtalker_core.source.face import SourceFace
+from ..sadtalker_core.motion.sequences import EXP_DIM
+from ..sadtalker_core.source import SourceFace
 from . import comfy
 from .convert import to_image
 from .types import Coeffs, Expression, Face, Pose, output, schema

@@ -5,12 +5,13 @@ import torch
 from comfy_api.latest import io
 
 from ..sadtalker_core.io.frame_size import pad_to_even
-from ..sadtalker_core.motion.sequences import ExpressionSequence, PoseSequence, combine_motion
+from ..sadtalker_core.models import SadTalkerModels
+from ..sadtalker_core.motion import ExpressionSequence, PoseSequence, combine_motion
 from ..sadtalker_core.pipeline import RenderOptions, render_face_frames
-from ..sadtalker_core.source.face import SourceFace
+from ..sadtalker_core.source import SourceFace
 from . import comfy
 from .convert import to_image
-from .types import EVEN_SIZE_NOTE, Expression, ModelBundle, Pose, face_input, models_input, output, schema
+from .types import EVEN_SIZE_NOTE, Expression, Pose, face_input, models_input, output, schema
 
 
 class Render(io.ComfyNode):
@@ -29,7 +30,8 @@ class Render(io.ComfyNode):
                 Pose.Input("pose", tooltip="From PoseVAE or a pose source; repeated from its start or cut to the "
                                            "expression's length."),
                 io.Int.Input("batch_size", default=4, min=1, max=128,
-                             tooltip="Frames rendered at once: larger is faster on a GPU, needs more memory."),
+                             tooltip="Frames per render step: on a GPU the generator renders them at once (larger is "
+                                     "faster, needs more memory); on the CPU it renders them one by one, as fast."),
                 io.Audio.Input("audio", optional=True,
                                tooltip="The driving speech, passed through to the audio output."),
             ],
@@ -43,13 +45,13 @@ class Render(io.ComfyNode):
         )
 
     @classmethod
-    def execute(cls, models: ModelBundle, face: SourceFace, expression: ExpressionSequence, pose: PoseSequence,
+    def execute(cls, models: SadTalkerModels, face: SourceFace, expression: ExpressionSequence, pose: PoseSequence,
                 batch_size: int, audio: dict | None = None) -> io.NodeOutput:
         motion = combine_motion(expression, pose)
-        options = RenderOptions(batch_size=batch_size, yaw=pose.yaw, pitch=pose.pitch, roll=pose.roll)
+        options = RenderOptions(batch_size=batch_size)
         update = comfy.progress_bar(motion.num_frames)
         batches, done = [], 0
-        for batch in render_face_frames(models.models, face, motion, options):
+        for batch in render_face_frames(models, face, motion, options):
             batches.append(to_image(pad_to_even(batch)))
             done += len(batch)
             update(done)

@@ -3,7 +3,7 @@
 =====================  ==============================================================
 socket                 value
 =====================  ==============================================================
-SADTALKER_MODELS       :class:`ModelBundle`: every network, loaded once, + face detector
+SADTALKER_MODELS       :class:`~sadtalker_core.models.SadTalkerModels`: every network, loaded once, + face detector
 SADTALKER_FACE         :class:`~sadtalker_core.source.face.SourceFace`: crop, crop info, 73-d coefficients
 SADTALKER_COEFFS       :class:`~sadtalker_core.motion.sequences.Motion`: 3DMM of each frame of a picture
                        sequence (a reference video), for blinks or head pose
@@ -17,13 +17,9 @@ place in the ``SadTalker/...`` menu, the functions below the inputs more than on
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from comfy_api.latest import io
 
-from ..sadtalker_core.models import SadTalkerModels
 from ..sadtalker_core.precision import Precision
-from ..sadtalker_core.source.landmarks import LandmarkDetector
 
 Models = io.Custom("SADTALKER_MODELS")
 Face = io.Custom("SADTALKER_FACE")
@@ -84,11 +80,3 @@ def precision_input(tooltip: str) -> io.Input:
 def frames_input(tooltip: str) -> io.Input:
     return io.Image.Input("frames", tooltip=tooltip)
 
-
-@dataclass(frozen=True, eq=False)
-class ModelBundle:
-    """What the loader hands on: the SadTalker networks and the face detector chosen with them."""
-
-    models: SadTalkerModels
-    detector: LandmarkDetector
-    detector_name: str  # "retinaface" (the official RetinaFace + FAN files) or "dlib"

@@ -31,12 +31,12 @@ import torch
 
 from .errors import SettingError
 from .models import SadTalkerModels
-from .motion.audio import DEFAULT_AUDIO, AudioFeatures
-from .motion.files import motion_from_coeffs
+from .motion import AudioFeatures, Motion, make_expression, motion_from_coeffs, split_motion
+from .motion.audio import DEFAULT_AUDIO
 from .motion.frame_rate import check_fps, frame_count, retime
 from .motion.length import LengthPolicy, frame_indices, length_policy
-from .motion.sequences import COEFF_DIM, EXP_DIM, Motion
-from .pipeline import enhance_batches, make_expression
+from .motion.sequences import COEFF_DIM, EXP_DIM
+from .pipeline import enhance_batches
 from .post.enhance import FaceEnhancer
 from .post.paste import PasteMethod, paste_frames, restore_aspect
 from .render.frames import frames_to_uint8
@@ -157,7 +157,7 @@ def analyse_video(models: SadTalkerModels, frames: VideoFrames, max_frames: int,
                   detector: LandmarkDetector | None = None, fps: int = 25, name: str = "the video") -> VideoFaces:
     """The source face of each of the first ``max_frames`` frames (no output frame shows a later
     one): :func:`track_face`, then :func:`extract_video_faces` at the models' render size."""
-    detector = detector or models.detector()
+    detector = detector or models.detector
     track = track_face(itertools.islice(frames, max_frames), detector, options.face_index, fps, name,
                        options.face_order)
     return extract_video_faces(frames, track, models.recon, detector, options.mode, models.size,
@@ -165,14 +165,15 @@ def analyse_video(models: SadTalkerModels, frames: VideoFrames, max_frames: int,
 
 
 def dub_expression(models: SadTalkerModels, faces: VideoFaces, audio: AudioFeatures, indices: Sequence[int],
-                   fps: int = 25) -> torch.Tensor:
+                   fps: int = 25, expression_scale: float = 1.0) -> torch.Tensor:
     """ExpNet's expression (len(indices), 64) of every output frame at ``fps``, ``indices[t]`` the
     video frame output frame t shows.
 
     ExpNet runs at the speech's rate (25 fps) on the speech that the output lasts; its β0 at each
     of those frames is the own expression of the video frame shown at that time (the official
     ``--ref_eyeblink`` with the video as its own reference), its source the first face frame.  The
-    expression is then retimed to ``fps`` (:func:`~sadtalker_core.motion.frame_rate.retime`).
+    expression is then retimed to ``fps`` (:func:`~sadtalker_core.motion.frame_rate.retime`) and
+    scaled by ``expression_scale`` (:meth:`~sadtalker_core.motion.sequences.ExpressionSequence.scaled`).
     """
     frames = len(indices)
     duration = frames / fps
@@ -180,9 +181,10 @@ def dub_expression(models: SadTalkerModels, faces: VideoFaces, audio: AudioFeatu
     shown = [indices[min(round(j * fps / audio.fps), frames - 1)] for j in range(motion_frames)]
     own = faces.coeffs[shown]
     speech = first_frames(audio, motion_frames)
-    expression = make_expression(models, faces.first, speech, reference=motion_from_coeffs(own)).expression.cpu()
+    expression = make_expression(models.motion.expnet, speech.mel_batch(models.device), faces.first.source_coeff,
+                                 reference=motion_from_coeffs(own), fps=speech.fps).expression.cpu()
     motion = Motion(expression, own[:, EXP_DIM:COEFF_DIM].to(expression), audio.fps)
-    return retime(motion, fps, duration).expression
+    return split_motion(retime(motion, fps, duration))[0].scaled(expression_scale).expression
 
 
 def _paste(face: np.ndarray, crop: FaceCrop, method: PasteMethod) -> np.ndarray:
@@ -199,7 +201,7 @@ def render_dub(models: SadTalkerModels, frames: VideoFrames, faces: VideoFaces, 
     face at a time: their sizes differ) and pasted back with the frame's own box; a frame with no
     face comes out as it went in.  ``options.batch_size`` frames are decoded and rendered at a time."""
     render = models.render_models(faces.mode)
-    windows = video_windows(faces.coeffs[list(indices)], expression, render.mapping.coeff_nc, options.expression_scale)
+    windows = video_windows(faces.coeffs[list(indices)], expression, render.mapping.coeff_nc)
     for start in range(0, len(indices), options.batch_size):
         chunk = range(start, min(start + options.batch_size, len(indices)))
         images = [to_rgb_uint8(frames[indices[t]], f"frame {indices[t]} of the video") for t in chunk]
@@ -253,7 +255,7 @@ def dub_frames(models: SadTalkerModels, frames: VideoFrames, audio: AudioFeature
     wanted = speech_frames(audio, fps)
     faces = analyse_video(models, frames, wanted, options, detector, fps, name)
     indices = frame_indices(faces.num_frames, wanted, options.length)
-    expression = dub_expression(models, faces, audio, indices, fps)
+    expression = dub_expression(models, faces, audio, indices, fps, options.expression_scale)
     samples = round(len(indices) * audio.sample_rate / fps)
     return DubbedVideo(render_dub(models, frames, faces, indices, expression, options, enhancer, renderer),
                        len(indices), fps, tuple(indices), faces, audio.wav[:samples], audio.sample_rate)

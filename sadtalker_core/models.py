@@ -8,12 +8,14 @@ Official layouts accepted (as users have them after SadTalker's download script)
 * legacy: ``epoch_20.pth``, ``auido2exp_00300-model.pth``, ``auido2pose_00140-model.pth``,
   ``facevid2vid_00189-model.pth.tar`` + the same mapping files.
 
-Face detection uses the official RetinaFace + AWing-FAN files when both are present
+The face detector is loaded with them (:func:`~sadtalker_core.source.detectors.load_detector`):
+by default the official RetinaFace + AWing-FAN files when both are present
 (``detection_Resnet50_Final.pth``, ``alignment_WFLW_4HG.pth``), else dlib (no download needed).
 """
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -23,15 +25,16 @@ import torch
 from .checkpoints import CheckpointError
 from .config import FACERENDER, FACERENDER_STILL, FaceRenderConfig
 from .errors import InputError
-from .motion.coefficients import MotionNets, load_motion_nets
+from .motion.generate import MotionNets, load_motion_nets
 from .networks.generator import OcclusionAwareSPADEGenerator
 from .networks.keypoint_detector import KPDetector, load_kp_detector
 from .networks.mapping import MappingNet, load_mapping
 from .networks.recon_net import ReconNet, load_recon_net
-from .official_files import DETECTOR_FILES, MAPPING_FACE, MAPPING_STILL, RENDER_SIZES, bundle_name
+from .official_files import MAPPING_FACE, MAPPING_STILL, RENDER_SIZES, bundle_name
 from .render.frames import FaceRenderModels, load_render_generator
-from .render.speed import EXACT, RenderSpeed
+from .render.generator_settings import EXACT, GeneratorSettings
 from .source.crop import PreprocessMode
+from .source.detectors import DetectorChoice, load_detector
 from .source.landmarks import LandmarkDetector
 
 LEGACY_FILES = {
@@ -74,7 +77,6 @@ class ModelFiles:
     posevae: Path
     render: Path
     mappings: dict[MappingVariant, Path]
-    detector: tuple[Path, Path] | None
 
     def mapping_for(self, mode: PreprocessMode) -> Path:
         variant = MappingVariant.for_mode(mode)
@@ -110,14 +112,13 @@ def find_model_files(folder: str | os.PathLike, size: int = 256) -> ModelFiles:
     mappings = {variant: folder / name for variant, name in MAPPING_FILES.items() if (folder / name).is_file()}
     if not mappings:
         raise CheckpointError(f"{folder}: neither {' nor '.join(MAPPING_FILES.values())} found")
-    detector = tuple(folder / name for name in DETECTOR_FILES)
-    return ModelFiles(size, recon, expnet, posevae, render, mappings,
-                      detector if all(p.is_file() for p in detector) else None)
+    return ModelFiles(size, recon, expnet, posevae, render, mappings)
 
 
 @dataclass(frozen=True)
 class SadTalkerModels:
-    """Every network of the pipeline, loaded once, in eval mode, on one device."""
+    """Every network of the pipeline and the face detector, loaded once, in eval mode, on one
+    device: the one bundle the command line, the library and the nodes hand around."""
 
     files: ModelFiles
     recon: ReconNet
@@ -125,8 +126,9 @@ class SadTalkerModels:
     kp_detector: KPDetector
     generator: OcclusionAwareSPADEGenerator
     mappings: dict[MappingVariant, MappingNet]
+    detector: LandmarkDetector
     device: torch.device
-    speed: RenderSpeed = EXACT  # how the generator computes (precision, layout, compilation)
+    generator_settings: GeneratorSettings = EXACT  # how the generator computes (precision, layout, compilation)
 
     @property
     def size(self) -> int:
@@ -137,31 +139,26 @@ class SadTalkerModels:
         self.files.mapping_for(mode)  # clear error when the file is missing
         return FaceRenderModels(self.kp_detector, self.generator, self.mappings[MappingVariant.for_mode(mode)])
 
-    def detector(self) -> LandmarkDetector:
-        """The official RetinaFace + FAN detector when its files are there, else dlib's."""
-        if self.files.detector is not None:
-            from .source.official_detector import OfficialDetector
-
-            return OfficialDetector.from_files(*self.files.detector, device=self.device)
-        from .source.dlib_detector import DlibDetector
-
-        return DlibDetector()
-
 
 def load_models(folder: str | os.PathLike, size: int = 256, device: torch.device | str | None = None,
-                speed: RenderSpeed = EXACT) -> SadTalkerModels:
+                generator_settings: GeneratorSettings = EXACT, detector: DetectorChoice | str = DetectorChoice.AUTO,
+                detector_folders: Sequence[str | os.PathLike] = ()) -> SadTalkerModels:
     """Find and load every network for render ``size`` from ``folder`` (on CUDA when available);
-    the face renderer's generator is set up for ``speed`` (:mod:`sadtalker_core.render.speed`)."""
+    the face renderer's generator is set up for ``generator_settings``
+    (:mod:`sadtalker_core.render.generator_settings`); the face ``detector``'s official files are
+    looked up in ``detector_folders``, then ``folder``."""
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    speed = speed.on(device)
+    generator_settings = generator_settings.on(device)
     files = find_model_files(folder, size)
+    face_detector = load_detector(detector, [*detector_folders, folder], device)  # its files missing: fail first
     return SadTalkerModels(
         files=files,
         recon=load_recon_net(files.recon, device),
         motion=load_motion_nets(files.expnet, files.posevae, device),
         kp_detector=load_kp_detector(files.render, device, FACERENDER.kp_detector),
-        generator=load_render_generator(files.render, device, FACERENDER.generator, speed),
+        generator=load_render_generator(files.render, device, FACERENDER.generator, generator_settings),
         mappings={variant: load_mapping(path, device, variant.config.mapping) for variant, path in files.mappings.items()},
+        detector=face_detector,
         device=device,
-        speed=speed,
+        generator_settings=generator_settings,
     )

@@ -1,7 +1,8 @@
-"""The whole SadTalker path as a few functions over the stages (used by the CLI, nodes and tests).
+"""The whole SadTalker path as a few functions over the stages' entries, with the loaded models
+(used by the CLI, the nodes, the conformance goldens and tests).
 
-    picture --extract_source--> SourceFace --make_motion(audio)--> Motion
-                                             (= make_expression + make_pose, combine_motion)
+    picture --extract_face--> SourceFace --motion.make_motion(audio)--> Motion
+                                          (= make_expression + make_pose, combine_motion)
             --render_face_frames--> face crops (uint8, streamed) --clip_frames--> output frames
               (padded to even sides, enhanced, pasted back)  --generate--> mp4 with the audio
 
@@ -13,7 +14,6 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from enum import Enum
 from pathlib import Path
 
 import numpy as np
@@ -22,58 +22,22 @@ import torch
 from .errors import InputError
 from .io.frame_size import face_frame_size, pad_to_even, without_padding
 from .models import SadTalkerModels
-from .motion.audio import AudioFeatures
-from .motion.blink import random_blink_ratio
-from .motion.expression import audio_to_expression, reference_coeff
-from .motion.files import motion_from_coeffs
-from .motion.free_view import free_view
-from .motion.pose import audio_to_pose
-from .motion.sequences import (
-    COEFF_DIM,
-    ExpressionSequence,
-    Motion,
-    PoseSequence,
-    combine_motion,
-    with_head_motion_scale,
-    with_reference_motion,
-)
-from .post.enhance import FaceEnhancer
-from .post.paste import PasteMethod, paste_frames, restore_aspect
-from .render.frames import frames_to_uint8, render_frames
-from .render.inputs import coefficient_windows, source_image_tensor
-from .source.crop import FaceCrop, PreprocessMode
-from .source.face import CropLandmarks, SourceFace, extract_sequence, to_rgb_uint8
-from .source.landmarks import LandmarkDetector
-
-
-class BlinkMode(str, Enum):
-    RANDOM = "random"  # the official random blink schedule
-    OFF = "off"  # no blink condition (ExpNet ratio 0)
-
-
-@dataclass(frozen=True)
-class MotionOptions:
-    """How the motion is generated from the audio (official ``inference.py`` options + ours)."""
-
-    pose_style: int = 0  # PoseVAE style, 0..45
-    blink: BlinkMode = BlinkMode.RANDOM
-    seed: int | None = None  # seeds the blink schedule and PoseVAE's noise; None: torch's global RNG (official)
-    head_motion_scale: float = 1.0  # 0: no head motion, 1: as generated, >1: livelier
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "blink", BlinkMode(self.blink))
+from .motion import AudioFeatures, Motion, MotionOptions, make_motion, motion_from_coeffs
+from .post import FaceEnhancer, PasteMethod, paste_frames, restore_aspect
+from .render import coefficient_windows, frames_to_uint8, render_frames, source_image_tensor
+from .source import CropLandmarks, FaceCrop, PreprocessMode, SourceFace, extract_sequence, extract_source, to_rgb_uint8
 
 
 @dataclass(frozen=True)
 class RenderOptions:
-    """How the motion is rendered and composed."""
+    """How a motion is rendered and composed (what is rendered, expression scale and free-view
+    keyframes included, is the motion's: :mod:`sadtalker_core.motion.sequences`)."""
 
-    expression_scale: float = 1.0
     still: bool = False  # keep the source's head pose (the official --still)
+    #: frames per render step: MappingNet and the keypoints run on them together, and they are handed
+    #: on together; the generator takes them in calls of GeneratorSettings.frames_per_call (the whole
+    #: step on a GPU, one frame at a time on the CPU, where larger calls gain no speed)
     batch_size: int = 2
-    yaw: tuple[float, ...] | None = None  # free-view keyframes in degrees (official --input_yaw ...)
-    pitch: tuple[float, ...] | None = None
-    roll: tuple[float, ...] | None = None
     paste: PasteMethod = PasteMethod.FEATHER
     enhancer_strength: float = 1.0
 
@@ -83,70 +47,27 @@ class RenderOptions:
             raise InputError(f"batch_size must be >= 1, got {self.batch_size}")
 
 
-def make_expression(models: SadTalkerModels, source: SourceFace, audio: AudioFeatures,
-                    blink: BlinkMode | str = BlinkMode.RANDOM, seed: int | None = None,
-                    reference: Motion | None = None) -> ExpressionSequence:
-    """Audio -> ExpNet's expression of ``source`` for every video frame (no noise).
-
-    ``blink``: the official random blink schedule (seeded by ``seed``) or none; a ``reference``
-    (e.g. :func:`extract_frames` of a video) gives per-frame β0 instead, so the eyes follow it
-    and the blink ratio is zero (the official ``--ref_eyeblink``).
-    """
-    frames = audio.num_frames
-    ref = source.source_coeff[0, :COEFF_DIM].to(torch.float32)
-    ratio = None
-    if reference is not None:
-        ref = reference_coeff(ref, reference.expression, frames)
-    elif BlinkMode(blink) is BlinkMode.RANDOM:
-        ratio = torch.from_numpy(random_blink_ratio(frames, seed)).to(models.device)
-    expression = audio_to_expression(models.motion.expnet, audio.mel_batch(models.device), ref.to(models.device), ratio)
-    return ExpressionSequence(expression, ratio, audio.fps)
-
-
-def make_pose(models: SadTalkerModels, source: SourceFace, audio: AudioFeatures, pose_style: int = 0,
-              seed: int | None = None, z: torch.Tensor | None = None) -> PoseSequence:
-    """Audio -> PoseVAE's head pose of ``source`` for every video frame (smoothed).
-
-    ``pose_style``: 0..45; ``seed`` seeds PoseVAE's noise (None: torch's global RNG, as the
-    official code); ``z`` injects the draws themselves.
-    """
-    generator = None
-    if seed is not None and z is None:
-        generator = torch.Generator(device="cpu").manual_seed(seed)
-    ref = source.source_coeff[0, :COEFF_DIM].to(device=models.device, dtype=torch.float32)
-    pose = audio_to_pose(models.motion.posevae, audio.mel_batch(models.device), ref, pose_style, z, generator)
-    return PoseSequence(pose, audio.fps)
-
-
-def make_motion(models: SadTalkerModels, source: SourceFace, audio: AudioFeatures,
-                options: MotionOptions = MotionOptions(), reference: Motion | None = None,
-                reference_pose: Motion | None = None, z: torch.Tensor | None = None) -> Motion:
-    """Audio -> expression + head pose for ``source``: :func:`make_expression` + :func:`make_pose`.
-
-    ``reference`` (e.g. :func:`video_motion` of a reference video) gives per-frame β0, so blinks
-    come from it and the random schedule is off (the official ``--ref_eyeblink``);
-    ``reference_pose`` adds its head motion relative to its first frame (``--ref_pose``);
-    ``z`` injects PoseVAE's draws.
-    """
-    expression = make_expression(models, source, audio, options.blink, options.seed, reference)
-    pose = make_pose(models, source, audio, options.pose_style, options.seed, z)
-    if reference_pose is not None:
-        pose = with_reference_motion(pose, reference_pose.pose)
-    return combine_motion(expression, with_head_motion_scale(pose, options.head_motion_scale))
+def extract_face(models: SadTalkerModels, image: np.ndarray, mode: PreprocessMode | str = "crop",
+                 face_index: int | None = None, name: str = "the image",
+                 crop_landmarks: CropLandmarks | str = CropLandmarks.DETECT) -> SourceFace:
+    """The face to animate in a picture (RGB, uint8 or float in 0..1), found by the models'
+    detector, cropped for their render size (:func:`~sadtalker_core.source.face.extract_source`).
+    Errors name ``name``."""
+    return extract_source(image, models.recon, mode, models.size, models.detector, face_index=face_index, name=name,
+                          crop_landmarks=crop_landmarks)
 
 
 def extract_frames(models: SadTalkerModels, frames: Iterable[np.ndarray], mode: PreprocessMode | str = "crop",
-                   detector: LandmarkDetector | None = None, face_index: int | None = None,
-                   on_frame: Callable[[int], None] | None = None, name: str = "the video",
+                   face_index: int | None = None, on_frame: Callable[[int], None] | None = None,
+                   name: str = "the video",
                    crop_landmarks: CropLandmarks | str = CropLandmarks.DETECT) -> tuple[SourceFace, Motion]:
     """The face of the first frame and the 3DMM motion of every frame (expression + pose) of a
     picture sequence: one picture, or a video at 25 fps (:func:`~sadtalker_core.io.video_reader.iter_frames`),
     e.g. a reference video for blinks or head pose.  Frames are RGB (uint8, or float in 0..1).
     ``crop_landmarks``: see :func:`~sadtalker_core.source.face.extract_sequence`.  Errors name ``name``."""
-    detector = detector or models.detector()
     first: SourceFace | None = None
     coeffs = []
-    for index, face in enumerate(extract_sequence(frames, models.recon, detector, mode, models.size, face_index,
+    for index, face in enumerate(extract_sequence(frames, models.recon, models.detector, mode, models.size, face_index,
                                                   name=name, crop_landmarks=crop_landmarks)):
         first = face if first is None else first
         coeffs.append(face.source_coeff)
@@ -158,24 +79,22 @@ def extract_frames(models: SadTalkerModels, frames: Iterable[np.ndarray], mode: 
 
 
 def video_motion(models: SadTalkerModels, frames: Iterable[np.ndarray], mode: PreprocessMode | str = "crop",
-                 detector: LandmarkDetector | None = None, on_frame: Callable[[int], None] | None = None,
-                 name: str = "the reference video",
+                 on_frame: Callable[[int], None] | None = None, name: str = "the reference video",
                  crop_landmarks: CropLandmarks | str = CropLandmarks.DETECT) -> Motion:
     """The 3DMM motion of a video (expression + pose per frame), e.g. a reference video for
     blinks or head pose (:func:`extract_frames`).  Errors name ``name``."""
-    return extract_frames(models, frames, mode, detector, on_frame=on_frame, name=name,
-                          crop_landmarks=crop_landmarks)[1]
+    return extract_frames(models, frames, mode, on_frame=on_frame, name=name, crop_landmarks=crop_landmarks)[1]
 
 
 def render_face_frames(models: SadTalkerModels, source: SourceFace, motion: Motion,
                        options: RenderOptions = RenderOptions()) -> Iterator[np.ndarray]:
     """Rendered face frames, RGB uint8, resized to the crop's aspect (official video frames),
-    ``options.batch_size`` at a time: one (n, h, w, 3) array per batch."""
+    ``options.batch_size`` at a time: one (n, h, w, 3) array per batch; the motion's free-view
+    keyframes replace the head angles."""
     render = models.render_models(source.crop.mode)
-    windows = coefficient_windows(source.source_coeff, motion.coeff_70(), render.mapping.coeff_nc,
-                                  options.expression_scale, options.still)
+    windows = coefficient_windows(source.source_coeff, motion.coeff_70(), render.mapping.coeff_nc, options.still)
     image = source_image_tensor(source.crop.image, source.size)
-    view = free_view(options.yaw, options.pitch, options.roll, motion.num_frames)
+    view = motion.free_view.per_frame(motion.num_frames)
     for batch in render_frames(render, image, windows, options.batch_size, view):
         frames = frames_to_uint8(batch).cpu().numpy()
         yield np.stack([restore_aspect(frame, source.crop.original_size) for frame in frames])
@@ -263,7 +182,8 @@ def generate(models: SadTalkerModels, source: SourceFace, audio: AudioFeatures, 
              renderer: FaceFrameRenderer = render_face_frames) -> Clip:
     """Render ``source`` talking with ``audio`` to an mp4 at ``out_path`` (H.264 + AAC, 25 fps).
 
-    ``motion`` defaults to :func:`make_motion` of the audio; the video has one frame per motion
+    ``motion`` defaults to :func:`~sadtalker_core.motion.make_motion` of the audio with
+    ``motion_options``; the video has one frame per motion
     frame, and the audio is cut or padded with silence to that length.  ``on_frame(done, total)``
     is called after each frame (progress bars).  ``renderer`` makes the face frames (default
     :func:`render_face_frames`; any function of the same signature, e.g. one reading frames
@@ -275,7 +195,8 @@ def generate(models: SadTalkerModels, source: SourceFace, audio: AudioFeatures, 
 
     out_path = Path(out_path)
     check_writable(out_path)
-    motion = motion or make_motion(models, source, audio, motion_options)
+    motion = motion or make_motion(models.motion, audio.mel_batch(models.device), source.source_coeff,
+                                   motion_options, fps=audio.fps)
     total = motion.num_frames
     track = AudioTrack(audio.wav, audio.sample_rate)
     size = (0, 0)

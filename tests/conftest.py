@@ -10,12 +10,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import plugin_package
 import pytest
 from file_server import FileServer, serving
 from paths import CORE_FILES, GOLDENS, MEDIA
 
 from conformance.fake_weights import write_fake_checkpoint
-from workflow_builder import plugin_package
 
 # the node tests import the plugin folder as ComfyUI does, as one package: comfyui_sadtalker.nodes...
 plugin_package.load()

@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 from paths import MEDIA
 
-from sadtalker_core.post.video import iter_frames
+from sadtalker_core.io.video_reader import iter_frames
 
 VIDEO = MEDIA / "WDA_AlexandriaOcasioCortez_000.mp4"
 SIZE = (384, 320)  # (width, height) of the test frames

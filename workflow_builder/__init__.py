@@ -1,3 +1,4 @@
-"""The example workflows' builder (``build.py``, writing ``workflows/``), its graph model and
-the vendored core node schemas, and the stand-in for ComfyUI's node schema module that lets it (and
-the node tests) run without ComfyUI."""
+"""The example workflows' builder (``build.py``, writing ``workflows/``) and its graph model.  It
+reads node definitions as ``/object_info`` entries: ComfyUI's core nodes from ``core_nodes.json``,
+ours from ``plugin_nodes.json`` (written by ``tests/node_info.py``), so it needs neither ComfyUI nor
+the test stand-in of its schema module."""

@@ -4,38 +4,55 @@
 canvas) and ``workflows/api/<name>.json`` (API format: ``POST /prompt``).  Each opens with a note
 saying what it does, which model files it needs and where they go.
 
-Run from the repository root after changing a node's inputs: ``python3 -m workflow_builder.build``
-(``--check`` only reports files that are out of date).  It needs nothing outside the repository:
-our nodes' definitions come from their schemas, ComfyUI's core nodes' from ``core_nodes.json``, the
-``/object_info`` entries of the core nodes the workflows use, as ComfyUI 0.3.64 reports them
-(a test checks them against the whole ``/object_info`` in ``tests/data/comfyui``).
+Run from the repository root after changing a node's inputs: ``python3 tests/node_info.py`` (our
+nodes' definitions into ``plugin_nodes.json``), then ``python3 -m workflow_builder.build`` (``--check``
+only reports files that are out of date).  It needs nothing outside the repository, and neither
+ComfyUI nor a stand-in for it: node definitions are ``/object_info`` entries, ComfyUI's core nodes'
+in ``core_nodes.json`` (those the workflows use, as ComfyUI 0.3.64 reports them; a test checks them
+against the whole ``/object_info`` in ``tests/data/comfyui``) and ours in ``plugin_nodes.json`` (a
+test checks it against the nodes' schemas); the model files the notes name come from the library's registry of official files.
 """
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from unittest import mock
+
+from sadtalker_core.official_files import DETECTOR_FILES, gigabytes, sadtalker_files
 
 from .graph import Graph, Node, catalog
-from .plugin_package import ROOT, load
 
 HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
 CORE_NODES = HERE / "core_nodes.json"
+PLUGIN_NODES = HERE / "plugin_nodes.json"
 FOLDER = ROOT / "workflows"
+
+
+def core_nodes() -> dict[str, dict]:
+    """The vendored ``/object_info`` entries of the ComfyUI core nodes the workflows use."""
+    return json.loads(CORE_NODES.read_text())
+
+
+def _plugin() -> dict:
+    return json.loads(PLUGIN_NODES.read_text())
+
+
+def plugin_nodes() -> dict[str, dict]:
+    """Our nodes' ``/object_info`` entries (``tests/node_info.py`` writes them)."""
+    return _plugin()["nodes"]
+
+
 #: the example inputs the plugin puts into ComfyUI's input folder (nodes/comfy.py)
-PORTRAIT, SPEECH = load().nodes.comfy.EXAMPLE_PORTRAIT, load().nodes.comfy.EXAMPLE_SPEECH
+PORTRAIT, SPEECH = (_plugin()["example_inputs"][name] for name in ("portrait", "speech"))
 REFERENCE_VIDEO = "reference.mp4"
 
-_REGISTRY = load().sadtalker_core.official_files
 #: the official files a 256 px render needs, as the notes name them, and their download size
-FILES_256 = ", ".join(f"`{name}`" for name in _REGISTRY.sadtalker_files((256,)))
-SIZE_256 = _REGISTRY.gigabytes(_REGISTRY.sadtalker_files((256,)))
-DETECTOR = ", ".join(f"`{name}`" for name in _REGISTRY.DETECTOR_FILES)
+FILES_256 = ", ".join(f"`{name}`" for name in sadtalker_files((256,)))
+SIZE_256 = gigabytes(sadtalker_files((256,)))
+DETECTOR = ", ".join(f"`{name}`" for name in DETECTOR_FILES)
 
 MODELS_NOTE = f"""**Model files**: in `ComfyUI/models/sadtalker/`, {FILES_256} ({SIZE_256}). Missing? Open the \
 *download_models* template and run it once (or add **Download SadTalker models**, SadTalker/loaders). \
@@ -44,11 +61,6 @@ INPUTS_NOTE = f"""**Inputs**: `{PORTRAIT}` and `{SPEECH}` are the plugin's examp
 `ComfyUI/input` when ComfyUI starts; pick your own in the loaders."""
 CPU_NOTE = """On a CPU a frame takes seconds to render (25 frames per second of speech): try a short \
 clip first. The video goes to `ComfyUI/output/sadtalker/`."""
-
-
-def core_nodes() -> dict[str, dict]:
-    """The vendored ``/object_info`` entries of the ComfyUI core nodes the workflows use."""
-    return json.loads(CORE_NODES.read_text())
 
 
 def _note(title: str, what: str, *more: str) -> str:
@@ -212,10 +224,8 @@ WORKFLOWS: dict[str, Callable[[Graph], None]] = {
 
 
 def build() -> dict[Path, str]:
-    """File path -> JSON text of every workflow, both formats.  Model / file lists of our nodes
-    are read with an empty stand-in ComfyUI folder, so the files do not depend on this machine."""
-    with tempfile.TemporaryDirectory() as empty, mock.patch.dict(os.environ, {"SADTALKER_COMFY_ROOT": empty}):
-        definitions = catalog(core_nodes())
+    """File path -> JSON text of every workflow, both formats."""
+    definitions = catalog(core_nodes(), plugin_nodes())
     files = {}
     for name, describe in WORKFLOWS.items():
         graph = Graph(definitions)

@@ -103,17 +103,9 @@ def from_object_info(name: str, info: dict) -> NodeDef:
     return NodeDef(name, inputs, tuple(zip(info["output_name"], info["output"])))
 
 
-def catalog(core_nodes: dict[str, dict]) -> dict[str, NodeDef]:
-    """Every node a workflow may use: ComfyUI's core nodes (their ``/object_info`` entries) and
-    this plugin's, as its nodes declare themselves (``io.ComfyNode`` schemas)."""
-    from .plugin_package import load
-
-    plugin = load()
-    defs = {name: from_object_info(name, info) for name, info in core_nodes.items()}
-    for node in plugin.nodes.NODES:
-        info = node.GET_NODE_INFO_V1()
-        defs[info["name"]] = from_object_info(info["name"], info)
-    return defs
+def catalog(*object_infos: dict[str, dict]) -> dict[str, NodeDef]:
+    """Every node a workflow may use, from ``/object_info`` entries (ComfyUI's core nodes, ours)."""
+    return {name: from_object_info(name, info) for infos in object_infos for name, info in infos.items()}
 
 
 @dataclass(frozen=True)

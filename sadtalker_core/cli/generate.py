@@ -22,30 +22,34 @@ if TYPE_CHECKING:
     from tqdm import tqdm
 
     from ..models import SadTalkerModels
-    from ..motion.audio import AudioFeatures
-    from ..motion.sequences import Motion
-    from ..pipeline import Clip, MotionOptions, RenderOptions
-    from ..post.enhance import FaceEnhancer
+    from ..motion import AudioFeatures, Motion, MotionOptions
+    from ..pipeline import Clip, RenderOptions
+    from ..post import FaceEnhancer
     from ..precision import Precision
-    from ..source.landmarks import LandmarkDetector
 
 
 def motion_options(args: argparse.Namespace) -> MotionOptions:
-    from ..pipeline import MotionOptions
+    from ..motion import MotionOptions
 
     return MotionOptions(pose_style=args.pose_style, blink=args.blink, seed=args.seed,
                          head_motion_scale=args.head_motion_scale)
 
 
+def edited_motion(motion: Motion, args: argparse.Namespace) -> Motion:
+    """``motion`` with ``--expression-scale`` and the free-view keyframes applied, as the ExpNet and
+    Free-view nodes apply them (after ``--save-motion``, and to a ``--load-motion`` file too)."""
+    from ..motion import combine_motion, split_motion, with_free_view
+
+    expression, pose = split_motion(motion)
+    return combine_motion(expression.scaled(args.expression_scale),
+                          with_free_view(pose, args.input_yaw, args.input_pitch, args.input_roll))
+
+
 def render_options(args: argparse.Namespace) -> RenderOptions:
     from ..pipeline import RenderOptions
 
-    def keys(values: list[float] | None) -> tuple[float, ...] | None:
-        return None if values is None else tuple(values)
-
-    return RenderOptions(expression_scale=args.expression_scale, still=args.still, batch_size=args.batch_size,
-                         yaw=keys(args.input_yaw), pitch=keys(args.input_pitch), roll=keys(args.input_roll),
-                         paste=args.paste, enhancer_strength=args.enhancer_strength)
+    return RenderOptions(still=args.still, batch_size=args.batch_size, paste=args.paste,
+                         enhancer_strength=args.enhancer_strength)
 
 
 def _device(name: str, local_rank: int | None = None) -> torch.device:
@@ -85,7 +89,7 @@ def _read_audio(path: Path, max_seconds: float | None) -> AudioFeatures:
 def _read_picture(path: Path) -> np.ndarray:
     """The picture, with what its decoder prints itself (libpng, libjpeg, OpenCV's log) made the
     detail of the error, or a warning when the picture was read all the same."""
-    from ..source.face import read_image
+    from ..source import read_image
     from .native_output import NativeStderr
 
     decoder = NativeStderr()
@@ -117,8 +121,8 @@ class Progress:
         return tqdm(total=total, desc=desc, unit="frame", disable=self.quiet, file=sys.stderr, dynamic_ncols=True)
 
 
-def _reference_motion(models: SadTalkerModels, detector: LandmarkDetector, path: Path, mode: str, frames: int,
-                      progress: Progress, crop_landmarks: str) -> Motion:
+def _reference_motion(models: SadTalkerModels, path: Path, mode: str, frames: int, progress: Progress,
+                      crop_landmarks: str) -> Motion:
     """The 3DMM motion of a reference video's first ``frames`` frames (later ones would be cut anyway)."""
     from ..io.video_reader import iter_frames, probe_video
     from ..motion.audio import DEFAULT_AUDIO
@@ -126,31 +130,31 @@ def _reference_motion(models: SadTalkerModels, detector: LandmarkDetector, path:
 
     total = min(frames, round(probe_video(path).duration * DEFAULT_AUDIO.fps))
     with progress.bar(f"reference {path.name}", total) as bar:
-        return video_motion(models, itertools.islice(iter_frames(path, DEFAULT_AUDIO.fps), frames), mode, detector,
+        return video_motion(models, itertools.islice(iter_frames(path, DEFAULT_AUDIO.fps), frames), mode,
                             on_frame=lambda done: bar.update(done - bar.n), name=str(path),
                             crop_landmarks=crop_landmarks)
 
 
 @dataclass(frozen=True)
 class Engine:
-    """What a process loads once and every clip uses: the networks, the face detector, the enhancer."""
+    """What a process loads once and every clip uses: the networks with the face detector, and the
+    enhancer."""
 
     models: SadTalkerModels
-    detector: LandmarkDetector
     enhancer: FaceEnhancer | None
 
 
 def load_engine(args: argparse.Namespace, device: torch.device, precision: Precision, progress: Progress) -> Engine:
     from ..models import load_models
-    from ..post.enhance import load_face_enhancer
-    from ..render.speed import RenderSpeed
+    from ..post import load_face_enhancer
+    from ..render import GeneratorSettings
 
     enhancer = None
     if args.enhancer is not None:
         enhancer = load_face_enhancer(enhancer_file(args.enhancer, args.checkpoints), device, precision)
     progress.say(f"loading the {args.size} px models from {args.checkpoints}")
-    models = load_models(args.checkpoints, args.size, device, RenderSpeed(precision))
-    return Engine(models, models.detector(), enhancer)
+    models = load_models(args.checkpoints, args.size, device, GeneratorSettings(precision))
+    return Engine(models, enhancer)
 
 
 @dataclass(frozen=True)
@@ -171,26 +175,27 @@ def read_inputs(args: argparse.Namespace) -> ClipInputs:
 
 def render_clip(engine: Engine, args: argparse.Namespace, inputs: ClipInputs, progress: Progress) -> Clip:
     """Face, motion and the render of one clip with loaded models."""
-    from ..motion.files import load_motion, save_motion
-    from ..pipeline import generate, make_motion
-    from ..source.face import extract_source
+    from ..motion import load_motion, make_motion, save_motion
+    from ..pipeline import extract_face, generate
 
     models, audio = engine.models, inputs.audio
     progress.say(f"3DMM extraction of {args.image}")
-    source = extract_source(inputs.image, models.recon, args.preprocess, args.size, engine.detector,
-                            face_index=args.face_index, name=str(args.image), crop_landmarks=args.crop_landmarks)
+    source = extract_face(models, inputs.image, args.preprocess, args.face_index, name=str(args.image),
+                          crop_landmarks=args.crop_landmarks)
 
     if args.load_motion is not None:
         motion = load_motion(args.load_motion)
     else:
-        references = {path: _reference_motion(models, engine.detector, path, args.preprocess, audio.num_frames,
-                                               progress, args.crop_landmarks)
+        references = {path: _reference_motion(models, path, args.preprocess, audio.num_frames, progress,
+                                               args.crop_landmarks)
                       for path in {args.ref_eyeblink, args.ref_pose} - {None}}
-        motion = make_motion(models, source, audio, motion_options(args), reference=references.get(args.ref_eyeblink),
-                             reference_pose=references.get(args.ref_pose))
+        motion = make_motion(models.motion, audio.mel_batch(models.device), source.source_coeff, motion_options(args),
+                             reference=references.get(args.ref_eyeblink), reference_pose=references.get(args.ref_pose),
+                             fps=audio.fps)
     if args.save_motion is not None:
         save_motion(motion, args.save_motion)
         progress.say(f"motion saved to {args.save_motion}")
+    motion = edited_motion(motion, args)
 
     with progress.bar("rendering", motion.num_frames) as bar:
         return generate(models, source, audio, args.out, motion, render_options=render_options(args),

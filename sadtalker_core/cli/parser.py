@@ -32,6 +32,7 @@ VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv")
 MOTION_SUFFIXES = (".safetensors", ".npz", ".mat")
 #: the motion options' defaults (MotionOptions()): --load-motion refuses any other value
 MOTION_DEFAULTS = {"pose_style": 0, "blink": "random", "seed": None, "head_motion_scale": 1.0}
+#: the official PoseVAE's style count, for the help text (make_pose checks the loaded PoseVAE's)
 POSE_STYLES = PoseVAEConfig().num_classes
 #: ``--ray`` with no address: start a Ray cluster on this machine (Ray's own name for it)
 RAY_LOCAL = "local"
@@ -77,9 +78,9 @@ def _options(parser: argparse.ArgumentParser) -> None:
                              "portrait); full / extfull: the face pasted back into the whole picture (default crop)")
     parser.add_argument("--still", action="store_true", help="keep the source's head pose (less head motion)")
     parser.add_argument("--size", type=int, choices=RENDER_SIZES, default=256, help="render size (default 256)")
-    parser.add_argument("--pose-style", "--pose_style", type=int_range(0, POSE_STYLES - 1),
-                        default=MOTION_DEFAULTS["pose_style"], metavar="N",
-                        help=f"head-motion style, 0..{POSE_STYLES - 1} (default 0)")
+    parser.add_argument("--pose-style", "--pose_style", type=int_range(0), default=MOTION_DEFAULTS["pose_style"],
+                        metavar="N", help=f"head-motion style, one of the loaded PoseVAE's: 0..{POSE_STYLES - 1} with "
+                                          "the official files, more with one trained on a wider style table (default 0)")
     parser.add_argument("--expression-scale", "--expression_scale", type=number(), default=1.0, metavar="X",
                         help="strength of the expression (default 1)")
     parser.add_argument("--head-motion-scale", type=number(at_least=0), default=MOTION_DEFAULTS["head_motion_scale"],
@@ -96,7 +97,8 @@ def _options(parser: argparse.ArgumentParser) -> None:
                              "picture's landmarks, one detection fewer (faster, not the official numbers) "
                              "(default detect)")
     parser.add_argument("--batch-size", "--batch_size", type=int_range(1), default=2, metavar="N",
-                        help="frames rendered at once (default 2)")
+                        help="frames per render step: on a GPU the generator renders them at once (larger is faster, "
+                             "needs more memory); on the CPU it renders them one by one, as fast (default 2)")
     parser.add_argument("--ref-eyeblink", "--ref_eyeblink", type=Path, default=None, metavar="VIDEO",
                         help="a talking-face video whose eye blinks are copied")
     parser.add_argument("--ref-pose", "--ref_pose", type=Path, default=None, metavar="VIDEO",

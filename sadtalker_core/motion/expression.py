@@ -10,7 +10,7 @@ from ..networks.expnet import ExpNet
 from ..networks.posevae import POSE_DIM
 from ..precision import float32_arithmetic
 from .audio import driving_reference
-from .sequences import COEFF_DIM, EXP_DIM, check_sequence, resample_sequence
+from .sequences import COEFF_DIM, EXP_DIM, check_sequence, resample_sequence, source_motion_coeff
 
 
 @float32_arithmetic()
@@ -27,7 +27,7 @@ def predict_expression(expnet: ExpNet, mels: torch.Tensor, ref_exp: torch.Tensor
 
 def audio_to_expression(expnet: ExpNet, mels: torch.Tensor, ref_coeff: torch.Tensor,
                         blink: torch.Tensor | None = None) -> torch.Tensor:
-    """The expression half of :func:`audio_to_motion`: (T, 64) expressions from ExpNet (no noise).
+    """(T, 64) expressions from ExpNet (no noise) for ``mels`` (1, T, 1, 80, 16).
 
     ``ref_coeff``: (70,) or per frame (T, 70), the per-frame expressions replacing β0;
     ``blink``: (T,) ratio, zeros when None.
@@ -48,17 +48,14 @@ def reference_expression(ref_expression: torch.Tensor, num_frames: int) -> torch
 
 
 def reference_coeff(source_coeff: torch.Tensor, ref_expression: torch.Tensor, num_frames: int) -> torch.Tensor:
-    """The (num_frames, 70) ``ref_coeff`` for :func:`~sadtalker_core.motion.coefficients.audio_to_motion` with a
-    reference blink video: the source's pose on every frame, β0 from :func:`reference_expression`.
+    """The (num_frames, 70) ``ref_coeff`` for :func:`audio_to_expression` with a reference blink
+    video: the source's pose on every frame, β0 from :func:`reference_expression`.
 
     ``source_coeff``: the source face's coefficients, (70,) / (73,) or (1, 70) / (1, 73).  As in
-    the official code, call ``audio_to_motion`` with ``blink=None`` (ratio zero): the eyes follow
-    the reference video's expressions.
+    the official code, the blink ratio is then zero: the eyes follow the reference video's
+    expressions (:func:`~sadtalker_core.motion.generate.make_expression`).
     """
-    flat = source_coeff.reshape(-1)
-    if source_coeff.ndim > 2 or (source_coeff.ndim == 2 and source_coeff.shape[0] != 1) or flat.shape[0] < COEFF_DIM:
-        raise ValueError(f"source_coeff must be one face's coefficients, (70,) / (73,) or (1, 70) / (1, 73), "
-                         f"got {tuple(source_coeff.shape)}")
+    flat = source_motion_coeff(source_coeff).to(source_coeff.dtype)
     expression = reference_expression(ref_expression, num_frames).to(device=flat.device, dtype=flat.dtype)
     pose = flat[EXP_DIM:COEFF_DIM].expand(num_frames, POSE_DIM)
     return torch.cat([expression, pose], dim=1)

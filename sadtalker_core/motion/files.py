@@ -47,7 +47,7 @@ def motion_from_coeffs(coeff: torch.Tensor, fps: int = MAT_FPS) -> Motion:
     """(N, 70) or (N, 73) coefficients (a generated motion, or the 3DMM of a video's frames) ->
     :class:`Motion` of expression ``[:, :64]`` and pose ``[:, 64:70]``."""
     if coeff.ndim != 2 or coeff.shape[1] < COEFF_DIM:
-        raise ValueError(f"coefficients must be (N, 70) or (N, 73), got {tuple(coeff.shape)}")
+        raise MotionFileError(f"coefficients must be (N, 70) or (N, 73), got {tuple(coeff.shape)}")
     return Motion(expression=coeff[:, :EXP_DIM], pose=coeff[:, EXP_DIM:COEFF_DIM], fps=fps)
 
 
@@ -76,7 +76,7 @@ def write_coeff_mat(path: str | os.PathLike, coeff: torch.Tensor, full: torch.Te
 
     path = Path(path)
     if coeff.ndim != 2 or coeff.shape[0] < 1 or coeff.shape[1] not in MAT_WIDTHS:
-        raise ValueError(f"{path}: coeff_3dmm must be (N, 70) or (N, 73) with N >= 1, got {tuple(coeff.shape)}")
+        raise MotionFileError(f"{path}: coeff_3dmm must be (N, 70) or (N, 73) with N >= 1, got {tuple(coeff.shape)}")
     entries = {MAT_KEY: coeff.detach().cpu().numpy().astype(np.float32)}
     if full is not None:
         entries[MAT_FULL_KEY] = full.detach().cpu().numpy().astype(np.float32)

@@ -83,7 +83,8 @@ def motion_curves(expression: ExpressionSequence | None = None, pose: PoseSequen
         frames = (expression or pose).num_frames
     free_view = {}
     if pose is not None:
-        for name, keys in (("yaw", pose.yaw), ("pitch", pose.pitch), ("roll", pose.roll)):
+        view = pose.free_view
+        for name, keys in (("yaw", view.yaw), ("pitch", view.pitch), ("roll", view.roll)):
             if keys is not None:
                 free_view[name] = camera_keyframes(keys, frames).double().numpy()
     return MotionCurves(

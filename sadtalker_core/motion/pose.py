@@ -14,7 +14,7 @@ import torch
 from scipy.signal import savgol_filter
 
 from ..config import PoseVAEConfig
-from ..errors import InputError
+from ..errors import SettingError
 from ..networks.posevae import POSE_DIM, PoseVAE
 from ..precision import float32_arithmetic
 from .audio import driving_reference
@@ -41,7 +41,7 @@ def sample_pose_motion(
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
     """Pose motion (B, T, 6) relative to ``ref_pose`` (B, 6) for ``mels`` (B, T, 1, 80, 16) and
-    pose styles ``style`` (B,) in [0, 46) (the official ``Audio2Pose.test``).
+    pose styles ``style`` (B,) of PoseVAE's style table (the official ``Audio2Pose.test``).
 
     Frame 0 is the reference itself (zero motion).  Frames 1..T-1 are decoded in chunks of
     ``seq_len`` (32) from the mel windows of frames 1.. : each full chunk from its own windows;
@@ -97,13 +97,20 @@ def smooth_pose(pose: torch.Tensor) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(smoothed)).to(device=pose.device, dtype=pose.dtype)
 
 
-def audio_to_pose(posevae: PoseVAE, mels: torch.Tensor, ref_coeff: torch.Tensor, pose_style: int = 0,
-                  z: torch.Tensor | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
-    """The head-pose half of :func:`audio_to_motion`: (T, 6) poses, PoseVAE's motion added to
-    the reference pose (frame 0's of ``ref_coeff``) and smoothed."""
+def check_pose_style(posevae: PoseVAE, pose_style: int) -> None:
+    """``pose_style`` must be one of the styles the loaded PoseVAE learned (its style table: 46 in
+    the official file, more in one trained with a wider table): the one check, whoever asks."""
     num_styles = posevae.cfg.num_classes
     if not 0 <= int(pose_style) < num_styles:
-        raise InputError(f"pose_style must be in 0..{num_styles - 1}, got {pose_style}")
+        raise SettingError(f"pose_style {pose_style}: the loaded PoseVAE has {num_styles} styles, 0..{num_styles - 1}; "
+                           "choose one of them, or load a PoseVAE trained with more styles")
+
+
+def audio_to_pose(posevae: PoseVAE, mels: torch.Tensor, ref_coeff: torch.Tensor, pose_style: int = 0,
+                  z: torch.Tensor | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
+    """(T, 6) head poses: PoseVAE's motion in style ``pose_style`` (:func:`check_pose_style`) added
+    to the reference pose (frame 0's of ``ref_coeff``) and smoothed."""
+    check_pose_style(posevae, pose_style)
     ref_pose = driving_reference(mels, ref_coeff)[:, 0, EXP_DIM:]
     style = torch.tensor([int(pose_style)], device=mels.device)
     motion = sample_pose_motion(posevae, mels, ref_pose, style, z=z, generator=generator)

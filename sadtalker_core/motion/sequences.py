@@ -1,7 +1,9 @@
 """Motion and its two halves: what the motion stage hands to the renderer.
 
-* :class:`Motion`: per-frame expression (T, 64) + head pose (T, 6) of one clip;
-* :class:`ExpressionSequence`: ExpNet's (T, 64) expressions and the blink ratio it was given;
+* :class:`Motion`: per-frame expression (T, 64) + head pose (T, 6) of one clip, and the free-view
+  keyframes its pose carries;
+* :class:`ExpressionSequence`: ExpNet's (T, 64) expressions and the blink ratio it was given; its
+  :meth:`~ExpressionSequence.scaled` is the expression scale (official ``--expression_scale``);
 * :class:`PoseSequence`: (N, 6) head poses (angles in radians + translation), optionally with
   free-view keyframes that replace the rendered head angles (official ``--input_yaw`` ...);
 * :func:`combine_motion`: the expression's T frames decide the clip's length; a pose sequence of
@@ -22,7 +24,7 @@ import torch
 from ..config import AudioConfig, ExpNetConfig
 from ..errors import InputError
 from ..networks.posevae import POSE_DIM
-from .free_view import free_view
+from .free_view import FreeView
 
 FPS = AudioConfig().fps
 EXP_DIM = ExpNetConfig().exp_dim
@@ -32,12 +34,14 @@ COEFF_DIM = EXP_DIM + POSE_DIM  # 70: [expression 64, angles 3, translation 3]
 @dataclass(frozen=True)
 class Motion:
     """Per-frame motion of one video: ``expression`` (T, 64) and ``pose`` (T, 6) = angles (3, radians)
-    + translation (3), at ``fps``; ``blink`` (T,) is the blink ratio ExpNet was conditioned on."""
+    + translation (3), at ``fps``; ``blink`` (T,) is the blink ratio ExpNet was conditioned on;
+    ``free_view``: keyframes replacing the rendered head angles (not stored in motion files)."""
 
     expression: torch.Tensor
     pose: torch.Tensor
     fps: int = FPS
     blink: torch.Tensor | None = None
+    free_view: FreeView = FreeView()
 
     def __post_init__(self) -> None:
         frames = self.expression.shape[0]
@@ -56,6 +60,16 @@ class Motion:
     def coeff_70(self) -> torch.Tensor:
         """(T, 70) in the official layout [expression 64, angles 3, translation 3] (the saved .mat)."""
         return torch.cat([self.expression, self.pose], dim=-1)
+
+
+def source_motion_coeff(source_coeff: torch.Tensor) -> torch.Tensor:
+    """The source face's 70 motion coefficients, (70,) float32, from its row of coefficients:
+    (70,) / (73,) or (1, 70) / (1, 73) (the 73-d row ends with the crop values)."""
+    flat = source_coeff.reshape(-1)
+    if source_coeff.ndim > 2 or (source_coeff.ndim == 2 and source_coeff.shape[0] != 1) or flat.shape[0] < COEFF_DIM:
+        raise ValueError(f"source coefficients must be one face's, (70,) / (73,) or (1, 70) / (1, 73), "
+                         f"got {tuple(source_coeff.shape)}")
+    return flat[:COEFF_DIM].to(torch.float32)
 
 
 def resample_sequence(seq: torch.Tensor, num_frames: int) -> torch.Tensor:
@@ -138,42 +152,26 @@ class ExpressionSequence:
 @dataclass(frozen=True)
 class PoseSequence:
     """Head poses (N, 6) at ``fps``, and optional free-view keyframes in degrees (each list is
-    spread over the rendered clip and replaces that head angle, see
-    :func:`~sadtalker_core.motion.free_view.camera_keyframes`)."""
+    spread over the rendered clip and replaces that head angle, see :class:`FreeView`)."""
 
     pose: torch.Tensor
     fps: int = FPS
-    yaw: tuple[float, ...] | None = None
-    pitch: tuple[float, ...] | None = None
-    roll: tuple[float, ...] | None = None
+    free_view: FreeView = FreeView()
 
     def __post_init__(self) -> None:
         if self.pose.ndim != 2 or self.pose.shape[1] != POSE_DIM or self.pose.shape[0] < 1:
             raise ValueError(f"poses must be (N, {POSE_DIM}) with N >= 1, got {tuple(self.pose.shape)}")
         _check_fps(self.fps)
-        for name in ("yaw", "pitch", "roll"):
-            keys = getattr(self, name)
-            if keys is not None:
-                object.__setattr__(self, name, tuple(float(k) for k in keys))
-        free_view(self.yaw, self.pitch, self.roll, 1)  # refuses empty or non-finite keyframe lists
 
     @property
     def num_frames(self) -> int:
         return int(self.pose.shape[0])
 
-    @property
-    def has_free_view(self) -> bool:
-        return not (self.yaw is None and self.pitch is None and self.roll is None)
-
     @classmethod
     def still(cls, source_coeff: torch.Tensor, fps: int = FPS) -> PoseSequence:
         """The source face's own head pose (coefficients 64:70 of its 73), held: one frame, the
         official ``--still`` head."""
-        flat = source_coeff.reshape(-1)
-        if flat.shape[0] < COEFF_DIM:
-            raise ValueError(f"source coefficients must hold at least {COEFF_DIM} values, "
-                             f"got {tuple(source_coeff.shape)}")
-        return cls(flat[EXP_DIM:COEFF_DIM].reshape(1, POSE_DIM).float(), fps)
+        return cls(source_motion_coeff(source_coeff)[EXP_DIM:].reshape(1, POSE_DIM), fps)
 
 
 def with_reference_motion(pose: PoseSequence, ref_pose: torch.Tensor) -> PoseSequence:
@@ -194,27 +192,23 @@ def with_head_motion_scale(pose: PoseSequence, scale: float) -> PoseSequence:
 def with_free_view(pose: PoseSequence, yaw: Sequence[float] | None = None, pitch: Sequence[float] | None = None,
                    roll: Sequence[float] | None = None) -> PoseSequence:
     """``pose`` with free-view keyframes (degrees) for the angles given; the others keep theirs."""
-    return dataclasses.replace(
-        pose,
-        yaw=pose.yaw if yaw is None else tuple(yaw),
-        pitch=pose.pitch if pitch is None else tuple(pitch),
-        roll=pose.roll if roll is None else tuple(roll),
-    )
+    return dataclasses.replace(pose, free_view=pose.free_view.with_angles(yaw, pitch, roll))
 
 
 def combine_motion(expression: ExpressionSequence, pose: PoseSequence) -> Motion:
     """One clip's :class:`Motion`, on the CPU (the renderer moves it to its device a batch at a
-    time): the expression's frames, the pose repeated from its start or cut to them.  Free-view
-    keyframes are not part of a Motion: give them to the renderer."""
+    time): the expression's frames, the pose repeated from its start or cut to them, and the
+    pose's free-view keyframes."""
     if expression.fps != pose.fps:
         raise InputError(f"the expression is at {expression.fps} fps but the pose at {pose.fps} fps; "
                          "make both at the same frame rate")
     cpu = torch.device("cpu")
     poses = resample_sequence(pose.pose.to(cpu), expression.num_frames).to(expression.expression.dtype)
     blink = None if expression.blink is None else expression.blink.to(cpu)
-    return Motion(expression.expression.to(cpu), poses, expression.fps, blink)
+    return Motion(expression.expression.to(cpu), poses, expression.fps, blink, pose.free_view)
 
 
 def split_motion(motion: Motion) -> tuple[ExpressionSequence, PoseSequence]:
     """A :class:`Motion` (e.g. a loaded motion file) as its expression and pose sequences."""
-    return ExpressionSequence(motion.expression, motion.blink, motion.fps), PoseSequence(motion.pose, motion.fps)
+    return (ExpressionSequence(motion.expression, motion.blink, motion.fps),
+            PoseSequence(motion.pose, motion.fps, motion.free_view))

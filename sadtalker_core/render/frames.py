@@ -23,9 +23,9 @@ from ..networks.generator import OcclusionAwareSPADEGenerator, SourceEncoding, l
 from ..networks.keypoint_detector import KPDetector, load_kp_detector
 from ..networks.mapping import MappingNet, load_mapping
 from ..precision import float32_arithmetic
+from .generator_settings import EXACT, GeneratorSettings, apply_generator_settings
 from .inputs import CoeffWindows
 from .keypoints import keypoint_transformation
-from .speed import EXACT, RenderSpeed, apply_render_speed
 
 
 @dataclass(frozen=True)
@@ -42,20 +42,20 @@ class FaceRenderModels:
 
 
 def load_render_generator(bundle: str | os.PathLike, device: torch.device | str = "cpu",
-                          config: GeneratorConfig = FACERENDER.generator, speed: RenderSpeed = EXACT) -> OcclusionAwareSPADEGenerator:
-    """The generator of ``bundle`` on ``device``, set up for ``speed`` (:func:`apply_render_speed`)."""
-    return apply_render_speed(load_generator(bundle, device, config), speed)
+                          config: GeneratorConfig = FACERENDER.generator, settings: GeneratorSettings = EXACT) -> OcclusionAwareSPADEGenerator:
+    """The generator of ``bundle`` on ``device``, set up for ``settings`` (:func:`apply_generator_settings`)."""
+    return apply_generator_settings(load_generator(bundle, device, config), settings)
 
 
 def load_face_render_models(bundle: str | os.PathLike, mapping: str | os.PathLike,
                             config: FaceRenderConfig = FACERENDER,
-                            device: torch.device | str = "cpu", speed: RenderSpeed = EXACT) -> FaceRenderModels:
+                            device: torch.device | str = "cpu", settings: GeneratorSettings = EXACT) -> FaceRenderModels:
     """KPDetector and generator from ``bundle`` (``SadTalker_V0.0.2_*.safetensors`` or
     ``facevid2vid_00189-model.pth.tar``), MappingNet from ``mapping`` (``mapping_00229`` with
-    ``FACERENDER``, ``mapping_00109`` with ``FACERENDER_STILL``); the generator set up for ``speed``."""
+    ``FACERENDER``, ``mapping_00109`` with ``FACERENDER_STILL``); the generator set up for ``settings``."""
     return FaceRenderModels(
         kp_detector=load_kp_detector(bundle, device, config.kp_detector),
-        generator=load_render_generator(bundle, device, config.generator, speed),
+        generator=load_render_generator(bundle, device, config.generator, settings),
         mapping=load_mapping(mapping, device, config.mapping),
     )
 

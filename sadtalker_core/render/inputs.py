@@ -47,7 +47,7 @@ def read_source_image(path: str | os.PathLike, size: int = 256) -> torch.Tensor:
 @dataclass(frozen=True)
 class CoeffWindows:
     """Source coefficients (1, C) and the driving sequence (frame_num, C), C = MappingNet's
-    ``coeff_nc``, already prepared (expression scale, crop values, still mode)."""
+    ``coeff_nc``, already prepared (crop values, still mode)."""
 
     source_coeff: torch.Tensor
     sequence: torch.Tensor
@@ -73,12 +73,13 @@ class CoeffWindows:
 
 
 def coefficient_windows(source_coeff: torch.Tensor, coeff_seq: torch.Tensor, coeff_nc: int = MOTION_DIMS,
-                        expression_scale: float = 1.0, still: bool = False) -> CoeffWindows:
+                        still: bool = False) -> CoeffWindows:
     """Prepare MappingNet's inputs like ``get_facerender_data``.
 
     ``source_coeff``: the source image's 3DMM row (1, 73) or (73,) (70 motion + 3 crop values;
-    the crop values are used only when ``coeff_nc`` is 73).  ``coeff_seq``: the generated
-    coefficients (frame_num, >= 70).  ``expression_scale`` multiplies the driving expression;
+    the crop values are used only when ``coeff_nc`` is 73).  ``coeff_seq``: the coefficients to
+    render (frame_num, >= 70), the expression already scaled (the official ``--expression_scale``
+    is applied here; ours is the motion's, :meth:`~sadtalker_core.motion.sequences.ExpressionSequence.scaled`);
     ``still`` replaces the driving pose (and crop values) by the source's.
     """
     source = torch.as_tensor(source_coeff, dtype=torch.float32).reshape(1, -1)[:, :coeff_nc]
@@ -87,7 +88,6 @@ def coefficient_windows(source_coeff: torch.Tensor, coeff_seq: torch.Tensor, coe
     sequence = torch.as_tensor(coeff_seq, dtype=torch.float32)[:, :MOTION_DIMS].clone()
     if sequence.ndim != 2 or sequence.shape[1] != MOTION_DIMS or sequence.shape[0] == 0:
         raise ValueError(f"coefficient sequence must be (frames >= 1, >= {MOTION_DIMS}), got {tuple(coeff_seq.shape)}")
-    sequence[:, :EXP_DIMS] = sequence[:, :EXP_DIMS] * expression_scale
     frame_num = sequence.shape[0]
     if coeff_nc > MOTION_DIMS:
         sequence = torch.cat([sequence, source[:, MOTION_DIMS:].expand(frame_num, -1)], dim=1)

@@ -52,11 +52,10 @@ class VideoWindows:
         return tuple(CoeffWindows(sequence[:1], sequence).targets(frames) for sequence in (self.source, self.driving))
 
 
-def video_windows(own: torch.Tensor, expression: torch.Tensor, coeff_nc: int = MOTION_DIMS,
-                  expression_scale: float = 1.0) -> VideoWindows:
+def video_windows(own: torch.Tensor, expression: torch.Tensor, coeff_nc: int = MOTION_DIMS) -> VideoWindows:
     """:class:`VideoWindows` from the source frames' own coefficients ``own`` (T, >= ``coeff_nc``),
-    in output order (a frame shown twice appears twice), and the new ``expression`` (T, 64),
-    multiplied by ``expression_scale`` (the official ``--expression_scale``)."""
+    in output order (a frame shown twice appears twice), and the new ``expression`` (T, 64), already
+    scaled (the expression scale is the motion's, :meth:`~sadtalker_core.motion.sequences.ExpressionSequence.scaled`)."""
     source = torch.as_tensor(own, dtype=torch.float32)
     if source.ndim != 2 or source.shape[1] < coeff_nc:
         raise ValueError(f"own coefficients must be (T, >= {coeff_nc}), got {tuple(source.shape)}")
@@ -66,7 +65,7 @@ def video_windows(own: torch.Tensor, expression: torch.Tensor, coeff_nc: int = M
         raise ValueError(f"expression must be ({source.shape[0]}, {EXP_DIMS}), one row per frame, "
                          f"got {tuple(expression.shape)}")
     driving = source.clone()
-    driving[:, :EXP_DIMS] = expression * expression_scale
+    driving[:, :EXP_DIMS] = expression
     return VideoWindows(source.contiguous(), driving)
 
 

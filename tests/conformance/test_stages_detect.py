@@ -9,8 +9,7 @@ from facexlib_reference import facexlib_selection
 from golden_files import OUTPUTS_COMPARED, assert_reproduced, goldens_of, judged, variant
 
 from conformance import StageContext, load_golden
-
-DETECTOR_FILES = ("detection_Resnet50_Final.pth", "alignment_WFLW_4HG.pth")
+from sadtalker_core.official_files import DETECTOR_FILES
 
 
 @pytest.fixture(scope="module")

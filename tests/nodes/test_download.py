@@ -79,11 +79,12 @@ def test_the_chosen_files_land_in_the_folders_the_loaders_read_with_progress(fre
     assert done == sorted(done) and done[-1] == 6000 and len(set(done)) > 12
     # the loader now finds them (dlib: the stand-ins are no real checkpoints, finding is what is checked)
     assert comfy.model_folders(comfy.SADTALKER)[0] == fresh_comfy / "models" / "sadtalker"
-    from comfyui_sadtalker.nodes.models import _detector_files, _model_folder
+    from comfyui_sadtalker.nodes.models import _detector_folders, _model_folder
+    from comfyui_sadtalker.sadtalker_core.source import find_detector_files
 
     assert _model_folder(256) == fresh_comfy / "models" / "sadtalker"
-    assert _detector_files() == tuple(fresh_comfy / "models" / "facedetection" / name for name in
-                                      ("detection_Resnet50_Final.pth", "alignment_WFLW_4HG.pth"))
+    assert find_detector_files(_detector_folders()) == tuple(
+        fresh_comfy / "models" / "facedetection" / name for name in ("detection_Resnet50_Final.pth", "alignment_WFLW_4HG.pth"))
 
 
 def test_a_second_run_checks_the_files_and_fetches_nothing(fresh_comfy, server):

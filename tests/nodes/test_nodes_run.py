@@ -22,12 +22,14 @@ from comfyui_sadtalker.nodes.motion import (
 )
 from comfyui_sadtalker.nodes.post import FaceEnhance, PasteBack
 from comfyui_sadtalker.nodes.render import Render
+from comfyui_sadtalker.sadtalker_core.errors import CheckpointError, SettingError
 from comfyui_sadtalker.sadtalker_core.io.frame_size import face_frame_size
 from comfyui_sadtalker.sadtalker_core.io.video_reader import probe_video
 from comfyui_sadtalker.sadtalker_core.motion.sequences import ExpressionSequence, PoseSequence, combine_motion
 from comfyui_sadtalker.sadtalker_core.pipeline import RenderOptions, clip_frames
 from comfyui_sadtalker.sadtalker_core.post.paste import PasteMethod
-from comfyui_sadtalker.sadtalker_core.render.speed import EXACT, FAST
+from comfyui_sadtalker.sadtalker_core.render import EXACT, FAST
+from comfyui_sadtalker.sadtalker_core.source.dlib_detector import DlibDetector
 from comfyui_sadtalker.sadtalker_core.source.face import to_rgb_uint8
 from comfyui_sadtalker.sadtalker_core.source.landmarks import pick_face
 from PIL import Image
@@ -53,19 +55,20 @@ def reference(bundle, video_frames):
 
 
 def test_models_load_once_from_the_model_folder(bundle):
-    assert bundle.models.size == 256 and bundle.models.device.type == "cpu"
-    assert bundle.detector_name == "dlib"  # no RetinaFace / FAN files in models/sadtalker
+    assert bundle.size == 256 and bundle.device.type == "cpu"
+    assert isinstance(bundle.detector, DlibDetector)  # no RetinaFace / FAN files in models/sadtalker
     assert run(LoadSadTalkerModels, size="256", device="cpu", precision="exact", face_detector="auto")[0] is bundle
 
 
 def test_precision_picks_the_renderer_speed(bundle, native_precision):
-    assert bundle.models.speed == EXACT  # auto on the CPU: the official float32 frames
+    assert bundle.generator_settings == EXACT  # auto on the CPU: the official float32 frames
     chosen = run(LoadSadTalkerModels, size="256", device="cpu", precision=native_precision, face_detector="dlib")[0]
-    assert chosen.models.speed == (FAST if native_precision == "fast" else EXACT)
+    assert chosen.generator_settings == (FAST if native_precision == "fast" else EXACT)
 
 
 def test_missing_models_and_detector_files_are_named(bundle):
-    with pytest.raises(FileNotFoundError, match="detection_Resnet50_Final.pth.*'Download SadTalker models'"):
+    with pytest.raises(CheckpointError, match="face detector 'retinaface' needs detection_Resnet50_Final.pth and "
+                                              "alignment_WFLW_4HG.pth in .*models/facedetection or .*models/sadtalker"):
         run(LoadSadTalkerModels, size="256", device="cpu", precision="auto", face_detector="retinaface")
     with pytest.raises(ValueError, match=r"missing SadTalker_V0.0.2_512.safetensors. To get them \(0.7 GB\), add the "
                                          r"node 'Download SadTalker models'"):
@@ -184,10 +187,9 @@ def test_pose_styles_beyond_the_official_46_work_when_the_loaded_posevae_has_the
     inputs = {"face": portrait_face[0], "audio": speech, "head_motion_scale": 1.0, "seed": 0}
     (pose,) = run(PoseVAENode, models=wide_style_bundle, pose_style=59, **inputs)
     assert pose.num_frames == 5
-    with pytest.raises(ValueError, match=r"pose_style 60: the loaded PoseVAE \(auido2pose_00140-model.pth\) has 60 "
-                                         r"styles, 0..59; choose one of them"):
+    with pytest.raises(SettingError, match=r"pose_style 60: the loaded PoseVAE has 60 styles, 0..59; choose one of them"):
         run(PoseVAENode, models=wide_style_bundle, pose_style=60, **inputs)
-    with pytest.raises(ValueError, match=r"pose_style 46: .*\(SadTalker_V0.0.2_256.safetensors\) has 46 styles, 0..45"):
+    with pytest.raises(SettingError, match=r"pose_style 46: the loaded PoseVAE has 46 styles, 0..45"):
         run(PoseVAENode, models=bundle, pose_style=46, **inputs)
 
 
@@ -219,7 +221,8 @@ def test_pose_from_reference_follows_the_video_from_the_face_pose_or_a_given_pos
 def test_free_view_reads_comma_separated_degrees(portrait_face):
     (still,) = run(StillPose, face=portrait_face[0])
     (turned,) = run(FreeView, pose=still, yaw="0, 30,-30", pitch="", roll=" 5 ")
-    assert turned.yaw == (0.0, 30.0, -30.0) and turned.pitch is None and turned.roll == (5.0,)
+    view = turned.free_view
+    assert view.yaw == (0.0, 30.0, -30.0) and view.pitch is None and view.roll == (5.0,)
     with pytest.raises(ValueError, match="pitch: '1o' is not a list of degrees"):
         run(FreeView, pose=still, yaw="", pitch="1o", roll="")
 
@@ -416,7 +419,7 @@ def test_the_node_chain_gives_the_frames_of_the_cli(bundle, full_body_render, od
     (enhancer,) = run(LoadFaceEnhancer, model_name=gfpgan_name, device="cpu", precision="exact")
 
     torch.manual_seed(0)
-    cli = np.stack(list(clip_frames(bundle.models, face, combine_motion(expression, pose),
+    cli = np.stack(list(clip_frames(bundle, face, combine_motion(expression, pose),
                                     RenderOptions(batch_size=1, paste=PasteMethod.FEATHER), enhancer)))
     (rendered, _, _) = run(Render, models=bundle, face=face, expression=expression, pose=pose, batch_size=1)
     torch.manual_seed(0)

@@ -8,13 +8,16 @@ ComfyUI 0.3.64's own (tests/data/comfyui)."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
+import node_info
 import pytest
 from paths import OBJECT_INFO_CORE
+from plugin_package import ROOT, load
 
 from workflow_builder import build
 from workflow_builder.graph import NODE_GAP, NOTE_TYPE, TITLE_HEIGHT, InputDef, NodeDef, catalog
-from workflow_builder.plugin_package import ROOT, load
 
 WORKFLOWS = build.FOLDER
 NAMES = sorted(build.WORKFLOWS)
@@ -25,10 +28,21 @@ SHOWN_HEIGHTS = {"LoadImage": 326, "LoadAudio": 136, "SadTalkerExtract3DMM": 170
 
 
 @pytest.fixture(scope="module")
-def definitions(tmp_path_factory) -> dict[str, NodeDef]:
-    with pytest.MonkeyPatch.context() as patch:  # our file lists read from an empty ComfyUI folder
-        patch.setenv("SADTALKER_COMFY_ROOT", str(tmp_path_factory.mktemp("empty_comfy")))
-        return catalog(build.core_nodes())
+def definitions() -> dict[str, NodeDef]:
+    return catalog(build.core_nodes(), build.plugin_nodes())
+
+
+def test_the_builder_reads_our_nodes_as_they_declare_themselves():
+    assert build.PLUGIN_NODES.read_text() == node_info.text(), "run python3 tests/node_info.py"
+    assert set(build.plugin_nodes()) == {node.GET_SCHEMA().node_id for node in load().nodes.NODES}
+
+
+def test_the_builder_needs_neither_comfyui_nor_the_test_stand_in():
+    imported = subprocess.run(
+        [sys.executable, "-c", "import sys, workflow_builder.build; print(sorted(m for m in sys.modules "
+         "if m.split('.')[0] in ('comfy_api', 'comfyui_sadtalker', 'comfy_api_standin', 'nodes')))"],
+        cwd=ROOT, capture_output=True, text=True, check=True)
+    assert imported.stdout.strip() == "[]"
 
 
 def test_the_vendored_core_nodes_are_comfyui_0_3_64s_and_all_the_workflows_use():

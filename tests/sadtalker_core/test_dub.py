@@ -22,9 +22,9 @@ from talking_video import talking_frames
 from sadtalker_core.dub import DubOptions, StreamedFrames, dub_expression, dub_frames, first_frames, render_dub
 from sadtalker_core.errors import SettingError
 from sadtalker_core.models import load_models
+from sadtalker_core.motion import make_expression
 from sadtalker_core.motion.audio import audio_features, load_wav
 from sadtalker_core.motion.files import motion_from_coeffs
-from sadtalker_core.pipeline import make_expression
 from sadtalker_core.post.paste import paste_frames, restore_aspect
 from sadtalker_core.render.frames import frames_to_uint8
 from sadtalker_core.render.inputs import source_image_tensor
@@ -39,12 +39,12 @@ FRAME_SAMPLES = 640  # 16 kHz samples per 25 fps frame
 
 @pytest.fixture(scope="module")
 def models(weights_dir):
-    return load_models(weights_dir, 256, "cpu")
+    return load_models(weights_dir, 256, "cpu", detector="dlib")  # the fake RetinaFace finds no real face
 
 
 @pytest.fixture(scope="module")
-def detector() -> DlibDetector:
-    return DlibDetector()
+def detector(models) -> DlibDetector:
+    return models.detector
 
 
 @pytest.fixture(scope="module")
@@ -138,7 +138,9 @@ def test_pixels_outside_each_frames_paste_box_are_the_input_frames_exactly(dubbe
 def test_the_speech_drives_the_expression_with_the_video_as_its_own_blink_reference(models, dubbed, speech):
     _, dub, _ = dubbed
     expression = dub_expression(models, dub.faces, _speech(speech, 2), [0, 1])
-    official = make_expression(models, dub.faces.first, _speech(speech, 2), reference=motion_from_coeffs(dub.faces.coeffs[:2]))
+    audio = _speech(speech, 2)
+    official = make_expression(models.motion.expnet, audio.mel_batch(), dub.faces.first.source_coeff,
+                               reference=motion_from_coeffs(dub.faces.coeffs[:2]))
     torch.testing.assert_close(expression, official.expression, rtol=0, atol=0)  # the official --ref_eyeblink path
     assert (expression - dub.faces.coeffs[:2, :64]).abs().max() > 1e-3  # not the video's own expression
 

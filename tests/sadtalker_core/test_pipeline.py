@@ -25,16 +25,9 @@ from sadtalker_core.errors import VideoError
 from sadtalker_core.io.audio import read_audio
 from sadtalker_core.io.video_reader import iter_frames, probe_video
 from sadtalker_core.models import load_models
+from sadtalker_core.motion import MotionOptions, make_motion
 from sadtalker_core.motion.audio import AudioError, audio_features, load_audio_features, load_wav
-from sadtalker_core.pipeline import (
-    MotionOptions,
-    RenderOptions,
-    extract_frames,
-    generate,
-    make_motion,
-    render_face_frames,
-    video_motion,
-)
+from sadtalker_core.pipeline import RenderOptions, extract_frames, generate, render_face_frames, video_motion
 from sadtalker_core.post.enhance import load_face_enhancer
 from sadtalker_core.source.dlib_detector import DlibDetector
 from sadtalker_core.source.face import FaceTooSmallError, extract_source, landmarks_in_crop, read_image
@@ -46,12 +39,19 @@ FRAME_SAMPLES = 640  # 16 kHz samples per 25 fps frame
 
 @pytest.fixture(scope="module")
 def models(weights_dir):
-    return load_models(weights_dir, 256, "cpu")
+    return load_models(weights_dir, 256, "cpu", detector="dlib")  # the fake RetinaFace finds no real face
 
 
 @pytest.fixture(scope="module")
-def detector() -> DlibDetector:
-    return DlibDetector()
+def detector(models) -> DlibDetector:
+    assert isinstance(models.detector, DlibDetector)
+    return models.detector
+
+
+def _motion(models, source, audio, options, **references):
+    """The motion stage's entry on the loaded models, as ``generate`` and the command line call it."""
+    return make_motion(models.motion, audio.mel_batch(models.device), source.source_coeff, options, fps=audio.fps,
+                       **references)
 
 
 @pytest.fixture(scope="module")
@@ -240,7 +240,7 @@ def test_eight_seconds_of_speech_stream_into_200_frames_with_8_seconds_of_audio(
 
 def test_silent_audio_gives_a_video_of_a_blinking_face(models, people, tmp_path):
     silence = audio_features(np.zeros(2 * 16000, np.float32))
-    motion = make_motion(models, people, silence, MotionOptions(seed=3))
+    motion = _motion(models, people, silence, MotionOptions(seed=3))
     assert motion.num_frames == 50 and motion.blink.max() == 1.0  # at least one whole blink
     clip = generate(models, people, silence, tmp_path / "silent.mp4", motion, renderer=FlatFaces())
     info = probe_video(clip.path)
@@ -303,12 +303,12 @@ def test_face_and_pasted_back_modes_render_full_body_1(models, full_body, speech
 
 def test_a_reference_video_gives_the_head_pose_and_the_blinks(models, people, detector, speech, media_dir, tmp_path):
     video = media_dir / "WDA_AlexandriaOcasioCortez_000.mp4"
-    reference = video_motion(models, itertools.islice(iter_frames(video), 3), "crop", detector, name=str(video))
+    reference = video_motion(models, itertools.islice(iter_frames(video), 3), "crop", name=str(video))
     assert reference.num_frames == 3
 
     audio = _frames(speech, 2)
-    plain = make_motion(models, people, audio, MotionOptions(seed=0))
-    driven = make_motion(models, people, audio, MotionOptions(seed=0), reference=reference, reference_pose=reference)
+    plain = _motion(models, people, audio, MotionOptions(seed=0))
+    driven = _motion(models, people, audio, MotionOptions(seed=0), reference=reference, reference_pose=reference)
     assert driven.blink is None  # the eyes follow the video, not the random schedule
     assert not torch.allclose(driven.expression, plain.expression)
     torch.testing.assert_close(driven.pose - plain.pose, reference.pose[:2] - reference.pose[:1])
@@ -321,10 +321,10 @@ def test_reference_video_frames_get_their_landmarks_as_a_source_picture_does(mod
     """The official second detection on every frame's crop by default; ``mapped`` for the first frame."""
     video = media_dir / "WDA_AlexandriaOcasioCortez_000.mp4"
     frames = list(itertools.islice(iter_frames(video), 2))
-    face, motion = extract_frames(models, frames, "crop", detector, name=str(video))
+    face, motion = extract_frames(models, frames, "crop", name=str(video))
     assert motion.num_frames == 2
     assert np.array_equal(face.landmarks, pick_face(detector.detect(face.crop.image)).landmarks)
-    mapped, _ = extract_frames(models, frames[:1], "crop", detector, crop_landmarks="mapped")
+    mapped, _ = extract_frames(models, frames[:1], "crop", crop_landmarks="mapped")
     first = pick_face(detector.detect(frames[0])).landmarks
     np.testing.assert_allclose(mapped.landmarks, landmarks_in_crop(first, mapped.crop), atol=1e-4)
 
@@ -343,7 +343,7 @@ def gfpgan_file(tmp_path_factory) -> Path:
 def test_a_face_enhancer_restores_the_rendered_faces(models, people, speech, gfpgan_file, tmp_path, native_precision):
     enhancer = load_face_enhancer(gfpgan_file, precision=native_precision)
     audio = _frames(speech, 1)
-    motion = make_motion(models, people, audio, MotionOptions(seed=0))
+    motion = _motion(models, people, audio, MotionOptions(seed=0))
     plain = next(iter(render_face_frames(models, people, motion, RenderOptions(batch_size=1))))[0]
     clip = generate(models, people, audio, tmp_path / "enhanced.mp4", motion, enhancer=enhancer,
                     render_options=RenderOptions(batch_size=1))

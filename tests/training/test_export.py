@@ -16,8 +16,8 @@ from sadtalker_core.checkpoints import CheckpointError, read_section
 from sadtalker_core.config import ExpNetConfig, PoseVAEConfig
 from sadtalker_core.errors import InputError
 from sadtalker_core.models import MappingVariant, bundle_name, load_models
+from sadtalker_core.motion import MotionOptions, make_motion
 from sadtalker_core.motion.audio import load_audio_features
-from sadtalker_core.motion.coefficients import audio_to_motion
 from sadtalker_core.networks.expnet import ExpNet
 from sadtalker_core.networks.generator import OcclusionAwareSPADEGenerator
 from sadtalker_core.networks.he_estimator import HEEstimator
@@ -116,5 +116,5 @@ def test_assembled_model_folder_drives_the_pipeline(weights_dir, trained, tmp_pa
     # the rewritten bundle still loads the way the official code loads its sections
     load_bundle_like_the_official_code(out / bundle_name(256), {"audio2pose": PoseVAE(), "audio2exp": ExpNet()})
     mels = load_audio_features(media_dir / "RD_Radio31_000_first640ms.wav").mel_batch()
-    motion = audio_to_motion(models.motion, mels, torch.zeros(70), generator=torch.Generator().manual_seed(1))
+    motion = make_motion(models.motion, mels, torch.zeros(70), MotionOptions(blink="off", seed=1))
     assert motion.num_frames == mels.shape[1] and torch.isfinite(motion.pose).all()

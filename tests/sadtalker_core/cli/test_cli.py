@@ -23,17 +23,16 @@ import cv2
 import numpy as np
 import pytest
 import soundfile
+import torch
 
 from sadtalker_core import pipeline, precision
 from sadtalker_core.cli import arguments, batch, generate, main, parser
-from sadtalker_core.cli.generate import motion_options, render_options
+from sadtalker_core.cli.generate import edited_motion, motion_options, render_options
 from sadtalker_core.cli.parser import DEMO_AUDIO, DEMO_IMAGE, build_parser
 from sadtalker_core.errors import EnhancerError
 from sadtalker_core.io.audio import read_audio
 from sadtalker_core.io.video_reader import probe_video
-from sadtalker_core.motion.files import load_motion
-from sadtalker_core.pipeline import BlinkMode, MotionOptions
-from sadtalker_core.source import face as source_face
+from sadtalker_core.motion import BlinkMode, FreeView, Motion, MotionOptions, load_motion
 from sadtalker_core.source.dlib_detector import DlibDetector
 from sadtalker_core.source.face import read_image
 
@@ -97,8 +96,12 @@ def test_official_option_spellings_set_the_same_options():
     assert vars(official) == vars(ours)
     assert motion_options(ours) == MotionOptions(pose_style=7, blink=BlinkMode.RANDOM)
     render = render_options(ours)
-    assert (render.expression_scale, render.batch_size, render.still) == (1.5, 4, True)
-    assert (render.yaw, render.pitch, render.roll) == ((-20.0, 20.0), None, (5.0,))
+    assert (render.batch_size, render.still) == (4, True)
+    generated = Motion(torch.rand(3, 64), torch.rand(3, 6), blink=torch.rand(3))
+    edited = edited_motion(generated, ours)  # what is rendered; --save-motion keeps the generated motion
+    torch.testing.assert_close(edited.expression, generated.expression * 1.5)
+    assert torch.equal(edited.pose, generated.pose) and torch.equal(edited.blink, generated.blink)
+    assert edited.free_view == FreeView(yaw=(-20.0, 20.0), roll=(5.0,))
 
 
 def test_help_lists_every_command(capsys):
@@ -144,7 +147,7 @@ import contextlib, io, sys
 from sadtalker_core.cli import main
 for argv in (["--help"], ["generate", "--help"], ["generate-batch", "--help"],
              ["generate", "--image", "a.png", "--audio", "a.wav", "--out", "{tmp_path}/o.mp4", "--checkpoints", "m",
-              "--pose-style", "46"]):
+              "--pose-style", "-1"]):
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         try:
             main(argv)
@@ -167,8 +170,7 @@ def _argument_error(capsys, argv: list) -> str:
 
 
 @pytest.mark.parametrize("extra, message", [
-    (["--pose-style", "46"], "argument --pose-style/--pose_style: expected a whole number from 0 to 45, got '46'"),
-    (["--pose_style", "-1"], "argument --pose-style/--pose_style: expected a whole number from 0 to 45, got '-1'"),
+    (["--pose_style", "-1"], "argument --pose-style/--pose_style: expected a whole number of at least 0, got '-1'"),
     (["--batch-size", "0"], "argument --batch-size/--batch_size: expected a whole number of at least 1, got '0'"),
     (["--out", "clip"], "argument --out: expected a video file name ending in .mp4, .mov or .mkv, got 'clip'"),
     (["--out", "clip.gif"], "argument --out: expected a video file name ending in .mp4, .mov or .mkv"),
@@ -229,6 +231,13 @@ def test_a_picture_without_a_face(inputs, checkpoints):
 def test_empty_audio(inputs, checkpoints):
     code, _, err = run(*_generate(inputs, checkpoints, audio=inputs["empty"]))
     _assert_one_error_line(code, err, r"empty\.wav: the audio is empty")
+
+
+def test_a_pose_style_the_loaded_posevae_lacks_is_one_line(inputs, checkpoints):
+    """Checked against the PoseVAE loaded (46 styles in the official file), as the node checks it."""
+    code, _, err = run(*_generate(inputs, checkpoints, "--pose-style", "46", "--max-seconds", "0.04"))
+    _assert_one_error_line(code, err, r"pose_style 46: the loaded PoseVAE has 46 styles, 0\.\.45; choose one of them")
+    assert not (inputs["folder"] / "out.mp4").exists()
 
 
 @pytest.mark.parametrize("flag, what", [("--image", "picture"), ("--audio", "audio"), ("--ref-pose", "video"),
@@ -357,9 +366,9 @@ def test_crop_landmarks_reach_the_picture_and_the_reference_video(monkeypatch, i
         seen.append(kwargs["crop_landmarks"])
         raise Stop
 
-    monkeypatch.setattr(source_face, "extract_source", lambda *args, **kwargs: seen.append(kwargs["crop_landmarks"]))
+    monkeypatch.setattr(pipeline, "extract_face", lambda *args, **kwargs: seen.append(kwargs["crop_landmarks"]))
     monkeypatch.setattr(pipeline, "video_motion", reference)
-    engine = generate.Engine(SimpleNamespace(recon=None), None, None)
+    engine = generate.Engine(SimpleNamespace(), None)
     clip_inputs = generate.ClipInputs(None, SimpleNamespace(num_frames=2))
     video = media_dir / "WDA_AlexandriaOcasioCortez_000.mp4"
     for extra, expected in (((), "detect"), (("--crop-landmarks", "mapped"), "mapped")):
@@ -406,7 +415,7 @@ def test_a_reference_video_is_decoded_only_as_far_as_the_clip_needs(monkeypatch,
     consumed = []
     monkeypatch.setattr(pipeline, "video_motion", lambda models, frames, *args, **kwargs: consumed.extend(frames))
     video = media_dir / "WDA_AlexandriaOcasioCortez_000.mp4"  # 8 s: 200 frames
-    generate._reference_motion(None, None, video, "crop", 16, generate.Progress(quiet=True), "detect")
+    generate._reference_motion(None, video, "crop", 16, generate.Progress(quiet=True), "detect")
     assert len(consumed) == 16 and consumed[0].shape == (512, 512, 3)
     assert sum(container.decoded for container in opened) <= 17  # and the 17th, whose time ends the 16th
 
@@ -489,7 +498,7 @@ def test_json_rows_take_lists_numbers_and_booleans(tmp_path):
 
 
 @pytest.mark.parametrize("column, value, message", [
-    ("pose_style", "46", "argument --pose-style/--pose_style: expected a whole number from 0 to 45, got '46'"),
+    ("pose_style", "-1", "argument --pose-style/--pose_style: expected a whole number of at least 0, got '-1'"),
     ("still", "maybe", "column still: expected true or false, got 'maybe'"),
     ("preprocess", "zoom", "argument --preprocess: invalid choice: 'zoom'"),
 ])

@@ -36,5 +36,5 @@ def test_reference_coeff_is_source_pose_with_per_frame_reference_expressions(sha
 
 @pytest.mark.parametrize("shape", [(64,), (2, 73), (1, 1, 73)])
 def test_reference_coeff_rejects_other_than_one_face(shape):
-    with pytest.raises(ValueError, match="source_coeff must be one face's coefficients"):
+    with pytest.raises(ValueError, match="source coefficients must be one face's"):
         reference_coeff(torch.zeros(shape), torch.zeros(3, 64), 5)

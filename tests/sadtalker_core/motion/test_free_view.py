@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from sadtalker_core.motion.free_view import PoseOverride, camera_keyframes, free_view
+from sadtalker_core.motion.free_view import FreeView, PoseOverride, camera_keyframes
 
 
 def test_free_view_keyframes_0_20_minus20_over_10_frames():
@@ -50,7 +50,7 @@ def test_free_view_rejects_bad_keyframes(keys, frames, match):
 
 
 def test_free_view_overrides_only_the_given_angles():
-    override = free_view(None, [0, 20, -20], [15], 10)
+    override = FreeView(None, [0, 20, -20], [15]).per_frame(10)
     assert isinstance(override, PoseOverride) and override.yaw is None
     assert torch.equal(override.pitch, camera_keyframes([0, 20, -20], 10))
     assert override.roll.tolist() == [15.0] * 10
@@ -58,4 +58,9 @@ def test_free_view_overrides_only_the_given_angles():
 
 
 def test_free_view_without_keyframes_is_none():
-    assert free_view(None, None, None, 10) is None
+    assert FreeView().per_frame(10) is None and not FreeView().is_set
+
+
+def test_given_angles_replace_their_own_only():
+    view = FreeView(yaw=[10], roll=[1, 2]).with_angles(pitch=[0, 20], roll=[3])
+    assert view == FreeView(yaw=(10.0,), pitch=(0.0, 20.0), roll=(3.0,))

@@ -11,7 +11,7 @@ import torch
 
 from sadtalker_core.errors import InputError
 from sadtalker_core.motion.blink import random_blink_ratio
-from sadtalker_core.motion.free_view import camera_keyframes
+from sadtalker_core.motion.free_view import FreeView, camera_keyframes
 from sadtalker_core.motion.plot import (
     ANGLES,
     BLINK_COLOUR,
@@ -75,7 +75,7 @@ def test_mouth_opening_is_the_distance_of_the_expression_from_the_face_at_rest()
 def test_curves_follow_the_expression_length_as_the_renderer_does():
     blink = torch.from_numpy(random_blink_ratio(30, seed=1))
     expression = ExpressionSequence(torch.randn(30, 64), blink)
-    pose = PoseSequence(poses(4, yaw=torch.tensor([0.0, 10.0, 20.0, 30.0])), yaw=(0.0, 30.0), roll=(5.0,))
+    pose = PoseSequence(poses(4, yaw=torch.tensor([0.0, 10.0, 20.0, 30.0])), free_view=FreeView(yaw=(0.0, 30.0), roll=(5.0,)))
     curves = motion_curves(expression, pose)
     assert (curves.num_frames, curves.fps, curves.seconds) == (30, 25, 1.2)
     np.testing.assert_allclose(curves.angles[:8, 0], [0, 10, 20, 30, 0, 10, 20, 30], atol=1e-4)  # repeated
@@ -165,7 +165,7 @@ def test_a_curve_is_where_its_values_say(talking):
 def test_different_pose_sources_draw_differently_and_the_same_motion_the_same(talking):
     expression, moving = talking
     still = PoseSequence(moving.pose[:1])
-    turned = PoseSequence(moving.pose[:1], yaw=(-20.0, 30.0, 10.0))
+    turned = PoseSequence(moving.pose[:1], free_view=FreeView(yaw=(-20.0, 30.0, 10.0)))
     charts = [draw_motion(motion_curves(expression, pose)) for pose in (moving, still, turned)]
     for a in range(3):
         for b in range(a + 1, 3):

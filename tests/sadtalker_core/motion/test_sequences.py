@@ -2,15 +2,14 @@
 into the Motion the renderer takes, with the official repeat rule for sequences of another length."""
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import numpy as np
 import pytest
 import torch
 
+from sadtalker_core.motion import MotionOptions, load_motion_nets, make_expression, make_motion, make_pose
 from sadtalker_core.motion.audio import audio_features
-from sadtalker_core.motion.coefficients import load_motion_nets
 from sadtalker_core.motion.files import motion_from_coeffs
+from sadtalker_core.motion.free_view import FreeView
 from sadtalker_core.motion.sequences import (
     ExpressionSequence,
     Motion,
@@ -24,7 +23,6 @@ from sadtalker_core.motion.sequences import (
     with_head_motion_scale,
     with_reference_motion,
 )
-from sadtalker_core.pipeline import MotionOptions, make_expression, make_motion, make_pose
 
 BUNDLE = "SadTalker_V0.0.2_256.safetensors"
 
@@ -54,13 +52,13 @@ def test_expression_sequence_checks_shapes_and_scales_the_expression_only():
 
 
 def test_pose_sequence_keeps_keyframes_as_float_tuples_and_refuses_bad_ones():
-    pose = PoseSequence(torch.zeros(3, 6), yaw=[0, 30, -30])
-    assert pose.yaw == (0.0, 30.0, -30.0) and pose.pitch is None and pose.has_free_view
-    assert not PoseSequence(torch.zeros(3, 6)).has_free_view
-    with pytest.raises(ValueError, match="at least one angle"):
-        PoseSequence(torch.zeros(3, 6), roll=[])
-    with pytest.raises(ValueError, match="finite"):
-        PoseSequence(torch.zeros(3, 6), pitch=[float("nan")])
+    pose = PoseSequence(torch.zeros(3, 6), free_view=FreeView(yaw=[0, 30, -30]))
+    assert pose.free_view.yaw == (0.0, 30.0, -30.0) and pose.free_view.pitch is None and pose.free_view.is_set
+    assert not PoseSequence(torch.zeros(3, 6)).free_view.is_set
+    with pytest.raises(ValueError, match="roll keyframes: give at least one angle"):
+        FreeView(roll=[])
+    with pytest.raises(ValueError, match="pitch keyframes must be finite"):
+        FreeView(pitch=[float("nan")])
     with pytest.raises(ValueError, match=r"\(N, 6\)"):
         PoseSequence(torch.zeros(3, 64))
 
@@ -73,10 +71,19 @@ def test_still_pose_is_the_source_pose_held_for_one_frame():
 
 
 def test_free_view_sets_only_the_angles_given():
-    pose = PoseSequence(torch.zeros(2, 6), yaw=(10.0,))
+    pose = PoseSequence(torch.zeros(2, 6), free_view=FreeView(yaw=(10.0,)))
     turned = with_free_view(pose, pitch=[0, 20])
-    assert turned.yaw == (10.0,) and turned.pitch == (0.0, 20.0) and turned.roll is None
+    assert turned.free_view == FreeView(yaw=(10.0,), pitch=(0.0, 20.0))
     torch.testing.assert_close(turned.pose, pose.pose)
+
+
+def test_the_motion_carries_the_poses_free_view_to_the_renderer_and_back():
+    view = FreeView(yaw=(0.0, 30.0), roll=(5.0,))
+    motion = combine_motion(ExpressionSequence(_rows(4, 64)), PoseSequence(_rows(1, 6), free_view=view))
+    assert motion.free_view == view and split_motion(motion)[1].free_view == view
+    override = motion.free_view.per_frame(motion.num_frames)
+    assert override.pitch is None and override.roll.tolist() == [5.0] * 4
+    assert FreeView().per_frame(4) is None and Motion(_rows(2, 64), _rows(2, 6)).free_view == FreeView()
 
 
 def test_head_motion_scale_is_relative_to_the_first_frame():
@@ -136,50 +143,45 @@ def test_a_motion_splits_into_sequences_that_join_back_into_it():
 
 
 @pytest.fixture(scope="module")
-def motion_models(weights_dir):
-    """What make_expression / make_pose use of a SadTalkerModels: the audio networks and the device."""
-    return SimpleNamespace(motion=load_motion_nets(weights_dir / BUNDLE), device=torch.device("cpu"))
+def nets(weights_dir):
+    return load_motion_nets(weights_dir / BUNDLE)
 
 
 @pytest.fixture(scope="module")
-def speech():
+def mels():
     samples = np.sin(np.linspace(0, 900, 16000 * 36 // 25)).astype(np.float32) * 0.3
-    return audio_features(samples)  # 36 frames: one full PoseVAE chunk and a remainder
+    return audio_features(samples).mel_batch()  # 36 frames: one full PoseVAE chunk and a remainder
 
 
-def _source():
-    coeff = torch.randn(1, 73, generator=torch.Generator().manual_seed(3)) * 0.2
-    return SimpleNamespace(source_coeff=coeff)
+SOURCE = torch.randn(1, 73, generator=torch.Generator().manual_seed(3)) * 0.2
 
 
-def test_make_motion_is_make_expression_plus_make_pose(motion_models, speech):
-    source, options = _source(), MotionOptions(pose_style=7, seed=11, head_motion_scale=0.5)
+def test_make_motion_is_make_expression_plus_make_pose(nets, mels):
+    options = MotionOptions(pose_style=7, seed=11, head_motion_scale=0.5)
     reference = motion_from_coeffs(_rows(5, 73) / 50)
-    expected = make_motion(motion_models, source, speech, options, reference_pose=reference)
+    expected = make_motion(nets, mels, SOURCE, options, reference_pose=reference)
 
-    expression = make_expression(motion_models, source, speech, options.blink, seed=11)
-    pose = with_head_motion_scale(with_reference_motion(make_pose(motion_models, source, speech, 7, seed=11),
+    expression = make_expression(nets.expnet, mels, SOURCE, options.blink, seed=11)
+    pose = with_head_motion_scale(with_reference_motion(make_pose(nets.posevae, mels, SOURCE, 7, seed=11),
                                                         reference.pose), 0.5)
     joined = combine_motion(expression, pose)
     assert torch.equal(joined.coeff_70(), expected.coeff_70()) and torch.equal(joined.blink, expected.blink)
-    assert expression.num_frames == pose.num_frames == speech.num_frames == 36
+    assert expression.num_frames == pose.num_frames == 36
     assert expression.blink.max() == 1.0  # the random schedule put a blink in
 
 
-def test_a_blink_reference_replaces_the_random_schedule(motion_models, speech):
-    source = _source()
+def test_a_blink_reference_replaces_the_random_schedule(nets, mels):
     reference = motion_from_coeffs(_rows(4, 73) / 50)
-    off = make_expression(motion_models, source, speech, "off")
-    driven = make_expression(motion_models, source, speech, "random", seed=1, reference=reference)
+    off = make_expression(nets.expnet, mels, SOURCE, "off")
+    driven = make_expression(nets.expnet, mels, SOURCE, "random", seed=1, reference=reference)
     assert off.blink is None and driven.blink is None
     assert not torch.allclose(driven.expression, off.expression)
 
 
-def test_pose_seed_makes_pose_reproducible(motion_models, speech):
-    source = _source()
-    first = make_pose(motion_models, source, speech, 3, seed=5)
-    assert torch.equal(first.pose, make_pose(motion_models, source, speech, 3, seed=5).pose)
-    assert not torch.equal(first.pose, make_pose(motion_models, source, speech, 3, seed=6).pose)
+def test_pose_seed_makes_pose_reproducible(nets, mels):
+    first = make_pose(nets.posevae, mels, SOURCE, 3, seed=5)
+    assert torch.equal(first.pose, make_pose(nets.posevae, mels, SOURCE, 3, seed=5).pose)
+    assert not torch.equal(first.pose, make_pose(nets.posevae, mels, SOURCE, 3, seed=6).pose)
     assert first.fps == 25
 
 

@@ -1,5 +1,5 @@
 """The face renderer's inputs as get_facerender_data prepares them: 27-frame coefficient windows
-(clamped at the clip's ends, 73-d variant, expression scale, still mode) and the source image."""
+(clamped at the clip's ends, 73-d variant, still mode) and the source image."""
 from __future__ import annotations
 
 import pytest
@@ -38,13 +38,6 @@ def test_the_73_d_variant_appends_the_source_crop_values_to_every_frame():
     assert windows.coeff_nc == 73 and windows.source().shape == (1, 73, WINDOW)
     assert torch.equal(windows.sequence[:, :70], seq)
     assert torch.equal(windows.sequence[:, 70:], source[:, 70:].expand(5, 3))
-
-
-def test_expression_scale_scales_only_the_expression():
-    source, seq = _coeffs()
-    windows = coefficient_windows(source, seq, expression_scale=2.0)
-    assert torch.equal(windows.sequence[:, :64], seq[:, :64] * 2.0)
-    assert torch.equal(windows.sequence[:, 64:], seq[:, 64:])
 
 
 def test_still_mode_keeps_the_source_pose_and_the_inputs_untouched():

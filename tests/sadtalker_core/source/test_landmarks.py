@@ -7,9 +7,9 @@ import pytest
 from sadtalker_core.source.landmarks import (
     FaceBox,
     FaceLandmarks,
+    FaceOrder,
     LandmarkDetector,
     NoFaceError,
-    FaceOrder,
     check_rgb_image,
     ordered_faces,
     pick_face,

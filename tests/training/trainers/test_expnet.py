@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from sadtalker_core.errors import InputError, SettingError
+from sadtalker_core.motion import MotionNets, MotionOptions, make_motion
 from sadtalker_core.motion.audio import load_audio_features
-from sadtalker_core.motion.coefficients import MotionNets, audio_to_motion
 from sadtalker_core.networks.expnet import load_expnet
 from sadtalker_core.networks.posevae import load_posevae
 from training.export import EXPNET_FILE
@@ -70,7 +70,7 @@ def test_exported_file_drives_inference(trained, fake_checkpoints, media_dir):
 
     nets = MotionNets(expnet, load_posevae(fake_checkpoints.path("auido2pose_00140-model.pth")))
     mels = load_audio_features(media_dir / "RD_Radio31_000_first640ms.wav").mel_batch()
-    motion = audio_to_motion(nets, mels, torch.zeros(70), generator=torch.Generator().manual_seed(0))
+    motion = make_motion(nets, mels, torch.zeros(70), MotionOptions(blink="off", seed=0))
     assert motion.expression.shape == (mels.shape[1], 64) and torch.isfinite(motion.expression).all()
 
 

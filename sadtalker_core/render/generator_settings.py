@@ -1,5 +1,6 @@
-"""Render speed settings: numeric precision, memory layout, frames per generator call and optional
-compilation of the face renderer's per-frame path, applied once to the loaded generator.
+"""How the face renderer's generator computes (:class:`GeneratorSettings`):
+numeric precision, memory layout, frames per generator call and optional compilation of its
+per-frame path, applied once to the loaded generator.
 
 The precision (:mod:`sadtalker_core.precision`):
 
@@ -32,14 +33,14 @@ from ..precision import Precision, compute_dtype, resolve
 
 
 @dataclass(frozen=True)
-class RenderSpeed:
-    """How the generator computes.
+class GeneratorSettings:
+    """How the generator computes, set once when it is loaded.
 
     ``precision``: exact or fast (see the module docstring).  ``channels_last``: NHWC / NDHWC
     activations (oneDNN's direct kernels on CPU, no layout reorders; tensor cores on GPU).
     ``frames_per_call``: at most this many frames per generator call, whatever the render batch
-    (None: 1 on CPU, where batching gains no speed and each extra frame costs ~300 MB at the
-    256x256 decoder stage; the whole batch on GPU).  ``compile``: ``torch.compile`` the per-frame
+    (``RenderOptions.batch_size``) (None: 1 on CPU, where batching gains no speed and each extra
+    frame costs ~300 MB at the 256x256 decoder stage; the whole batch on GPU).  ``compile``: ``torch.compile`` the per-frame
     path with frozen weights (minutes of compilation per process; it did not pay off on the
     2-core CPU measured in benchmarks/RESULTS.md, so it is off by default).
     """
@@ -54,25 +55,25 @@ class RenderSpeed:
         if self.frames_per_call is not None and self.frames_per_call < 1:
             raise ValueError(f"frames_per_call must be >= 1 or None, got {self.frames_per_call}")
 
-    def on(self, device: torch.device | str) -> RenderSpeed:
+    def on(self, device: torch.device | str) -> GeneratorSettings:
         """This setting with its precision made concrete for ``device`` (``auto`` -> exact or
         fast; ``fast`` where the device has no reduced precision is a ``SettingError``)."""
         return dataclasses.replace(self, precision=resolve(self.precision, device))
 
 
-EXACT = RenderSpeed()
-FAST = RenderSpeed(Precision.FAST)
+EXACT = GeneratorSettings()
+FAST = GeneratorSettings(Precision.FAST)
 
 
-def apply_render_speed(generator: OcclusionAwareSPADEGenerator, speed: RenderSpeed = EXACT) -> OcclusionAwareSPADEGenerator:
-    """Set ``generator`` (loaded, on its device) up for ``speed``, in place; returns it.  Call once,
+def apply_generator_settings(generator: OcclusionAwareSPADEGenerator, settings: GeneratorSettings = EXACT) -> OcclusionAwareSPADEGenerator:
+    """Set ``generator`` (loaded, on its device) up for ``settings``, in place; returns it.  Call once,
     right after loading: the chosen convolution stacks are cast to the compute dtype and get
     hooks converting their inputs (dtype, layout) and the precision-sensitive heads' outputs
     back to float32; ``animate`` splits batches into ``frames_per_call`` and may be compiled."""
     device = next(generator.parameters()).device
-    dtype = compute_dtype(speed.precision, device)
-    layout_2d = torch.channels_last if speed.channels_last else torch.contiguous_format
-    layout_3d = torch.channels_last_3d if speed.channels_last else torch.contiguous_format
+    dtype = compute_dtype(settings.precision, device)
+    layout_2d = torch.channels_last if settings.channels_last else torch.contiguous_format
+    layout_3d = torch.channels_last_3d if settings.channels_last else torch.contiguous_format
     motion = generator.dense_motion_network
     for stack, layout in ((motion.hourglass, layout_3d), (generator.third, layout_2d), (generator.decoder, layout_2d)):
         _compute_in(stack, dtype, layout)
@@ -85,10 +86,10 @@ def apply_render_speed(generator: OcclusionAwareSPADEGenerator, speed: RenderSpe
     for head in heads:
         head.register_forward_hook(_output_to_float32)
     animate = generator.animate
-    if speed.compile:
+    if settings.compile:
         # weights frozen into the graph (prepacked once); shapes are fixed for a clip
         animate = torch.compile(animate, dynamic=False, options={"freezing": True})
-    frames = speed.frames_per_call or (1 if device.type == "cpu" else None)
+    frames = settings.frames_per_call or (1 if device.type == "cpu" else None)
     if frames is not None:
         animate = _in_chunks(animate, frames)
     generator.animate = animate

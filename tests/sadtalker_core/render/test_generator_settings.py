@@ -1,4 +1,4 @@
-"""Render speed settings: exact mode is the default and keeps the official numbers; fast mode
+"""Generator settings: exact mode is the default and keeps the official numbers; fast mode
 computes the convolution stacks in reduced precision, keeps the head motion (keypoints) exact and
 renders frames within 35 dB PSNR of exact mode.
 
@@ -17,8 +17,8 @@ from sadtalker_core.config import FACERENDER
 from sadtalker_core.networks.generator import load_generator
 from sadtalker_core.precision import Precision, reduced_dtype
 from sadtalker_core.render.frames import load_face_render_models, render_frames
+from sadtalker_core.render.generator_settings import EXACT, FAST, GeneratorSettings, apply_generator_settings
 from sadtalker_core.render.inputs import coefficient_windows, read_source_image
-from sadtalker_core.render.speed import EXACT, FAST, RenderSpeed, apply_render_speed
 
 BUNDLE = "SadTalker_V0.0.2_256.safetensors"
 MAPPING = "mapping_00229-model.pth.tar"
@@ -32,13 +32,13 @@ def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
 
 
 def test_exact_float32_channels_last_without_compilation_is_the_default():
-    assert RenderSpeed() == EXACT == RenderSpeed(Precision.EXACT, channels_last=True, compile=False)
-    assert RenderSpeed("fast") == FAST and FAST.precision is Precision.FAST
+    assert GeneratorSettings() == EXACT == GeneratorSettings(Precision.EXACT, channels_last=True, compile=False)
+    assert GeneratorSettings("fast") == FAST and FAST.precision is Precision.FAST
 
 
 def test_an_unknown_precision_is_refused():
     with pytest.raises(ValueError, match="half"):
-        RenderSpeed("half")
+        GeneratorSettings("half")
 
 
 @pytest.fixture(scope="module")
@@ -60,13 +60,13 @@ def renders(weights_dir, media_dir, goldens_dir, fast_dtype):
     windows = coefficient_windows(golden["source_coeff"], golden["coeff_seq"][:1])
     source = read_source_image(media_dir / "people_0.png", size=SIZE)
     out = {}
-    for speed in (EXACT, FAST):
-        models = load_face_render_models(weights_dir / BUNDLE, weights_dir / MAPPING, FACERENDER, speed=speed)
+    for settings in (EXACT, FAST):
+        models = load_face_render_models(weights_dir / BUNDLE, weights_dir / MAPPING, FACERENDER, settings=settings)
         keypoints = []
         models.generator.dense_motion_network.register_forward_pre_hook(
             lambda module, args: keypoints.append(torch.cat(args[1:3])))
         frame = torch.cat(list(render_frames(models, source, windows)))
-        out[speed.precision] = frame, keypoints[0], models
+        out[settings.precision] = frame, keypoints[0], models
     return out
 
 
@@ -100,7 +100,7 @@ def test_exact_mode_renders_what_the_plain_float32_generator_renders(weights_dir
     plain = load_generator(weights_dir / BUNDLE)
     with torch.inference_mode():
         expected = plain(source, golden["kp_driving"][:1], golden["kp_source"][:1])
-        actual = apply_render_speed(plain, EXACT)(source, golden["kp_driving"][:1], golden["kp_source"][:1])
+        actual = apply_generator_settings(plain, EXACT)(source, golden["kp_driving"][:1], golden["kp_source"][:1])
     for name in ("prediction", "mask", "occlusion_map"):
         assert getattr(actual, name).dtype == torch.float32
         torch.testing.assert_close(getattr(actual, name), getattr(expected, name), rtol=0, atol=1e-4)

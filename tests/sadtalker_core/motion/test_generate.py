@@ -1,4 +1,5 @@
-"""Audio -> motion: chunking, latent draws and smoothing follow the official ``Audio2Coeff.generate``."""
+"""Audio -> motion: chunking, latent draws and smoothing follow the official ``Audio2Coeff.generate``,
+and the motion stage's entry (``make_motion``) reproduces its coefficients."""
 from __future__ import annotations
 
 import numpy as np
@@ -8,7 +9,8 @@ from scipy.signal import savgol_filter
 from tf32_probe import tf32_seen_by
 
 from conformance import load_golden
-from sadtalker_core.motion.coefficients import MotionNets, audio_to_motion, load_motion_nets
+from sadtalker_core.errors import SettingError
+from sadtalker_core.motion import MotionNets, MotionOptions, load_motion_nets, make_expression, make_motion
 from sadtalker_core.motion.expression import predict_expression
 from sadtalker_core.motion.pose import pose_draw_count, sample_pose_motion, smooth_pose
 from sadtalker_core.motion.sequences import Motion
@@ -126,11 +128,11 @@ def test_smoothing_keeps_quadratic_motion_and_leaves_one_or_two_frames_alone():
 # --- the whole audio -> motion step ----------------------------------------------------------
 
 
-def test_audio_to_motion_reproduces_the_official_coefficients(goldens_dir, nets):
+def test_make_motion_reproduces_the_official_coefficients(goldens_dir, nets):
     golden = load_golden(goldens_dir / "audio2coeff_generate_T50.safetensors")
     blink = golden["ratio_gt"][0, :, 0]
-    motion = audio_to_motion(nets, golden["indiv_mels"], golden["ref"][0, 0], blink=blink,
-                             pose_style=int(golden["class"][0]), z=golden["z"])
+    motion = make_motion(nets, golden["indiv_mels"], golden["ref"][0, 0], MotionOptions(pose_style=int(golden["class"][0])),
+                         z=golden["z"], blink_ratio=blink)
     assert motion.num_frames == 50 and motion.fps == 25 and torch.equal(motion.blink, blink)
     coeff = motion.coeff_70()
     assert coeff.shape == (50, 70)
@@ -138,31 +140,43 @@ def test_audio_to_motion_reproduces_the_official_coefficients(goldens_dir, nets)
     assert torch.equal(coeff[:, :64], motion.expression) and torch.equal(coeff[:, 64:], motion.pose)
 
 
-def test_per_frame_reference_expressions_replace_the_source_expression(nets):
-    """(T, 70) references (e.g. a blink video) drive ExpNet per frame; the pose uses frame 0."""
-    mels, z = _mels(12), torch.zeros(1, 1, 64)
-    source = torch.randn(70, generator=torch.Generator().manual_seed(4)) * 0.3
-    per_frame = source.repeat(12, 1)
-    per_frame[5:, :64] += 0.5
-    plain = audio_to_motion(nets, mels, source, z=z)
-    driven = audio_to_motion(nets, mels, per_frame, z=z)
-    torch.testing.assert_close(audio_to_motion(nets, mels, source.repeat(12, 1), z=z).coeff_70(), plain.coeff_70())
+def test_the_golden_blink_ratio_is_the_seeded_random_schedule(goldens_dir, nets):
+    """The recorded blink condition is what ``MotionOptions(seed=0)`` draws (random.seed(0) in the
+    official run), so the injected ratio and the user's option give the same motion."""
+    golden = load_golden(goldens_dir / "audio2coeff_generate_T50.safetensors")
+    args = (nets, golden["indiv_mels"], golden["ref"][0, 0])
+    drawn = make_motion(*args, MotionOptions(pose_style=3, seed=0), z=golden["z"])
+    injected = make_motion(*args, MotionOptions(pose_style=3), z=golden["z"], blink_ratio=golden["ratio_gt"][0, :, 0])
+    assert torch.equal(drawn.blink, injected.blink) and torch.equal(drawn.coeff_70(), injected.coeff_70())
+
+
+def test_a_reference_video_replaces_the_source_expression_and_the_random_blinks(nets):
+    """Per-frame β0 from a reference (e.g. a blink video) drives ExpNet; no random schedule then."""
+    mels = _mels(12)
+    source = torch.randn(1, 73, generator=torch.Generator().manual_seed(4)) * 0.3
+    still = source[0, :64].repeat(12, 1)
+    blinking = still.clone()
+    blinking[5:] += 0.5
+    plain = make_expression(nets.expnet, mels, source, "off")
+    same = make_expression(nets.expnet, mels, source, reference=Motion(still, torch.zeros(12, 6)))
+    driven = make_expression(nets.expnet, mels, source, "random", seed=1, reference=Motion(blinking, torch.zeros(12, 6)))
+    torch.testing.assert_close(same.expression, plain.expression)
     torch.testing.assert_close(driven.expression[:5], plain.expression[:5])
     assert not torch.allclose(driven.expression[5:], plain.expression[5:])
-    torch.testing.assert_close(driven.pose, plain.pose)
-    assert plain.blink is None
+    assert plain.blink is None and driven.blink is None
 
 
-@pytest.mark.parametrize(("kwargs", "message"), [
-    ({"pose_style": 46}, "pose_style must be in 0..45"),
-    ({"blink": torch.zeros(7)}, r"blink must be \(12,\)"),
-    ({"ref_coeff": torch.zeros(5, 70)}, r"ref_coeff must be \(70,\) or \(12, 70\)"),
-    ({"mels": torch.zeros(12, 80, 16)}, r"mels must be \(1, T, 1, 80, 16\)"),
+@pytest.mark.parametrize(("kwargs", "error", "message"), [
+    ({"options": MotionOptions(pose_style=46)}, SettingError,
+     r"pose_style 46: the loaded PoseVAE has 46 styles, 0..45; choose one of them"),
+    ({"blink_ratio": torch.zeros(7)}, ValueError, r"blink must be \(12,\)"),
+    ({"source_coeff": torch.zeros(5, 70)}, ValueError, r"one face's, \(70,\) / \(73,\)"),
+    ({"mels": torch.zeros(12, 80, 16)}, ValueError, r"mels must be \(1, T, 1, 80, 16\)"),
 ])
-def test_bad_inputs_are_refused_clearly(nets, kwargs, message):
-    args = {"mels": _mels(12), "ref_coeff": torch.zeros(70), **kwargs}
-    with pytest.raises(ValueError, match=message):
-        audio_to_motion(nets, **args)
+def test_bad_inputs_are_refused_clearly(nets, kwargs, error, message):
+    args = {"mels": _mels(12), "source_coeff": torch.zeros(70), **kwargs}
+    with pytest.raises(error, match=message):
+        make_motion(nets, **args)
 
 
 def test_motion_checks_its_shapes():

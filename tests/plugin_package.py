@@ -1,8 +1,8 @@
 """The plugin folder imported the way ComfyUI imports a custom node: as one package (here named
 ``comfyui_sadtalker``) whose ``nodes`` reach the core by relative imports, so nothing of the
 plugin becomes a global module name.  Without ComfyUI, the nodes' schema module
-(``comfy_api.latest``) is the stand-in of :mod:`workflow_builder.comfy_api_standin`.  Used by the workflow
-builder and the node tests."""
+(``comfy_api.latest``) is the stand-in of :mod:`comfy_api_standin`.  Used by the node tests and
+by :mod:`node_info`, which writes what the workflow builder reads of our nodes."""
 from __future__ import annotations
 
 import importlib.util
@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
-from . import comfy_api_standin
+import comfy_api_standin
 
 NAME = "comfyui_sadtalker"
 ROOT = Path(__file__).resolve().parents[1]
