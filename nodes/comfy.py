@@ -59,7 +59,7 @@ def register_model_folders() -> None:
     for kind in (SADTALKER, FACE_RESTORE, FACE_DETECTION):
         folder_paths.add_model_folder_path(kind, os.path.join(folder_paths.models_dir, kind))
         paths, suffixes = folder_paths.folder_names_and_paths[kind]
-        folder_paths.folder_names_and_paths[kind] = (paths, set(suffixes) | MODEL_SUFFIXES)
+        folder_paths.folder_names_and_paths[kind] = (paths, set(suffixes) | set(MODEL_SUFFIXES))
 
 
 def model_folders(kind: str) -> list[Path]:
