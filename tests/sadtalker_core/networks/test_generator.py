@@ -48,7 +48,8 @@ def test_a_cached_source_encoding_renders_exactly_like_forward(renders):
 
 def test_a_batch_one_encoding_serves_a_whole_driving_batch(renders):
     first, _, batch = renders
-    torch.testing.assert_close(batch.prediction[:1], first.prediction, rtol=0, atol=1e-5)
+    # batched convolutions may round differently from single ones (seen: 1.1e-5 on AMD Zen)
+    torch.testing.assert_close(batch.prediction[:1], first.prediction, rtol=0, atol=1e-4)
     assert (batch.prediction[1] - batch.prediction[0]).abs().max() > 1e-3  # each sample has its own pose
 
 
