@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 from comfy_api.latest import io
 
-from ..sadtalker_core.config import VIDEO_FPS
-from ..sadtalker_core.io.video_reader import resample_indices
+from ..sadtalker_core.config import VIDEO_FPS, ReferenceFrames
+from ..sadtalker_core.io.video_reader import reference_indices
 from ..sadtalker_core.models import SadTalkerModels
 from ..sadtalker_core.pipeline import extract_frames
 from ..sadtalker_core.source import CropLandmarks, PreprocessMode
@@ -37,9 +37,14 @@ class Extract3DMM(io.ComfyNode):
                                tooltip=PREPROCESS_HELP),
                 io.Int.Input("face_index", default=0, min=0, max=64,
                              tooltip="Which face, when there are several: 0 is the largest."),
+                io.Combo.Input("reference_frames", options=ReferenceFrames, default=ReferenceFrames.ONE_TO_ONE,
+                               optional=True,
+                               tooltip="For a video's frames: one-to-one takes each frame as one 25 fps motion frame "
+                                       "whatever the video's rate (the official behaviour); resample takes them on a "
+                                       "25 fps timeline using the fps input, keeping the video's timing."),
                 io.Float.Input("fps", default=float(VIDEO_FPS), min=1.0, max=240.0, step=0.01, optional=True,
-                               tooltip="Frame rate of the picture batch (connect Get Video Components' fps); other "
-                                       "rates are resampled to SadTalker's 25 fps."),
+                               tooltip="Frame rate of the picture batch (connect Get Video Components' fps); used "
+                                       "when reference_frames is resample."),
                 io.Combo.Input("crop_landmarks", options=CropLandmarks, default=CropLandmarks.DETECT, optional=True,
                                tooltip="detect: find the face again on the crop, as the official SadTalker does; "
                                        "mapped: reuse the picture's landmarks, one detection fewer (faster, not the "
@@ -61,9 +66,10 @@ class Extract3DMM(io.ComfyNode):
     @classmethod
     def execute(cls, models: SadTalkerModels, image: torch.Tensor, preprocess: str, face_index: int,
                 fps: float = VIDEO_FPS, crop_landmarks: str = CropLandmarks.DETECT.value,
-                audio: dict | None = None) -> io.NodeOutput:
+                audio: dict | None = None,
+                reference_frames: str = ReferenceFrames.ONE_TO_ONE.value) -> io.NodeOutput:
         frames = image_frames(image)
-        indices = resample_indices(len(frames), fps)
+        indices = reference_indices(len(frames), fps, reference_frames)
         if audio is not None:
             indices = indices[:speech(audio).num_frames]
         update = comfy.progress_bar(len(indices))

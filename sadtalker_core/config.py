@@ -6,6 +6,7 @@ are frozen dataclasses so that every network is built from typed, documented val
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import Enum
 
 #: frames per second of SadTalker's coefficients and videos: one frame per 40 ms of speech
 VIDEO_FPS = 25
@@ -150,3 +151,15 @@ class ReconNetConfig:
     gamma_dims: int = 27
     trans_dims: int = 3
     input_size: int = 224
+
+
+class ReferenceFrames(str, Enum):
+    """How a reference video's frames become 25 fps motion frames.
+
+    ``one-to-one`` (the official behaviour): every decoded frame is one motion frame, whatever
+    the video's rate, so a 30 fps video plays 1.2x faster.  ``resample``: the frames are taken on
+    a 25 fps timeline (nearest frame), so the video's motion keeps its real timing.
+    """
+
+    ONE_TO_ONE = "one-to-one"
+    RESAMPLE = "resample"

@@ -122,15 +122,21 @@ class Progress:
 
 
 def _reference_motion(models: SadTalkerModels, path: Path, mode: str, frames: int, progress: Progress,
-                      crop_landmarks: str) -> Motion:
-    """The 3DMM motion of a reference video's first ``frames`` frames (later ones would be cut anyway)."""
+                      crop_landmarks: str, reference_frames: str) -> Motion:
+    """The 3DMM motion of a reference video's first ``frames`` motion frames (later ones would be
+    cut anyway), its frames taken as ``reference_frames`` says."""
+    from ..config import ReferenceFrames
     from ..io.video_reader import iter_frames, probe_video
     from ..motion.audio import DEFAULT_AUDIO
     from ..pipeline import video_motion
 
-    total = min(frames, round(probe_video(path).duration * DEFAULT_AUDIO.fps))
-    with progress.bar(f"reference {path.name}", total) as bar:
-        return video_motion(models, itertools.islice(iter_frames(path, DEFAULT_AUDIO.fps), frames), mode,
+    info = probe_video(path)
+    if ReferenceFrames(reference_frames) is ReferenceFrames.ONE_TO_ONE:
+        fps, available = None, info.frame_count
+    else:
+        fps, available = DEFAULT_AUDIO.fps, round(info.duration * DEFAULT_AUDIO.fps)
+    with progress.bar(f"reference {path.name}", min(frames, available)) as bar:
+        return video_motion(models, itertools.islice(iter_frames(path, fps), frames), mode,
                             on_frame=lambda done: bar.update(done - bar.n), name=str(path),
                             crop_landmarks=crop_landmarks)
 
@@ -187,7 +193,7 @@ def render_clip(engine: Engine, args: argparse.Namespace, inputs: ClipInputs, pr
         motion = load_motion(args.load_motion)
     else:
         references = {path: _reference_motion(models, path, args.preprocess, audio.num_frames, progress,
-                                               args.crop_landmarks)
+                                               args.crop_landmarks, args.reference_frames)
                       for path in {args.ref_eyeblink, args.ref_pose} - {None}}
         motion = make_motion(models.motion, audio.mel_batch(models.device), source.source_coeff, motion_options(args),
                              reference=references.get(args.ref_eyeblink), reference_pose=references.get(args.ref_pose),

@@ -12,7 +12,7 @@ import re
 import sys
 from pathlib import Path
 
-from ..config import PoseVAEConfig
+from ..config import PoseVAEConfig, ReferenceFrames
 from ..errors import EnhancerError, InputError, SadTalkerError, SettingError
 from ..official_files import ENHANCER_ALIASES, OFFICIAL_FILES, RENDER_SIZES, FolderKind
 from .arguments import Parser, int_range, number
@@ -103,6 +103,11 @@ def _options(parser: argparse.ArgumentParser) -> None:
                         help="a talking-face video whose eye blinks are copied")
     parser.add_argument("--ref-pose", "--ref_pose", type=Path, default=None, metavar="VIDEO",
                         help="a talking-face video whose head motion is copied")
+    parser.add_argument("--reference-frames", choices=[mode.value for mode in ReferenceFrames],
+                        default=ReferenceFrames.ONE_TO_ONE.value,
+                        help="how a reference video's frames become 25 fps motion frames: one-to-one (each frame one "
+                             "motion frame whatever the video's rate, as the official code) or resample (to 25 fps, "
+                             "keeping the video's timing) (default one-to-one)")
     for axis in ("yaw", "pitch", "roll"):
         parser.add_argument(f"--input-{axis}", f"--input_{axis}", type=number(), nargs="+", default=None,
                             metavar="DEG", help=f"free-view {axis} keyframes in degrees, spread over the clip")

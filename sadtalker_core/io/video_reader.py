@@ -17,8 +17,15 @@ from typing import Iterator
 import av
 import numpy as np
 
-from ..config import VIDEO_FPS
+from ..config import VIDEO_FPS, ReferenceFrames
 from ..errors import VideoError
+
+
+def reference_indices(num_frames: int, source_fps: float | Fraction, mode: ReferenceFrames | str) -> list[int]:
+    """Which of ``num_frames`` frames in memory each 25 fps motion frame takes, as ``mode`` says."""
+    if ReferenceFrames(mode) is ReferenceFrames.ONE_TO_ONE:
+        return list(range(num_frames))
+    return resample_indices(num_frames, source_fps)
 
 
 @dataclass(frozen=True)

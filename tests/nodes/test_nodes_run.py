@@ -102,10 +102,17 @@ def test_video_frames_give_a_coefficient_sequence_with_progress(bundle, video_fr
     assert progress == [(1, 4), (2, 4), (3, 4), (4, 4)]
 
 
-def test_frames_at_another_rate_are_put_on_25_fps(bundle, video_frames):
+def test_frames_are_taken_one_to_one_by_default_whatever_their_rate(bundle, video_frames):
+    """As the official code reads a reference video: each frame is one 25 fps motion frame."""
+    _, one_to_one, _ = run(Extract3DMM, models=bundle, image=video_frames, preprocess="crop", face_index=0, fps=50.0)
+    assert one_to_one.num_frames == 4
+
+
+def test_resampled_frames_at_another_rate_are_put_on_25_fps(bundle, video_frames):
     """Four frames at 50 fps last 0.08 s: two frames at 25 fps (the 1st and the 3rd)."""
     _, all_four, _ = run(Extract3DMM, models=bundle, image=video_frames, preprocess="crop", face_index=0)
-    _, halved, _ = run(Extract3DMM, models=bundle, image=video_frames, preprocess="crop", face_index=0, fps=50.0)
+    _, halved, _ = run(Extract3DMM, models=bundle, image=video_frames, preprocess="crop", face_index=0, fps=50.0,
+                       reference_frames="resample")
     assert halved.num_frames == 2
     torch.testing.assert_close(halved.expression[1], all_four.expression[2])
 
@@ -119,7 +126,8 @@ def test_with_the_speech_connected_only_the_frames_the_clip_uses_are_extracted(b
     torch.testing.assert_close(used.pose, reference.pose[:2])
     torch.testing.assert_close(used.expression, reference.expression[:2])
     _, halved, _ = run(Extract3DMM, models=bundle, image=video_frames.repeat(2, 1, 1, 1), preprocess="crop",
-                       face_index=0, fps=50.0, audio=short_speech)  # 8 frames at 50 fps: the 1st and the 3rd
+                       face_index=0, fps=50.0, audio=short_speech,
+                       reference_frames="resample")  # 8 frames at 50 fps: the 1st and the 3rd
     torch.testing.assert_close(halved.pose, reference.pose[[0, 2]])
 
 

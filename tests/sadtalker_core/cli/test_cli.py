@@ -94,6 +94,7 @@ def test_official_option_spellings_set_the_same_options():
         "--pose-style", "7", "--expression-scale", "1.5", "--batch-size", "4", "--input-yaw", "-20", "20",
         "--input-roll", "5", "--still", "--ref-pose", "p.mp4", "--ref-eyeblink", "e.mp4"])
     assert vars(official) == vars(ours)
+    assert ours.reference_frames == "one-to-one"  # a reference video is read frame for frame, as officially
     assert motion_options(ours) == MotionOptions(pose_style=7, blink=BlinkMode.RANDOM)
     render = render_options(ours)
     assert (render.batch_size, render.still) == (4, True)
@@ -403,7 +404,8 @@ class _CountingContainer:
             yield frame
 
 
-def test_a_reference_video_is_decoded_only_as_far_as_the_clip_needs(monkeypatch, media_dir):
+@pytest.mark.parametrize("reference_frames", ["one-to-one", "resample"])
+def test_a_reference_video_is_decoded_only_as_far_as_the_clip_needs(monkeypatch, media_dir, reference_frames):
     opened = []
     real_open = av.open
 
@@ -415,7 +417,7 @@ def test_a_reference_video_is_decoded_only_as_far_as_the_clip_needs(monkeypatch,
     consumed = []
     monkeypatch.setattr(pipeline, "video_motion", lambda models, frames, *args, **kwargs: consumed.extend(frames))
     video = media_dir / "WDA_AlexandriaOcasioCortez_000.mp4"  # 8 s: 200 frames
-    generate._reference_motion(None, video, "crop", 16, generate.Progress(quiet=True), "detect")
+    generate._reference_motion(None, video, "crop", 16, generate.Progress(quiet=True), "detect", reference_frames)
     assert len(consumed) == 16 and consumed[0].shape == (512, 512, 3)
     assert sum(container.decoded for container in opened) <= 17  # and the 17th, whose time ends the 16th
 

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from sadtalker_core.errors import VideoError
-from sadtalker_core.io.video_reader import iter_frames, resample_indices
+from sadtalker_core.config import ReferenceFrames
+from sadtalker_core.io.video_reader import iter_frames, reference_indices, resample_indices
 from sadtalker_core.io.video_writer import VideoWriter
 
 
@@ -33,3 +34,14 @@ def test_it_picks_what_the_video_reader_picks(tmp_path):
             writer.write(np.full((16, 16, 3), level, np.uint8))
     read = [int(round(frame.mean() / 20)) for frame in iter_frames(path, 25)]
     assert read == resample_indices(len(levels), 30, 25)
+
+
+def test_reference_frames_one_to_one_takes_every_frame_whatever_the_rate():
+    """The official reading of a reference video: frame k is motion frame k."""
+    assert reference_indices(6, 30, ReferenceFrames.ONE_TO_ONE) == list(range(6))
+    assert reference_indices(6, 30, "resample") == resample_indices(6, 30)
+
+
+def test_an_unknown_reference_frames_mode_is_refused():
+    with pytest.raises(ValueError, match="nearest"):
+        reference_indices(6, 30, "nearest")
