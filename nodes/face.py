@@ -65,9 +65,8 @@ class Extract3DMM(io.ComfyNode):
 
     @classmethod
     def execute(cls, models: SadTalkerModels, image: torch.Tensor, preprocess: str, face_index: int,
-                fps: float = VIDEO_FPS, crop_landmarks: str = CropLandmarks.DETECT.value,
-                audio: dict | None = None,
-                reference_frames: str = ReferenceFrames.ONE_TO_ONE.value) -> io.NodeOutput:
+                reference_frames: str = ReferenceFrames.ONE_TO_ONE.value, fps: float = VIDEO_FPS,
+                crop_landmarks: str = CropLandmarks.DETECT.value, audio: dict | None = None) -> io.NodeOutput:
         frames = image_frames(image)
         indices = reference_indices(len(frames), fps, reference_frames)
         if audio is not None:
