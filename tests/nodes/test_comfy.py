@@ -6,7 +6,6 @@ import re
 import types
 
 import pytest
-
 from comfyui_sadtalker.nodes import comfy
 from comfyui_sadtalker.sadtalker_core.errors import SettingError
 from comfyui_sadtalker.sadtalker_core.official_files import MODEL_SUFFIXES
