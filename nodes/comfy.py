@@ -15,7 +15,7 @@ import logging
 import os
 import shutil
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -78,13 +78,35 @@ def model_names(kind: str) -> list[str]:
     return sorted(names)
 
 
+def file_within(name: str, folders: Sequence[Path]) -> Path | None:
+    """The file ``name`` (relative to one of ``folders``, or absolute) with every ``..`` and symbolic
+    link resolved, when it lies inside the folder it is found in; None when it is in none of them.  A
+    name leading outside (``../output/x``, ``/etc/x``, a link out of the folder) is a
+    :class:`SettingError`: a queued prompt may not make a node read files elsewhere."""
+    outside = []
+    for folder in folders:
+        root = folder.resolve()
+        path = (root / name).resolve()
+        if not path.is_relative_to(root):
+            outside.append(path)
+        elif path.is_file():
+            return path
+    if outside and (len(outside) == len(folders) or any(path.exists() for path in outside)):
+        listed = " or ".join(str(folder) for folder in folders)
+        raise SettingError(f"'{name}' leads outside {listed}: only files in that folder can be loaded; put the "
+                           "file there and pick it from the list")
+    return None
+
+
 def model_path(kind: str, name: str) -> Path:
-    """The file of model ``name`` of ``kind``; an error naming the folders when it is not there."""
-    for folder in model_folders(kind):
-        if (folder / name).is_file():
-            return folder / name
-    folders = ", ".join(str(f) for f in model_folders(kind))
-    raise CheckpointError(f"{name} is not in the {kind} model folder ({folders}); put the file there")
+    """The file of model ``name`` of ``kind`` (inside its folders, see :func:`file_within`); an error naming
+    the folders when it is not there."""
+    folders = model_folders(kind)
+    path = file_within(name, folders)
+    if path is None:
+        raise CheckpointError(f"{name} is not in the {kind} model folder ({', '.join(str(f) for f in folders)}); "
+                              "put the file there")
+    return path
 
 
 def input_dir() -> Path:

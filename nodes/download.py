@@ -8,6 +8,7 @@ under a file's name; files already there are checked, not fetched again.
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +33,10 @@ SIZES = {str(size): (size,) for size in RENDER_SIZES} | {" and ".join(map(str, R
 ENHANCERS = ("none", *(spec.name for spec in files_of(FolderKind.FACE_RESTORE)))
 #: the steps of the progress bar per file
 STEPS = 1000
+#: the files the node offers that have no published sha256 (their first download's hash is recorded)
+UNHASHED = [name for name in (*sadtalker_files(RENDER_SIZES), *DETECTOR_FILES, *ENHANCERS[1:])
+            if OFFICIAL_FILES[name].sha256 is None]
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -68,8 +73,12 @@ class DownloadModels(io.ComfyNode):
             "SadTalkerDownloadModels", "Download SadTalker models", "loaders",
             "Downloads the official SadTalker files into ComfyUI/models/sadtalker (and, if asked, the face detector "
             "into models/facedetection and a face restoration model into models/facerestore_models), from their "
-            "release pages, when you run it, and only then. Each file is checked by sha256; an interrupted or "
-            "cancelled download resumes on the next run; files already there are checked, not fetched again.",
+            "release pages, when you run it, and only then. Checked for every file: the server announces its "
+            "length (a transfer without Content-Length is refused) and sends all of it; the file has the release's "
+            "byte size where it is known and its published sha256; the files without a published sha256 ("
+            f"{', '.join(UNHASHED)}) are checked against the sha256 recorded at their first download (NAME.sha256 "
+            "beside them). An interrupted or cancelled download resumes on the next run; files already there are "
+            "checked, not fetched again.",
             inputs=[
                 io.Combo.Input("size", options=list(SIZES), default="256", tooltip=(
                     f"Which renderer: 256 ({gigabytes(sadtalker_files((256,)))}), 512 "
@@ -82,7 +91,8 @@ class DownloadModels(io.ComfyNode):
                     f"(GFPGANv1.4.pth: {gigabytes(['GFPGANv1.4.pth'])}); none: no enhancer.")),
                 io.String.Input("sha256", default="", multiline=True, optional=True, tooltip=(
                     "Only if a release file really changed: lines NAME=HEX with its expected sha256, replacing the "
-                    "built-in (or first-download) checksum, as the command line's --sha256.")),
+                    "built-in size and checksum (or the first download's), as the command line's --sha256. Logged "
+                    "as a warning, since a shared workflow could carry one.")),
             ],
             outputs=[],
             is_output_node=True,
@@ -102,6 +112,9 @@ class DownloadModels(io.ComfyNode):
         planned = plan(size, face_detector, face_enhancer)
         overrides = sha256_overrides(sha256.splitlines())
         check_overrides([p.spec for p in planned], overrides)
+        for name, value in overrides.items():
+            log.warning("SadTalker Download models: the sha256 input replaces the checks of %s with sha256 %s "
+                        "(and no size check); clear the input unless you know the release file changed", name, value)
         update = comfy.progress_bar(STEPS * len(planned))
         report = []
         for index, item in enumerate(planned):

@@ -13,6 +13,7 @@ import torch
 from comfy_api.latest import io
 
 from ..sadtalker_core.checkpoints import CheckpointError
+from ..sadtalker_core.errors import SadTalkerError
 from ..sadtalker_core.models import SadTalkerModels, find_model_files, load_models
 from ..sadtalker_core.official_files import (
     ENHANCER_ALIASES,
@@ -137,10 +138,14 @@ class LoadFaceEnhancer(io.ComfyNode):
 
     @classmethod
     def validate_inputs(cls, model_name: str) -> bool | str:
-        """A missing file is named with where to put it (ComfyUI would only say the list is empty)."""
+        """A missing file is named with where to put it (ComfyUI would only say the list is empty); a name
+        leading outside the folder is refused."""
         folders = comfy.model_folders(comfy.FACE_RESTORE)
-        if any((folder / model_name).is_file() for folder in folders):
-            return True
+        try:
+            if comfy.file_within(model_name, folders) is not None:
+                return True
+        except SadTalkerError as err:
+            return str(err)
         present = comfy.model_names(comfy.FACE_RESTORE)
         found = f"it holds {', '.join(present)}" if present else "it holds no model"
         return (f"'{model_name}' is not in ComfyUI/models/facerestore_models ({found}). Download "

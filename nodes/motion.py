@@ -3,11 +3,12 @@ PoseVAE (still head, reference video, free-view keyframes), and motion files."""
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 from comfy_api.latest import io
 
 from ..sadtalker_core.config import PoseVAEConfig
-from ..sadtalker_core.errors import SettingError
+from ..sadtalker_core.errors import MotionFileError, SadTalkerError, SettingError
 from ..sadtalker_core.models import SadTalkerModels
 from ..sadtalker_core.motion import (
     BlinkMode,
@@ -239,20 +240,36 @@ class LoadMotion(io.ComfyNode):
 
     @classmethod
     def fingerprint_inputs(cls, motion_file: str) -> float:
-        path = comfy.input_dir() / motion_file
-        return path.stat().st_mtime if path.is_file() else float("nan")
+        try:
+            path = _motion_path(motion_file)
+        except SadTalkerError:
+            return float("nan")
+        return path.stat().st_mtime if path is not None else float("nan")
 
     @classmethod
     def validate_inputs(cls, motion_file: str) -> bool | str:
-        if (comfy.input_dir() / motion_file).is_file():
-            return True
+        try:
+            if _motion_path(motion_file) is not None:
+                return True
+        except SadTalkerError as err:
+            return str(err)
         return (f"'{motion_file}' is not in ComfyUI/input; upload a {' / '.join(SUFFIXES)} file with "
                 "the node's button or copy it there")
 
     @classmethod
     def execute(cls, motion_file: str) -> io.NodeOutput:
-        motion = load_motion(comfy.input_dir() / motion_file)
+        path = _motion_path(motion_file)
+        if path is None:
+            raise MotionFileError(f"motion_file '{motion_file}' is not in ComfyUI/input ({comfy.input_dir()}); "
+                                  "upload it with the node's button or copy it there")
+        motion = load_motion(path)
         return io.NodeOutput(*split_motion(motion), motion)
+
+
+def _motion_path(motion_file: str) -> Path | None:
+    """The motion file in ComfyUI's input folder (None when it is not there); a name leading outside it is
+    a :class:`SettingError`."""
+    return comfy.file_within(motion_file, [comfy.input_dir()])
 
 
 NODES = [ExpNetNode, PoseVAENode, StillPose, PoseFromReference, FreeView, SaveMotion, LoadMotion]

@@ -3,8 +3,16 @@ each goes to and what it is for.
 
 The downloader (command line and ComfyUI node), the enhancer names of ``--enhancer``, the nodes'
 tooltips and the README's table of model files all read it.  Sizes and hashes are those public
-manifests list for these exact release assets; the SadTalker files and the alignment net have no
-published hash (the downloader records the first download's, see :mod:`sadtalker_core.io.download`).
+manifests list for these exact release assets (VGG-19's hash begins with the 8 digits torchvision
+puts in its file name).  Pins that are missing, and why:
+
+* no published sha256 for the SadTalker files (both MappingNets, both bundles, face-vid2vid,
+  Wav2Lip) nor for the alignment net: the downloader records the first download's hash and checks
+  every later run against it (see :mod:`sadtalker_core.io.download`);
+* no size either for ``RestoreFormer.pth``, ``facevid2vid_00189-model.pth.tar`` and ``wav2lip.pth``:
+  no manifest lists them and this registry was written without network access to read them off
+  the release pages, so they are left unpinned rather than guessed.  Their transfers are still
+  checked against the server's Content-Length (a server without one is refused) and recorded.
 
 Only the standard library is imported here: the command line reads it before anything heavy loads.
 """
@@ -97,7 +105,8 @@ OFFICIAL_FILES: dict[str, ModelFile] = {
                   needed_for="training MappingNet (the frozen renderer)"),
         ModelFile("wav2lip.pth", _SADTALKER_V002 + "wav2lip.pth", default=False, training=True, holds="Wav2Lip",
                   needed_for="training ExpNet (the lip teacher) and PoseVAE (the audio encoder)"),
-        ModelFile("vgg19-dcbb9e9d.pth", "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth", default=False,
+        ModelFile("vgg19-dcbb9e9d.pth", "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth", 574_673_361,
+                  "dcbb9e9dad569fff7a846263a77324fc34978fea2bfb039c012d710e1776ae44", default=False,
                   training=True, holds="VGG-19 (torchvision)",
                   needed_for="training face-vid2vid and MappingNet (the perceptual loss)"),
     )

@@ -1,7 +1,8 @@
 """A local HTTP file server for download tests (127.0.0.1 only: no test touches the internet).
 
 It serves ``files`` by URL path, honours ``Range: bytes=N-`` (for resumed downloads), logs every
-request with its Range header, and can answer with an error status or stop a body halfway.
+request with its Range header, and can answer with an error status, stop a body halfway or leave
+out the Content-Length header (the body then ends when the connection closes).
 Tests take it as the ``server`` fixture (tests/conftest.py).
 """
 from __future__ import annotations
@@ -25,6 +26,7 @@ class FileServer:
     requests: list[tuple[str, str | None]] = field(default_factory=list)
     cut_next: set[str] = field(default_factory=set)  # paths whose next answer stops halfway
     status: dict[str, int] = field(default_factory=dict)  # paths answered with this error status
+    no_length: set[str] = field(default_factory=set)  # paths answered without a Content-Length header
 
     def spec(self, name: str, sha256: str | None = None, size: int | None = None) -> ModelFile:
         return ModelFile(name, f"{self.base}/{name}", size, sha256)
@@ -56,7 +58,8 @@ def serving() -> Iterator[FileServer]:
                 return
             body = data[start:]
             self.send_response(206 if requested else 200)
-            self.send_header("Content-Length", str(len(body)))
+            if name not in state.no_length:
+                self.send_header("Content-Length", str(len(body)))
             if requested:
                 self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
             self.end_headers()

@@ -36,7 +36,8 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m sadtalker_cor
                        help="the files the trainers need instead: " + ", ".join(
                            spec.name for spec in library.OFFICIAL_FILES.values() if spec.training))
     parser.add_argument("--sha256", action="append", type=_parse_override, default=[], metavar="NAME=HEX",
-                        help="expected sha256 of a file, overriding the built-in or recorded one (repeatable)")
+                        help="expected sha256 of a file, replacing its built-in size and sha256 (or the recorded sha256) "
+                             "(repeatable)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
     try:

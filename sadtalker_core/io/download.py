@@ -6,12 +6,14 @@ download goes to ``<name>.part`` in the destination folder, resumes from there w
 request after an interruption, and is renamed to ``<name>`` only once it is verified
 (:class:`~sadtalker_core.io.atomic.AtomicFile`); a file that fails verification is deleted.
 
-Verification: a file is accepted when its sha256 equals the expected one -- a ``--sha256
-NAME=HEX`` override, else the registry's value, else the value recorded by an earlier run.
-Not every official file has a published sha256, so where the registry has none (``sha256=None``)
-the hash computed on the first download is written to ``<name>.sha256`` (``sha256sum`` format)
-and later runs check the file against it (trust on first use).  With no expected hash at all,
-a first download must at least have the registry's byte size, when known.
+Verification: a server that does not announce a Content-Length is refused (the end of its
+transfer could not be told from a cut), and a transfer must deliver every announced byte.  A file
+is accepted when it has the registry's byte size (where pinned) and its sha256 equals the expected
+one: the registry's value, else the value recorded by an earlier run.  Not every official file has
+a published sha256, so where the registry has none (``sha256=None``) the hash computed on the
+first download is written to ``<name>.sha256`` (``sha256sum`` format) and later runs check the file
+against it (trust on first use).  A ``--sha256 NAME=HEX`` override replaces both pins (the size
+and the hash) with that hash, for a release file that really changed.
 
 ``$SADTALKER_MODEL_MIRROR`` (a URL) fetches ``<mirror>/<file name>`` instead of the release URLs,
 for a mirror that holds the same files; the checks above are the same.
@@ -109,10 +111,12 @@ def file_url(spec: ModelFile) -> str:
     return f"{mirror.rstrip('/')}/{spec.name}" if mirror else spec.url
 
 
-def _fetch(url: str, partial: Path, size_hint: int | None, progress: bool, desc: str,
+def _fetch(url: str, partial: Path, size: int | None, progress: bool, desc: str,
            on_progress: ProgressCallback | None = None) -> bool:
     """Fetch ``url`` into ``partial``, continuing an existing partial file; True if it resumed.
-    ``on_progress`` is called after every chunk (it may raise to stop: the partial file stays)."""
+    A response without Content-Length, or announcing another whole size than ``size`` (when
+    given), is refused before its body is read.  ``on_progress`` is called after every chunk (it
+    may raise to stop: the partial file stays)."""
     offset = partial.stat().st_size if partial.is_file() else 0
     request = urllib.request.Request(url, headers={"Range": f"bytes={offset}-"} if offset else {})
     try:
@@ -135,8 +139,17 @@ def _fetch(url: str, partial: Path, size_hint: int | None, progress: bool, desc:
                 )
         else:
             offset = 0  # a fresh download, or a server that ignores Range: start over
-        length = int(response.headers.get("Content-Length") or -1)
-        total = offset + length if length >= 0 else size_hint
+        announced = (response.headers.get("Content-Length") or "").strip()
+        if not announced.isdigit():
+            raise DownloadError(f"{url} did not announce the file's length (no Content-Length header), so the end "
+                                "of the transfer cannot be checked; try again later or use another mirror "
+                                f"(${MIRROR_ENV})")
+        length = int(announced)
+        total = offset + length
+        if size is not None and total != size:
+            raise DownloadError(f"{url} announced a file of {total} bytes, expected {size}; nothing was saved "
+                                "from it; if the release file really changed, give its sha256 to --sha256 (in "
+                                "ComfyUI: to the sha256 input of Download SadTalker models)")
         received = 0
         try:
             with open(partial, "ab" if offset else "wb") as out, tqdm(
@@ -153,7 +166,7 @@ def _fetch(url: str, partial: Path, size_hint: int | None, progress: bool, desc:
             raise DownloadError(
                 f"the transfer from {url} broke off ({err}); run again to resume from {partial}"
             ) from err
-    if length >= 0 and received != length:
+    if received != length:
         raise DownloadError(
             f"the transfer from {url} stopped after {received} of {length} bytes; run again to resume from {partial}"
         )
@@ -161,11 +174,12 @@ def _fetch(url: str, partial: Path, size_hint: int | None, progress: bool, desc:
 
 
 def _mismatch(path: Path, actual: str, expected: str | None, size: int | None) -> str | None:
-    """Why ``path`` is not the expected file, or None when it is."""
-    if expected is not None:
-        return None if actual == expected else f"its sha256 is {actual}, expected {expected}"
+    """Why ``path`` is not the expected file (``size`` bytes when given, sha256 ``expected`` when
+    given), or None when it is."""
     if size is not None and path.stat().st_size != size:
         return f"it has {path.stat().st_size} bytes, expected {size}"
+    if expected is not None and actual != expected:
+        return f"its sha256 is {actual}, expected {expected}"
     return None
 
 
@@ -175,29 +189,31 @@ def download_file(
 ) -> DownloadResult:
     """Make ``directory/spec.name`` hold the verified file, downloading or resuming it if needed.
 
-    ``sha256`` overrides the registry's hash.  A file already there is checked, not fetched again.
+    ``sha256`` replaces the registry's pins (size and hash) with that hash.  A file already there is
+    checked, not fetched again.
     ``progress``: a console bar; ``on_progress``: see :data:`ProgressCallback`.
     """
     directory = Path(directory)
     _check_writable(directory)
     target = directory / spec.name
     expected = _check_sha256(sha256, spec.name) if sha256 else spec.sha256 or _recorded_sha256(target)
+    size = None if sha256 else spec.size
     fix = (f"if the release file really changed, give {spec.name}=HEX to --sha256 (in ComfyUI: to the sha256 "
            "input of Download SadTalker models)") + (
         f" or delete {record_path(target)}" if record_path(target).is_file() else ""
     )
     if target.is_file():
         actual = file_sha256(target)
-        problem = _mismatch(target, actual, expected, spec.size)
+        problem = _mismatch(target, actual, expected, size)
         if problem:
             raise DownloadError(f"{target} is not the expected file: {problem}; delete it to download it again ({fix})")
         action = "present"
     else:
         url = file_url(spec)
         with atomic.AtomicFile(target, partial_path(target), keep_on_error=True) as file:  # kept to resume from
-            resumed = _fetch(url, file.partial, spec.size, progress, spec.name, on_progress)
+            resumed = _fetch(url, file.partial, size, progress, spec.name, on_progress)
             actual = file_sha256(file.partial)
-            problem = _mismatch(file.partial, actual, expected, spec.size)
+            problem = _mismatch(file.partial, actual, expected, size)
             if problem:
                 file.discard()
                 raise DownloadError(

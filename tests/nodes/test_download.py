@@ -5,6 +5,7 @@ server (127.0.0.1) serving small stand-in files, as a mirror ($SADTALKER_MODEL_M
 from __future__ import annotations
 
 import hashlib
+import logging
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from comfyui_sadtalker.nodes.download import DownloadModels
 from comfyui_sadtalker.nodes.models import LoadSadTalkerModels
 from comfyui_sadtalker.sadtalker_core.errors import CheckpointError, DownloadError
 from comfyui_sadtalker.sadtalker_core.io.download import MIRROR_ENV, record_path
+from comfyui_sadtalker.sadtalker_core.official_files import OFFICIAL_FILES
 
 #: the files of size 256 + detector + GFPGAN, and where each must land
 EXPECTED = {
@@ -132,10 +134,12 @@ def test_cancel_stops_the_download_and_keeps_what_arrived(fresh_comfy, server, m
     assert run(sha256=overrides(EXPECTED), **CHOICES).ui["text"][0].startswith("resumed: ")
 
 
-def test_a_file_that_fails_its_checksum_is_deleted_and_the_error_says_how_to_override(fresh_comfy, server):
-    # without overrides the built-in hash of the official detector file cannot match the stand-in
-    with pytest.raises(DownloadError, match="gave a corrupt detection_Resnet50_Final.pth: its sha256 is .* expected "
-                                            "6d1de9c2.*the sha256 input of Download SadTalker models"):
+def test_a_file_of_another_size_is_refused_before_it_is_fetched_and_the_error_says_how_to_override(fresh_comfy,
+                                                                                                     server):
+    # without overrides the built-in size of the official detector file cannot match the stand-in
+    name = "detection_Resnet50_Final.pth"
+    with pytest.raises(DownloadError, match=f"announced a file of {len(content(name))} bytes, expected 109497761; "
+                                            "nothing was saved.*the sha256 input of Download SadTalker models"):
         run(sha256=overrides(SADTALKER_NAMES), **CHOICES)
     assert not (fresh_comfy / "models" / "facedetection" / "detection_Resnet50_Final.pth").exists()
     assert not list(fresh_comfy.rglob("*.part"))
@@ -149,3 +153,44 @@ def test_malformed_or_stray_overrides_are_refused_before_any_request(fresh_comfy
     with pytest.raises(DownloadError, match="a sha256 is given for codeformer.pth, which is not among the files"):
         run(sha256=overrides(["codeformer.pth"]), **CHOICES)
     assert server.requests == []
+
+
+def test_a_file_that_fails_its_checksum_is_deleted(fresh_comfy, server):
+    # the stand-in GFPGAN has the official size, so only the built-in hash can tell it apart
+    name = "GFPGANv1.4.pth"
+    server.files[name] = bytes(OFFICIAL_FILES[name].size)
+    with pytest.raises(DownloadError, match=f"gave a corrupt {name}: its sha256 is .* expected e2cd4703"):
+        run(sha256=overrides(SADTALKER_NAMES), size="256", face_detector=False, face_enhancer=name)
+    assert not (fresh_comfy / "models" / "facerestore_models" / name).exists()
+    assert not list(fresh_comfy.rglob("*.part"))
+
+
+def test_a_server_without_content_length_is_refused(fresh_comfy, server):
+    name = "SadTalker_V0.0.2_256.safetensors"
+    server.no_length.add(name)
+    with pytest.raises(DownloadError, match="did not announce the file's length"):
+        run(sha256=overrides(SADTALKER_NAMES), size="256", face_detector=False, face_enhancer="none")
+    assert not (fresh_comfy / "models" / "sadtalker" / name).exists()
+    assert not list(fresh_comfy.rglob("*.part"))
+
+
+def test_a_sha256_override_is_logged_as_a_warning(fresh_comfy, server, caplog):
+    with caplog.at_level(logging.WARNING, logger="comfyui_sadtalker.nodes.download"):
+        run(sha256=overrides(SADTALKER_NAMES), size="256", face_detector=False, face_enhancer="none")
+    warned = [record for record in caplog.records if record.levelno == logging.WARNING]
+    assert sorted(name for name in SADTALKER_NAMES if any(name in r.getMessage() for r in warned)) == \
+        sorted(SADTALKER_NAMES)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="comfyui_sadtalker.nodes.download"), \
+            pytest.raises(DownloadError, match=f"it has {len(content(SADTALKER_NAMES[0]))} bytes, expected 725066984"):
+        run(sha256="", size="256", face_detector=False, face_enhancer="none")  # without it, the pins apply again
+    assert not [record for record in caplog.records if record.levelno == logging.WARNING]
+
+
+def test_the_description_says_what_is_checked():
+    description = DownloadModels.GET_NODE_INFO_V1()["description"]
+    assert "without Content-Length is refused" in description and "published sha256" in description
+    # the files the node offers with no published sha256: checked against their first download's
+    unhashed = (*SADTALKER_NAMES, "SadTalker_V0.0.2_512.safetensors", "alignment_WFLW_4HG.pth", "RestoreFormer.pth")
+    assert all(name in description for name in unhashed)
+    assert "GFPGANv1.4.pth" not in description.split("without a published sha256")[1].split(")")[0]

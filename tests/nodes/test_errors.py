@@ -40,3 +40,45 @@ def test_a_download_choice_that_does_not_exist_is_refused():
         download.plan("128", face_detector=False, face_enhancer="none")
     with pytest.raises(SadTalkerError, match="face_enhancer one of"):
         download.plan("256", face_detector=False, face_enhancer="GFPGANv9.pth")
+
+
+@pytest.fixture()
+def files_outside(tmp_path, monkeypatch) -> dict[str, str]:
+    """A stand-in ComfyUI root with a file in output/ and one beside the root, and the names that reach
+    them from the input folder and from models/facerestore_models: relative with ``..``, and absolute."""
+    root = tmp_path / "comfy"
+    for folder in ("input", "output", "models/facerestore_models"):
+        (root / folder).mkdir(parents=True)
+    (root / "output" / "x.safetensors").write_bytes(b"not a motion")
+    (tmp_path / "x.pth").write_bytes(b"not a model")
+    monkeypatch.setenv("SADTALKER_COMFY_ROOT", str(root))
+    return {"motion": "../output/x.safetensors", "enhancer": "../../../x.pth",
+            "motion_absolute": str(root / "output" / "x.safetensors"), "enhancer_absolute": str(tmp_path / "x.pth")}
+
+
+@pytest.mark.parametrize("which", ["motion", "motion_absolute"])
+def test_load_motion_refuses_a_file_outside_the_input_folder(files_outside, which):
+    from comfyui_sadtalker.nodes.motion import LoadMotion
+
+    name = files_outside[which]
+    assert LoadMotion.validate_inputs(motion_file=name).startswith(f"'{name}' leads outside ")
+    with pytest.raises(SettingError, match="only files in that folder can be loaded"):
+        LoadMotion.execute(motion_file=name)
+
+
+@pytest.mark.parametrize("which", ["enhancer", "enhancer_absolute"])
+def test_load_face_enhancer_refuses_a_file_outside_its_model_folder(files_outside, which):
+    from comfyui_sadtalker.nodes.models import LoadFaceEnhancer
+
+    name = files_outside[which]
+    assert LoadFaceEnhancer.validate_inputs(model_name=name).startswith(f"'{name}' leads outside ")
+    with pytest.raises(SettingError, match="only files in that folder can be loaded"):
+        LoadFaceEnhancer.execute(model_name=name, device="cpu", precision="exact")
+
+
+def test_load_motion_names_a_missing_file(files_outside):
+    from comfyui_sadtalker.nodes.motion import LoadMotion
+
+    assert "is not in ComfyUI/input" in LoadMotion.validate_inputs(motion_file="absent.npz")
+    with pytest.raises(InputError, match="motion_file 'absent.npz' is not in ComfyUI/input"):
+        LoadMotion.execute(motion_file="absent.npz")

@@ -117,9 +117,37 @@ def test_a_file_put_there_by_hand_is_accepted_and_recorded(server, tmp_path):
 
 def test_without_any_hash_the_size_must_match(server, tmp_path):
     server.files["weights.pth"] = PAYLOAD
-    with pytest.raises(DownloadError, match=f"it has {len(PAYLOAD)} bytes, expected 123"):
+    with pytest.raises(DownloadError, match=f"announced a file of {len(PAYLOAD)} bytes, expected 123"):
         download_file(server.spec("weights.pth", size=123), tmp_path, progress=False)
     assert names(tmp_path) == []
+    (tmp_path / "weights.pth").write_bytes(PAYLOAD)  # put there by hand
+    with pytest.raises(DownloadError, match=f"it has {len(PAYLOAD)} bytes, expected 123"):
+        download_file(server.spec("weights.pth", size=123), tmp_path, progress=False)
+
+
+def test_a_transfer_without_content_length_is_refused(server, tmp_path):
+    server.files["weights.pth"] = PAYLOAD
+    server.no_length.add("weights.pth")
+    spec = server.spec("weights.pth", sha256=sha(PAYLOAD), size=len(PAYLOAD))
+    with pytest.raises(DownloadError, match="did not announce the file's length .*end of the transfer cannot be checked"):
+        download_file(spec, tmp_path, progress=False)
+    assert names(tmp_path) == []
+
+
+def test_a_server_announcing_another_size_is_refused_before_the_body_is_read(server, tmp_path):
+    server.files["weights.pth"] = PAYLOAD
+    with pytest.raises(DownloadError, match=f"announced a file of {len(PAYLOAD)} bytes, expected {len(PAYLOAD) + 1}"):
+        download_file(server.spec("weights.pth", sha256=sha(PAYLOAD), size=len(PAYLOAD) + 1), tmp_path, progress=False)
+    assert names(tmp_path) == []
+
+
+def test_a_file_on_disk_must_have_both_the_pinned_size_and_the_hash(server, tmp_path):
+    (tmp_path / "weights.pth").write_bytes(PAYLOAD)
+    with pytest.raises(DownloadError, match=f"it has {len(PAYLOAD)} bytes, expected 7"):
+        download_file(server.spec("weights.pth", sha256=sha(PAYLOAD), size=7), tmp_path, progress=False)
+    with pytest.raises(DownloadError, match=f"its sha256 is {sha(PAYLOAD)}, expected {sha(b'other')}"):
+        download_file(server.spec("weights.pth", sha256=sha(b"other"), size=len(PAYLOAD)), tmp_path, progress=False)
+    assert server.requests == []
 
 
 def test_sha256_override_replaces_the_registry_value(server, tmp_path):
@@ -155,6 +183,11 @@ def test_registry_holds_the_official_release_assets():
                 or spec.url.startswith("https://download.pytorch.org/models/"))
         assert spec.url.rsplit("/", 1)[1] == spec.name
         assert spec.sha256 is None or re.fullmatch(r"[0-9a-f]{64}", spec.sha256)
+    # pinned where known: every hash-less file lacks a published hash (official_files says why), and
+    # only the three files no manifest lists lack a size
+    assert {spec.name for spec in dl.OFFICIAL_FILES.values() if spec.size is None} == {
+        "RestoreFormer.pth", "facevid2vid_00189-model.pth.tar", "wav2lip.pth"}
+    assert dl.OFFICIAL_FILES["vgg19-dcbb9e9d.pth"].sha256.startswith("dcbb9e9d")  # torchvision's name prefix
     with pytest.raises(DownloadError, match="unknown model file"):
         dl.select_files(["GFPGANv1.3.pth"])
 
