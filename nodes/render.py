@@ -50,6 +50,7 @@ class Render(io.ComfyNode):
         motion = combine_motion(expression, pose)
         options = RenderOptions(batch_size=batch_size)
         update = comfy.progress_bar(motion.num_frames)
+        comfy.load_on_device(models)
         batches, done = [], 0
         for batch in render_face_frames(models, face, motion, options):
             batches.append(to_image(pad_to_even(batch)))
