@@ -3,16 +3,11 @@ from __future__ import annotations
 
 import pytest
 import torch
+
 from sadtalker_core.errors import DeviceMemoryError, InputError
 from sadtalker_core.pipeline import RenderOptions
 from sadtalker_core.precision import Precision
-from sadtalker_core.render.batch_size import (
-    CPU_BATCH_SIZE,
-    HEADROOM,
-    MAX_BATCH_SIZE,
-    auto_batch_size,
-    frame_bytes,
-)
+from sadtalker_core.render.batch_size import CPU_BATCH_SIZE, HEADROOM, MAX_BATCH_SIZE, auto_batch_size, frame_bytes
 
 GPU = torch.device("cuda")  # named only: the sizes are computed from a given free memory, nothing runs on it
 
