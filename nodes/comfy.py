@@ -15,12 +15,14 @@ import logging
 import os
 import shutil
 import uuid
-from collections.abc import Callable, Sequence
+import weakref
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image
+from torch import nn
 
 from ..sadtalker_core.errors import CheckpointError, SettingError
 from ..sadtalker_core.io.atomic import AtomicFile
@@ -28,10 +30,11 @@ from ..sadtalker_core.official_files import MODEL_SUFFIXES, FolderKind
 
 try:
     import comfy.model_management as model_management
+    import comfy.model_patcher as model_patcher
     import comfy.utils as comfy_utils
     import folder_paths
 except ImportError:
-    model_management = comfy_utils = folder_paths = None
+    model_management = model_patcher = comfy_utils = folder_paths = None
 
 log = logging.getLogger(__name__)
 
@@ -190,6 +193,33 @@ def free_memory(num_bytes: int, device: torch.device) -> None:
     if model_management is not None and device.type != "cpu":
         model_management.free_memory(num_bytes, device)
         model_management.soft_empty_cache()
+
+
+#: the ComfyUI model patcher of each managed loaded value, by ``id`` (dropped with the value)
+_patchers: dict[int, object] = {}
+
+
+def manage_models(value: object, networks: Mapping[str, nn.Module], device: torch.device) -> None:
+    """Hand the ``networks`` of a loaded ``value`` (a model bundle, a face enhancer) to ComfyUI's
+    model management, as ComfyUI does with its CLIP vision and VAE models: they move to ComfyUI's
+    offload device (the CPU unless --highvram) and come back to ``device`` when
+    :func:`load_on_device` asks for them, ComfyUI unloading its own models to make room.  Without
+    ComfyUI nothing happens: the networks stay on ``device``."""
+    if model_management is None:
+        return
+    offload = model_management.unet_offload_device() if device.type != "cpu" else device
+    modules = nn.ModuleDict(dict(networks)).to(offload)
+    _patchers[id(value)] = model_patcher.ModelPatcher(modules, load_device=device, offload_device=offload)
+    weakref.finalize(value, _patchers.pop, id(value), None)
+
+
+def load_on_device(*values: object) -> None:
+    """Bring the networks of loaded ``values`` (given to :func:`manage_models`) onto their device,
+    all of them (no partial loads: the library runs them whole); ComfyUI unloads other models as
+    needed.  Values ComfyUI does not manage are left as they are."""
+    patchers = [_patchers[id(value)] for value in values if id(value) in _patchers]
+    if patchers and model_management is not None:
+        model_management.load_models_gpu(patchers, force_full_load=True)
 
 
 def check_interrupted() -> None:

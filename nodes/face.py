@@ -77,6 +77,7 @@ class Extract3DMM(io.ComfyNode):
             update(done)
             comfy.check_interrupted()
 
+        comfy.load_on_device(models)
         face, coefficients = extract_frames(models, (frames[i] for i in indices), preprocess, face_index, on_frame,
                                             name="the image input", crop_landmarks=crop_landmarks)
         return io.NodeOutput(face, coefficients, to_image(face.crop.image[None]))

@@ -2,7 +2,10 @@
 
 Models load once: a loaded set is kept (the last two) and handed out again to any loader node
 asking for the same files, device and detector, across runs and workflows.  Before loading onto
-a GPU, ComfyUI is asked to make room (it unloads its own models as needed).
+a GPU, ComfyUI is asked to make room (it unloads its own models as needed).  Inside ComfyUI a
+loaded set is then handed to its model management (:func:`comfy.manage_models`): it waits on the
+offload device and the nodes that run it bring it onto the GPU (:func:`comfy.load_on_device`), so
+ComfyUI can unload it for its own models between runs.
 """
 from __future__ import annotations
 
@@ -70,7 +73,9 @@ def _load(folder: Path, size: int, device: torch.device, generator_settings: Gen
     files = find_model_files(folder, size)
     needed = {files.recon, files.expnet, files.posevae, files.render, *files.mappings.values(), *(detector_files or ())}
     comfy.free_memory(sum(path.stat().st_size for path in needed), device)
-    return load_models(folder, size, device, generator_settings, detector, detector_folders)
+    models = load_models(folder, size, device, generator_settings, detector, detector_folders)
+    comfy.manage_models(models, models.networks(), models.device)
+    return models
 
 
 class LoadSadTalkerModels(io.ComfyNode):
@@ -161,7 +166,9 @@ class LoadFaceEnhancer(io.ComfyNode):
 @functools.lru_cache(maxsize=2)
 def _load_enhancer(path: Path, device: torch.device, precision: str) -> FaceEnhancer:
     comfy.free_memory(path.stat().st_size, device)
-    return load_face_enhancer(path, device, precision)
+    enhancer = load_face_enhancer(path, device, precision)
+    comfy.manage_models(enhancer, {"model": enhancer.model}, device)
+    return enhancer
 
 
 NODES = [LoadSadTalkerModels, LoadFaceEnhancer]

@@ -67,6 +67,7 @@ class ExpNetNode(io.ComfyNode):
                                "the reference video, or disconnect it")
         mode = BlinkMode.RANDOM if blink == "auto" else BlinkMode.OFF
         features = speech(audio)
+        comfy.load_on_device(models)
         expression = make_expression(models.motion.expnet, features.mel_batch(models.device), face.source_coeff, mode,
                                      seed, blink_reference, fps=features.fps)
         return io.NodeOutput(expression.scaled(expression_scale))
@@ -99,6 +100,7 @@ class PoseVAENode(io.ComfyNode):
     def execute(cls, models: SadTalkerModels, face: SourceFace, audio: dict, pose_style: int, head_motion_scale: float,
                 seed: int) -> io.NodeOutput:
         features = speech(audio)
+        comfy.load_on_device(models)
         pose = make_pose(models.motion.posevae, features.mel_batch(models.device), face.source_coeff, pose_style, seed,
                          fps=features.fps)
         return io.NodeOutput(with_head_motion_scale(pose, head_motion_scale))

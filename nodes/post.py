@@ -43,6 +43,7 @@ class FaceEnhance(io.ComfyNode):
                 batch_size: int) -> io.NodeOutput:
         check_image(frames, "frames")
         update = comfy.progress_bar(len(frames))
+        comfy.load_on_device(enhancer)
         restored = []
         for start in range(0, len(frames), batch_size):
             restored.append(enhance_frames(frames[start:start + batch_size, ..., :3], enhancer, strength,

@@ -8,6 +8,7 @@ from ..sadtalker_core.io.frame_size import pad_to_even
 from ..sadtalker_core.models import SadTalkerModels
 from ..sadtalker_core.motion import ExpressionSequence, PoseSequence, combine_motion
 from ..sadtalker_core.pipeline import RenderOptions, render_face_frames
+from ..sadtalker_core.render.batch_size import MAX_BATCH_SIZE
 from ..sadtalker_core.source import SourceFace
 from . import comfy
 from .convert import to_image
@@ -29,9 +30,10 @@ class Render(io.ComfyNode):
                 Expression.Input("expression", tooltip="From ExpNet (or Load motion); sets the number of frames."),
                 Pose.Input("pose", tooltip="From PoseVAE or a pose source; repeated from its start or cut to the "
                                            "expression's length."),
-                io.Int.Input("batch_size", default=4, min=1, max=128,
+                io.Int.Input("batch_size", default=4, min=0, max=MAX_BATCH_SIZE,
                              tooltip="Frames per render step: on a GPU the generator renders them at once (larger is "
-                                     "faster, needs more memory); on the CPU it renders them one by one, as fast."),
+                                     "faster, needs more memory); on the CPU it renders them one by one, as fast. "
+                                     "0: as many as fit the GPU's free memory (1 on the CPU)."),
                 io.Audio.Input("audio", optional=True,
                                tooltip="The driving speech, passed through to the audio output."),
             ],
@@ -50,6 +52,7 @@ class Render(io.ComfyNode):
         motion = combine_motion(expression, pose)
         options = RenderOptions(batch_size=batch_size)
         update = comfy.progress_bar(motion.num_frames)
+        comfy.load_on_device(models)
         batches, done = [], 0
         for batch in render_face_frames(models, face, motion, options):
             batches.append(to_image(pad_to_even(batch)))

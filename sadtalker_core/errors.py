@@ -54,3 +54,7 @@ class EnhancerError(CheckpointError):
 
 class DownloadError(SadTalkerError, RuntimeError):
     """A model file could not be downloaded or did not match its checksum."""
+
+
+class DeviceMemoryError(SadTalkerError, RuntimeError):
+    """The device has too little free memory for what was asked (how much it needs is named)."""

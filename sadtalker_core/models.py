@@ -21,6 +21,7 @@ from enum import Enum
 from pathlib import Path
 
 import torch
+from torch import nn
 
 from .checkpoints import CheckpointError
 from .config import FACERENDER, FACERENDER_STILL, FaceRenderConfig
@@ -133,6 +134,14 @@ class SadTalkerModels:
     @property
     def size(self) -> int:
         return self.files.size
+
+    def networks(self) -> dict[str, nn.Module]:
+        """Every torch network of the bundle and its face detector, by name (what a caller moving them
+        between devices moves)."""
+        nets = {"recon": self.recon, "expnet": self.motion.expnet, "posevae": self.motion.posevae,
+                "kp_detector": self.kp_detector, "generator": self.generator}
+        nets |= {f"mapping_{variant.value}": mapping for variant, mapping in self.mappings.items()}
+        return nets | {f"detector_{name}": net for name, net in self.detector.networks().items()}
 
     def render_models(self, mode: PreprocessMode) -> FaceRenderModels:
         """Keypoint detector + generator + the mapping variant ``mode`` uses."""

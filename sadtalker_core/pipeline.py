@@ -24,7 +24,7 @@ from .io.frame_size import face_frame_size, pad_to_even, without_padding
 from .models import SadTalkerModels
 from .motion import AudioFeatures, Motion, MotionOptions, make_motion, motion_from_coeffs
 from .post import FaceEnhancer, PasteMethod, paste_frames, restore_aspect
-from .render import coefficient_windows, frames_to_uint8, render_frames, source_image_tensor
+from .render import auto_batch_size, coefficient_windows, frames_to_uint8, render_frames, source_image_tensor
 from .source import CropLandmarks, FaceCrop, PreprocessMode, SourceFace, extract_sequence, extract_source, to_rgb_uint8
 
 
@@ -36,15 +36,17 @@ class RenderOptions:
     still: bool = False  # keep the source's head pose (the official --still)
     #: frames per render step: MappingNet and the keypoints run on them together, and they are handed
     #: on together; the generator takes them in calls of GeneratorSettings.frames_per_call (the whole
-    #: step on a GPU, one frame at a time on the CPU, where larger calls gain no speed)
+    #: step on a GPU, one frame at a time on the CPU, where larger calls gain no speed); 0: the largest
+    #: step that fits the device's free memory (:func:`~sadtalker_core.render.batch_size.auto_batch_size`)
     batch_size: int = 2
     paste: PasteMethod = PasteMethod.FEATHER
     enhancer_strength: float = 1.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "paste", PasteMethod(self.paste))
-        if self.batch_size < 1:
-            raise InputError(f"batch_size must be >= 1, got {self.batch_size}")
+        if self.batch_size < 0:
+            raise InputError(f"batch_size must be >= 1 (or 0: as many as fit the device's memory), "
+                             f"got {self.batch_size}")
 
 
 def extract_face(models: SadTalkerModels, image: np.ndarray, mode: PreprocessMode | str = "crop",
@@ -89,13 +91,15 @@ def video_motion(models: SadTalkerModels, frames: Iterable[np.ndarray], mode: Pr
 def render_face_frames(models: SadTalkerModels, source: SourceFace, motion: Motion,
                        options: RenderOptions = RenderOptions()) -> Iterator[np.ndarray]:
     """Rendered face frames, RGB uint8, resized to the crop's aspect (official video frames),
-    ``options.batch_size`` at a time: one (n, h, w, 3) array per batch; the motion's free-view
+    ``options.batch_size`` at a time (0: as many as fit the device's memory): one (n, h, w, 3) array per batch; the motion's free-view
     keyframes replace the head angles."""
     render = models.render_models(source.crop.mode)
     windows = coefficient_windows(source.source_coeff, motion.coeff_70(), render.mapping.coeff_nc, options.still)
     image = source_image_tensor(source.crop.image, source.size)
     view = motion.free_view.per_frame(motion.num_frames)
-    for batch in render_frames(render, image, windows, options.batch_size, view):
+    batch_size = options.batch_size or auto_batch_size(models.size, models.generator_settings.precision,
+                                                       models.device)
+    for batch in render_frames(render, image, windows, batch_size, view):
         frames = frames_to_uint8(batch).cpu().numpy()
         yield np.stack([restore_aspect(frame, source.crop.original_size) for frame in frames])
 

@@ -96,9 +96,10 @@ def _options(parser: argparse.ArgumentParser) -> None:
                         help="detect: find the face again on the crop, as the official code does; mapped: reuse the "
                              "picture's landmarks, one detection fewer (faster, not the official numbers) "
                              "(default detect)")
-    parser.add_argument("--batch-size", "--batch_size", type=int_range(1), default=2, metavar="N",
+    parser.add_argument("--batch-size", "--batch_size", type=int_range(0), default=2, metavar="N",
                         help="frames per render step: on a GPU the generator renders them at once (larger is faster, "
-                             "needs more memory); on the CPU it renders them one by one, as fast (default 2)")
+                             "needs more memory); on the CPU it renders them one by one, as fast; 0: as many as fit "
+                             "the GPU's free memory (1 on the CPU) (default 2)")
     parser.add_argument("--ref-eyeblink", "--ref_eyeblink", type=Path, default=None, metavar="VIDEO",
                         help="a talking-face video whose eye blinks are copied")
     parser.add_argument("--ref-pose", "--ref_pose", type=Path, default=None, metavar="VIDEO",

@@ -15,6 +15,7 @@ from enum import Enum
 from typing import TypeVar
 
 import numpy as np
+from torch import nn
 
 from ..errors import NoFaceError
 
@@ -75,6 +76,10 @@ class LandmarkDetector(ABC):
         """:meth:`find_faces` on a render crop (the official second detection, on the resized crop);
         a backend whose official call differs there overrides this."""
         return self.find_faces(crop_rgb)
+
+    def networks(self) -> dict[str, nn.Module]:
+        """The torch networks the backend runs, by name (none for a backend without any)."""
+        return {}
 
     def detect(self, image_rgb: np.ndarray) -> list[FaceLandmarks]:
         """Every face with its landmarks, the highest score first (landmarks of every box: when one face is

@@ -17,6 +17,7 @@ import os
 
 import numpy as np
 import torch
+from torch import nn
 
 from ..networks.awing_fan import AwingFAN, crop_landmarks98, landmark_98_to_68, load_awing_fan
 from ..networks.retinaface import NMS_IOU_THRESHOLD, SADTALKER_SCORE_THRESHOLD, RetinaFace, load_retinaface
@@ -50,6 +51,9 @@ class OfficialDetector(LandmarkDetector):
         self.retinaface = retinaface
         self.fan = fan
         self.score_threshold = score_threshold
+
+    def networks(self) -> dict[str, nn.Module]:
+        return {"retinaface": self.retinaface, "fan": self.fan}
 
     @classmethod
     def from_files(cls, detection_path: str | os.PathLike, alignment_path: str | os.PathLike,

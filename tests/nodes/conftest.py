@@ -12,6 +12,7 @@ import torch
 from comfyui_sadtalker.sadtalker_core.io.video_reader import iter_frames
 from paths import CORE_FILES
 from PIL import Image
+from spandrel.architectures.GFPGAN import GFPGAN
 
 
 def image_of(path: Path) -> torch.Tensor:
@@ -46,6 +47,16 @@ def bundle(comfy_root):
     from comfyui_sadtalker.nodes.models import LoadSadTalkerModels
 
     return LoadSadTalkerModels.execute(size="256", device="cpu", precision="auto", face_detector="auto")[0]
+
+
+@pytest.fixture(scope="session")
+def gfpgan_name(comfy_root) -> str:
+    """A GFPGAN v1.4 with random weights, saved as the official file is, in models/facerestore_models."""
+    torch.manual_seed(0)
+    model = GFPGAN(out_size=512, num_style_feat=512, channel_multiplier=2, decoder_load_path=None,
+                   fix_decoder=False, num_mlp=8, input_is_latent=True, different_w=True, narrow=1, sft_half=True)
+    torch.save({"params_ema": model.state_dict()}, comfy_root / "models" / "facerestore_models" / "GFPGANv1.4.pth")
+    return "GFPGANv1.4.pth"
 
 
 @pytest.fixture(scope="session")

@@ -33,7 +33,6 @@ from comfyui_sadtalker.sadtalker_core.source.dlib_detector import DlibDetector
 from comfyui_sadtalker.sadtalker_core.source.face import to_rgb_uint8
 from comfyui_sadtalker.sadtalker_core.source.landmarks import pick_face
 from PIL import Image
-from spandrel.architectures.GFPGAN import GFPGAN
 
 
 def run(node_class, **inputs) -> tuple:
@@ -320,16 +319,6 @@ def test_free_view_keyframes_reach_the_renderer(bundle, portrait_face, short_spe
     looking_aside = run(Render, models=bundle, face=face, expression=one_frame, pose=turned, batch_size=1)[0]
     assert plain.shape == looking_aside.shape == (1, 256, 256, 3)
     assert (plain - looking_aside).abs().mean() > 1e-3
-
-
-@pytest.fixture(scope="module")
-def gfpgan_name(comfy_root) -> str:
-    """A GFPGAN v1.4 with random weights, saved as the official file is, in models/facerestore_models."""
-    torch.manual_seed(0)
-    model = GFPGAN(out_size=512, num_style_feat=512, channel_multiplier=2, decoder_load_path=None,
-                   fix_decoder=False, num_mlp=8, input_is_latent=True, different_w=True, narrow=1, sft_half=True)
-    torch.save({"params_ema": model.state_dict()}, comfy_root / "models" / "facerestore_models" / "GFPGANv1.4.pth")
-    return "GFPGANv1.4.pth"
 
 
 def test_face_enhance_restores_frames_batch_by_batch(gfpgan_name, progress, native_precision):

@@ -29,6 +29,7 @@ from sadtalker_core.motion import MotionOptions, make_motion
 from sadtalker_core.motion.audio import AudioError, audio_features, load_audio_features, load_wav
 from sadtalker_core.pipeline import RenderOptions, extract_frames, generate, render_face_frames, video_motion
 from sadtalker_core.post.enhance import load_face_enhancer
+from sadtalker_core.render.batch_size import CPU_BATCH_SIZE
 from sadtalker_core.source.dlib_detector import DlibDetector
 from sadtalker_core.source.face import FaceTooSmallError, extract_source, landmarks_in_crop, read_image
 from sadtalker_core.source.landmarks import NoFaceError, pick_face
@@ -351,3 +352,10 @@ def test_a_face_enhancer_restores_the_rendered_faces(models, people, speech, gfp
     enhanced = next(iter_frames(clip.path))[:plain.shape[0], :plain.shape[1]]
     assert clip.num_frames == 1
     assert np.abs(enhanced.astype(int) - plain).mean() > 10  # random restorer weights: far from the render
+
+
+def test_batch_size_zero_renders_the_steps_the_device_fits(models, people, speech):
+    """On the CPU, auto is the CPU rule: one frame per step."""
+    motion = _motion(models, people, _frames(speech, 2), MotionOptions(seed=0))
+    batches = list(render_face_frames(models, people, motion, RenderOptions(batch_size=0)))
+    assert [len(batch) for batch in batches] == [CPU_BATCH_SIZE] * 2

@@ -172,7 +172,7 @@ def _argument_error(capsys, argv: list) -> str:
 
 @pytest.mark.parametrize("extra, message", [
     (["--pose_style", "-1"], "argument --pose-style/--pose_style: expected a whole number of at least 0, got '-1'"),
-    (["--batch-size", "0"], "argument --batch-size/--batch_size: expected a whole number of at least 1, got '0'"),
+    (["--batch-size", "-1"], "argument --batch-size/--batch_size: expected a whole number of at least 0, got '-1'"),
     (["--out", "clip"], "argument --out: expected a video file name ending in .mp4, .mov or .mkv, got 'clip'"),
     (["--out", "clip.gif"], "argument --out: expected a video file name ending in .mp4, .mov or .mkv"),
     (["--size", "384"], "argument --size: invalid choice: 384"),
