@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 
 #: frames per second of SadTalker's coefficients and videos: one frame per 40 ms of speech
 VIDEO_FPS = 25
+#: the highest frame rate a video may be rendered at (the motion is retimed to it)
+MAX_FPS = 240
 
 
 @dataclass(frozen=True)

@@ -19,10 +19,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .config import VIDEO_FPS
 from .errors import InputError
 from .io.frame_size import face_frame_size, pad_to_even, without_padding
 from .models import SadTalkerModels
-from .motion import AudioFeatures, Motion, MotionOptions, make_motion, motion_from_coeffs
+from .motion import AudioFeatures, Motion, MotionOptions, make_motion, motion_from_coeffs, retime
+from .motion.frame_rate import check_fps
 from .post import FaceEnhancer, PasteMethod, paste_frames, restore_aspect
 from .render import coefficient_windows, frames_to_uint8, render_frames, source_image_tensor
 from .source import CropLandmarks, FaceCrop, PreprocessMode, SourceFace, extract_sequence, extract_source, to_rgb_uint8
@@ -40,9 +42,13 @@ class RenderOptions:
     batch_size: int = 2
     paste: PasteMethod = PasteMethod.FEATHER
     enhancer_strength: float = 1.0
+    #: frame rate of the video: the motion (25 fps, one frame per 40 ms of speech) is retimed to it
+    #: before the render (:func:`timed_motion`); 25 renders the motion's own frames
+    fps: int = VIDEO_FPS
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "paste", PasteMethod(self.paste))
+        object.__setattr__(self, "fps", check_fps(self.fps))
         if self.batch_size < 1:
             raise InputError(f"batch_size must be >= 1, got {self.batch_size}")
 
@@ -84,6 +90,13 @@ def video_motion(models: SadTalkerModels, frames: Iterable[np.ndarray], mode: Pr
     """The 3DMM motion of a video (expression + pose per frame), e.g. a reference video for
     blinks or head pose (:func:`extract_frames`).  Errors name ``name``."""
     return extract_frames(models, frames, mode, on_frame=on_frame, name=name, crop_landmarks=crop_landmarks)[1]
+
+
+def timed_motion(motion: Motion, options: RenderOptions = RenderOptions()) -> Motion:
+    """``motion`` at the video's frame rate ``options.fps``, lasting as long as before
+    (:func:`~sadtalker_core.motion.frame_rate.retime`: ``round(duration × fps)`` frames; blinks and
+    free-view keyframes keep their times); at the motion's own rate it is ``motion`` itself."""
+    return retime(motion, options.fps)
 
 
 def render_face_frames(models: SadTalkerModels, source: SourceFace, motion: Motion,
@@ -180,11 +193,12 @@ def generate(models: SadTalkerModels, source: SourceFace, audio: AudioFeatures, 
              render_options: RenderOptions = RenderOptions(), enhancer: FaceEnhancer | None = None,
              on_frame: Callable[[int, int], None] | None = None,
              renderer: FaceFrameRenderer = render_face_frames) -> Clip:
-    """Render ``source`` talking with ``audio`` to an mp4 at ``out_path`` (H.264 + AAC, 25 fps).
+    """Render ``source`` talking with ``audio`` to an mp4 at ``out_path`` (H.264 + AAC, at
+    ``render_options.fps``, 25 by default).
 
     ``motion`` defaults to :func:`~sadtalker_core.motion.make_motion` of the audio with
-    ``motion_options``; the video has one frame per motion
-    frame, and the audio is cut or padded with silence to that length.  ``on_frame(done, total)``
+    ``motion_options``; it is retimed to the video's frame rate (:func:`timed_motion`), the video
+    has one frame per retimed motion frame, and the audio is cut or padded with silence to that length.  ``on_frame(done, total)``
     is called after each frame (progress bars).  ``renderer`` makes the face frames (default
     :func:`render_face_frames`; any function of the same signature, e.g. one reading frames
     rendered elsewhere); the frames written are :func:`clip_frames`.  An unwritable ``out_path``
@@ -197,6 +211,7 @@ def generate(models: SadTalkerModels, source: SourceFace, audio: AudioFeatures, 
     check_writable(out_path)
     motion = motion or make_motion(models.motion, audio.mel_batch(models.device), source.source_coeff,
                                    motion_options, fps=audio.fps)
+    motion = timed_motion(motion, render_options)
     total = motion.num_frames
     track = AudioTrack(audio.wav, audio.sample_rate)
     size = (0, 0)

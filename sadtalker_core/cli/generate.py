@@ -49,7 +49,7 @@ def render_options(args: argparse.Namespace) -> RenderOptions:
     from ..pipeline import RenderOptions
 
     return RenderOptions(still=args.still, batch_size=args.batch_size, paste=args.paste,
-                         enhancer_strength=args.enhancer_strength)
+                         enhancer_strength=args.enhancer_strength, fps=args.fps)
 
 
 def _device(name: str, local_rank: int | None = None) -> torch.device:

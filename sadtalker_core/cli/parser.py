@@ -12,7 +12,7 @@ import re
 import sys
 from pathlib import Path
 
-from ..config import PoseVAEConfig
+from ..config import MAX_FPS, VIDEO_FPS, PoseVAEConfig
 from ..errors import EnhancerError, InputError, SadTalkerError, SettingError
 from ..official_files import ENHANCER_ALIASES, OFFICIAL_FILES, RENDER_SIZES, FolderKind
 from .arguments import Parser, int_range, number
@@ -96,6 +96,10 @@ def _options(parser: argparse.ArgumentParser) -> None:
                         help="detect: find the face again on the crop, as the official code does; mapped: reuse the "
                              "picture's landmarks, one detection fewer (faster, not the official numbers) "
                              "(default detect)")
+    parser.add_argument("--fps", type=int_range(1, MAX_FPS), default=VIDEO_FPS, metavar="N",
+                        help=f"frame rate of the video, 1..{MAX_FPS}: the motion (made at the official 25 fps, one "
+                             f"frame per 40 ms of speech) is resampled to it, the clip keeps its length "
+                             f"(default {VIDEO_FPS})")
     parser.add_argument("--batch-size", "--batch_size", type=int_range(1), default=2, metavar="N",
                         help="frames per render step: on a GPU the generator renders them at once (larger is faster, "
                              "needs more memory); on the CPU it renders them one by one, as fast (default 2)")
@@ -151,7 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     gen = commands.add_parser("generate", help="render a picture talking with an audio file",
-                              description="Render a picture talking with an audio file (mp4, 25 fps, with the audio).")
+                              description="Render a picture talking with an audio file (mp4, 25 fps unless --fps, with the audio).")
     clip_arguments(gen)
     batch = commands.add_parser(
         "generate-batch", help="render every clip of a manifest (CSV or JSONL), resumable, split over processes",

@@ -96,12 +96,20 @@ def test_official_option_spellings_set_the_same_options():
     assert vars(official) == vars(ours)
     assert motion_options(ours) == MotionOptions(pose_style=7, blink=BlinkMode.RANDOM)
     render = render_options(ours)
-    assert (render.batch_size, render.still) == (4, True)
+    assert (render.batch_size, render.still, render.fps) == (4, True, 25)
     generated = Motion(torch.rand(3, 64), torch.rand(3, 6), blink=torch.rand(3))
     edited = edited_motion(generated, ours)  # what is rendered; --save-motion keeps the generated motion
     torch.testing.assert_close(edited.expression, generated.expression * 1.5)
     assert torch.equal(edited.pose, generated.pose) and torch.equal(edited.blink, generated.blink)
     assert edited.free_view == FreeView(yaw=(-20.0, 20.0), roll=(5.0,))
+
+
+def test_fps_sets_the_frame_rate_of_the_render():
+    args = build_parser().parse_args(["generate", "--image", "a.png", "--audio", "a.wav", "--out", "o.mp4",
+                                      "--checkpoints", "m", "--fps", "30"])
+    assert render_options(args).fps == 30
+    demo = build_parser().parse_args(["demo", "--checkpoints", "m", "--fps", "60"])
+    assert render_options(demo).fps == 60
 
 
 def test_help_lists_every_command(capsys):
@@ -177,6 +185,8 @@ def _argument_error(capsys, argv: list) -> str:
     (["--size", "384"], "argument --size: invalid choice: 384"),
     (["--seed", "-3"], "argument --seed: expected a whole number from 0 to 4294967295, got '-3'"),
     (["--face-index", "-1"], "argument --face-index: expected a whole number of at least 0"),
+    (["--fps", "0"], "argument --fps: expected a whole number from 1 to 240, got '0'"),
+    (["--fps", "29.97"], "argument --fps: expected a whole number from 1 to 240, got '29.97'"),
     (["--enhancer-strength", "1.5"], "argument --enhancer-strength: expected a number from 0 to 1, got '1.5'"),
     (["--max-seconds", "0"], "argument --max-seconds: expected a number above 0, got '0'"),
     (["--head-motion-scale", "-1"], "argument --head-motion-scale: expected a number of at least 0, got '-1'"),
