@@ -51,7 +51,7 @@ class Render(io.ComfyNode):
 
     @classmethod
     def execute(cls, models: SadTalkerModels, face: SourceFace, expression: ExpressionSequence, pose: PoseSequence,
-                batch_size: int, fps: int = VIDEO_FPS, audio: dict | None = None) -> io.NodeOutput:
+                batch_size: int, fps: int, audio: dict | None = None) -> io.NodeOutput:
         options = RenderOptions(batch_size=batch_size, fps=fps)
         motion = timed_motion(combine_motion(expression, pose), options)
         update = comfy.progress_bar(motion.num_frames)

@@ -266,7 +266,7 @@ def full_body_render(bundle, odd_full_body, short_speech):
                         seed=0)
     (pose,) = run(PoseVAENode, models=bundle, face=face, audio=short_speech, pose_style=0, head_motion_scale=1.0,
                   seed=0)
-    return face, run(Render, models=bundle, face=face, expression=expression, pose=pose, batch_size=2,
+    return face, run(Render, models=bundle, face=face, expression=expression, pose=pose, batch_size=2, fps=25,
                      audio=short_speech)
 
 
@@ -308,10 +308,24 @@ def test_free_view_keyframes_reach_the_renderer(bundle, portrait_face, short_spe
     (still,) = run(StillPose, face=face)
     (turned,) = run(FreeView, pose=still, yaw="40", pitch="", roll="")
     one_frame = ExpressionSequence(expression.expression[:1])
-    plain = run(Render, models=bundle, face=face, expression=one_frame, pose=still, batch_size=1)[0]
-    looking_aside = run(Render, models=bundle, face=face, expression=one_frame, pose=turned, batch_size=1)[0]
+    plain = run(Render, models=bundle, face=face, expression=one_frame, pose=still, batch_size=1, fps=25)[0]
+    looking_aside = run(Render, models=bundle, face=face, expression=one_frame, pose=turned, batch_size=1, fps=25)[0]
     assert plain.shape == looking_aside.shape == (1, 256, 256, 3)
     assert (plain - looking_aside).abs().mean() > 1e-3
+
+
+def test_render_retimes_the_motion_to_its_fps_input(bundle, portrait_face, short_speech):
+    """One 25 fps motion frame (40 ms) is two frames at 50 fps, and the fps output says 50."""
+    face = portrait_face[0]
+    (expression,) = run(ExpNetNode, models=bundle, face=face, audio=short_speech, expression_scale=1.0, blink="off",
+                        seed=0)
+    (still,) = run(StillPose, face=face)
+    one_frame = ExpressionSequence(expression.expression[:1])
+    frames, _, fps = run(Render, models=bundle, face=face, expression=one_frame, pose=still, batch_size=2, fps=50)
+    assert frames.shape == (2, 256, 256, 3) and fps == 50.0
+    torch.testing.assert_close(frames[0], frames[1], atol=1 / 255, rtol=0)  # the one motion frame, held
+    with pytest.raises(ValueError, match="fps must be a whole number of frames per second"):
+        run(Render, models=bundle, face=face, expression=one_frame, pose=still, batch_size=1, fps=0)
 
 
 @pytest.fixture(scope="module")
@@ -359,7 +373,7 @@ def test_cancel_stops_the_render_after_the_batch_in_progress(bundle, portrait_fa
     (still,) = run(StillPose, face=face)
     assert expression.num_frames == 2
     with pytest.raises(Interrupted):
-        run(Render, models=bundle, face=face, expression=expression, pose=still, batch_size=1)
+        run(Render, models=bundle, face=face, expression=expression, pose=still, batch_size=1, fps=25)
     assert progress == [(1, 2)]  # the second frame was never rendered
 
 
@@ -400,7 +414,7 @@ def test_an_odd_sized_crop_renders_to_frames_h264_encodes(bundle, media_dir, sho
     width, height = face_frame_size(256, face.crop.original_size)
     assert height % 2 == 1  # the case this test is about
     expression, pose = one_frame_motion(bundle, face, short_speech)
-    (frames, _, _) = run(Render, models=bundle, face=face, expression=expression, pose=pose, batch_size=1)
+    (frames, _, _) = run(Render, models=bundle, face=face, expression=expression, pose=pose, batch_size=1, fps=25)
     assert save_video(frames, tmp_path / "crop.mp4") == (1, width, height + 1)
 
 
@@ -421,7 +435,7 @@ def test_the_node_chain_gives_the_frames_of_the_cli(bundle, full_body_render, od
     torch.manual_seed(0)
     cli = np.stack(list(clip_frames(bundle, face, combine_motion(expression, pose),
                                     RenderOptions(batch_size=1, paste=PasteMethod.FEATHER), enhancer)))
-    (rendered, _, _) = run(Render, models=bundle, face=face, expression=expression, pose=pose, batch_size=1)
+    (rendered, _, _) = run(Render, models=bundle, face=face, expression=expression, pose=pose, batch_size=1, fps=25)
     torch.manual_seed(0)
     (enhanced,) = run(FaceEnhance, frames=rendered, enhancer=enhancer, strength=1.0, codeformer_fidelity=0.5,
                       batch_size=1)
