@@ -9,7 +9,7 @@ from ..sadtalker_core.config import VIDEO_FPS
 from ..sadtalker_core.io.video_reader import resample_indices
 from ..sadtalker_core.models import SadTalkerModels
 from ..sadtalker_core.pipeline import extract_frames
-from ..sadtalker_core.source import CropLandmarks, PreprocessMode
+from ..sadtalker_core.source import CropLandmarks, FaceOrder, PreprocessMode
 from . import comfy
 from .convert import image_frames, speech, to_image
 from .types import Coeffs, Face, models_input, output, schema
@@ -36,7 +36,10 @@ class Extract3DMM(io.ComfyNode):
                 io.Combo.Input("preprocess", options=PreprocessMode, default=PreprocessMode.CROP,
                                tooltip=PREPROCESS_HELP),
                 io.Int.Input("face_index", default=0, min=0, max=64,
-                             tooltip="Which face, when there are several: 0 is the largest."),
+                             tooltip="Which face, when there are several, counted in face_order: 0 is the first."),
+                io.Combo.Input("face_order", options=FaceOrder, default=FaceOrder.SCORE, optional=True,
+                               tooltip="The order face_index counts faces in: score (the detector's most confident "
+                                       "first, as the official SadTalker) or largest (the largest first)."),
                 io.Float.Input("fps", default=float(VIDEO_FPS), min=1.0, max=240.0, step=0.01, optional=True,
                                tooltip="Frame rate of the picture batch (connect Get Video Components' fps); other "
                                        "rates are resampled to SadTalker's 25 fps."),
@@ -60,7 +63,7 @@ class Extract3DMM(io.ComfyNode):
 
     @classmethod
     def execute(cls, models: SadTalkerModels, image: torch.Tensor, preprocess: str, face_index: int,
-                fps: float = VIDEO_FPS, crop_landmarks: str = CropLandmarks.DETECT.value,
+                face_order: str = FaceOrder.SCORE.value, fps: float = VIDEO_FPS, crop_landmarks: str = CropLandmarks.DETECT.value,
                 audio: dict | None = None) -> io.NodeOutput:
         frames = image_frames(image)
         indices = resample_indices(len(frames), fps)
@@ -73,7 +76,8 @@ class Extract3DMM(io.ComfyNode):
             comfy.check_interrupted()
 
         face, coefficients = extract_frames(models, (frames[i] for i in indices), preprocess, face_index, on_frame,
-                                            name="the image input", crop_landmarks=crop_landmarks)
+                                            name="the image input", crop_landmarks=crop_landmarks,
+                                            face_order=face_order)
         return io.NodeOutput(face, coefficients, to_image(face.crop.image[None]))
 
 

@@ -27,7 +27,7 @@ from .motion import AudioFeatures, Motion, MotionOptions, make_motion, motion_fr
 from .motion.frame_rate import check_fps
 from .post import FaceEnhancer, PasteMethod, paste_frames, restore_aspect
 from .render import coefficient_windows, frames_to_uint8, render_frames, source_image_tensor
-from .source import CropLandmarks, FaceCrop, PreprocessMode, SourceFace, extract_sequence, extract_source, to_rgb_uint8
+from .source import CropLandmarks, FaceCrop, FaceOrder, PreprocessMode, SourceFace, extract_sequence, extract_source, to_rgb_uint8
 
 
 @dataclass(frozen=True)
@@ -55,26 +55,30 @@ class RenderOptions:
 
 def extract_face(models: SadTalkerModels, image: np.ndarray, mode: PreprocessMode | str = "crop",
                  face_index: int | None = None, name: str = "the image",
-                 crop_landmarks: CropLandmarks | str = CropLandmarks.DETECT) -> SourceFace:
+                 crop_landmarks: CropLandmarks | str = CropLandmarks.DETECT,
+                 face_order: FaceOrder | str = FaceOrder.SCORE) -> SourceFace:
     """The face to animate in a picture (RGB, uint8 or float in 0..1), found by the models'
-    detector, cropped for their render size (:func:`~sadtalker_core.source.face.extract_source`).
-    Errors name ``name``."""
+    detector, cropped for their render size (:func:`~sadtalker_core.source.face.extract_source`);
+    of several faces, ``face_index`` counts in ``face_order``.  Errors name ``name``."""
     return extract_source(image, models.recon, mode, models.size, models.detector, face_index=face_index, name=name,
-                          crop_landmarks=crop_landmarks)
+                          crop_landmarks=crop_landmarks, face_order=face_order)
 
 
 def extract_frames(models: SadTalkerModels, frames: Iterable[np.ndarray], mode: PreprocessMode | str = "crop",
                    face_index: int | None = None, on_frame: Callable[[int], None] | None = None,
                    name: str = "the video",
-                   crop_landmarks: CropLandmarks | str = CropLandmarks.DETECT) -> tuple[SourceFace, Motion]:
+                   crop_landmarks: CropLandmarks | str = CropLandmarks.DETECT,
+                   face_order: FaceOrder | str = FaceOrder.SCORE) -> tuple[SourceFace, Motion]:
     """The face of the first frame and the 3DMM motion of every frame (expression + pose) of a
     picture sequence: one picture, or a video at 25 fps (:func:`~sadtalker_core.io.video_reader.iter_frames`),
     e.g. a reference video for blinks or head pose.  Frames are RGB (uint8, or float in 0..1).
-    ``crop_landmarks``: see :func:`~sadtalker_core.source.face.extract_sequence`.  Errors name ``name``."""
+    ``crop_landmarks``: see :func:`~sadtalker_core.source.face.extract_sequence`; ``face_index`` counts in
+    ``face_order``.  Errors name ``name``."""
     first: SourceFace | None = None
     coeffs = []
     for index, face in enumerate(extract_sequence(frames, models.recon, models.detector, mode, models.size, face_index,
-                                                  name=name, crop_landmarks=crop_landmarks)):
+                                                  name=name, crop_landmarks=crop_landmarks,
+                                                  face_order=face_order)):
         first = face if first is None else first
         coeffs.append(face.source_coeff)
         if on_frame is not None:

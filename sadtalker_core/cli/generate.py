@@ -181,7 +181,7 @@ def render_clip(engine: Engine, args: argparse.Namespace, inputs: ClipInputs, pr
     models, audio = engine.models, inputs.audio
     progress.say(f"3DMM extraction of {args.image}")
     source = extract_face(models, inputs.image, args.preprocess, args.face_index, name=str(args.image),
-                          crop_landmarks=args.crop_landmarks)
+                          crop_landmarks=args.crop_landmarks, face_order=args.face_order)
 
     if args.load_motion is not None:
         motion = load_motion(args.load_motion)

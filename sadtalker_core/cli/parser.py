@@ -28,6 +28,7 @@ BLINK_MODES = ("random", "off")
 PASTE_METHODS = ("feather", "seamless")  # the first is the default
 PRECISIONS = ("auto", "exact", "fast")
 CROP_LANDMARKS = ("detect", "mapped")  # the first is the default
+FACE_ORDERS = ("score", "largest")  # the first is the default
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv")
 MOTION_SUFFIXES = (".safetensors", ".npz", ".mat")
 #: the motion options' defaults (MotionOptions()): --load-motion refuses any other value
@@ -91,7 +92,11 @@ def _options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int_range(0, 2**32 - 1), default=MOTION_DEFAULTS["seed"],
                         help="seed of the blinks and head motion (repeatable runs)")
     parser.add_argument("--face-index", type=int_range(0), default=None, metavar="I",
-                        help="which face to animate when the picture has several, 0 = largest (default: the largest)")
+                        help="which face to animate when the picture has several, counted in --face-order "
+                             "(default 0: the first)")
+    parser.add_argument("--face-order", choices=FACE_ORDERS, default=FACE_ORDERS[0],
+                        help="the order --face-index counts faces in: score (the detector's most confident first, "
+                             f"as the official code) or largest (the largest first) (default {FACE_ORDERS[0]})")
     parser.add_argument("--crop-landmarks", choices=CROP_LANDMARKS, default="detect",
                         help="detect: find the face again on the crop, as the official code does; mapped: reuse the "
                              "picture's landmarks, one detection fewer (faster, not the official numbers) "

@@ -86,6 +86,21 @@ def test_a_portrait_gives_the_face_its_coefficients_and_the_crop(portrait_face):
     assert crop.shape == (1, 256, 256, 3) and crop.dtype == torch.float32 and 0 <= crop.min() <= crop.max() <= 1
 
 
+def test_face_index_counts_in_the_face_order_asked_for(bundle, portrait):
+    """people_0 (the larger face, left) beside a copy of itself at half size (right)."""
+    big = portrait[0]
+    small = torch.nn.functional.interpolate(big.permute(2, 0, 1)[None], scale_factor=0.6)[0].permute(1, 2, 0)
+    canvas = torch.full((1, big.shape[0], big.shape[1] + small.shape[1] + 40, 3), 0.8)
+    canvas[0, :big.shape[0], :big.shape[1]] = big
+    canvas[0, :small.shape[0], big.shape[1] + 40:] = small
+    largest, _, _ = run(Extract3DMM, models=bundle, image=canvas, preprocess="crop", face_index=0,
+                        face_order="largest")
+    second, _, _ = run(Extract3DMM, models=bundle, image=canvas, preprocess="crop", face_index=1,
+                       face_order="largest")
+    assert largest.crop.info.crop.x2 <= big.shape[1] + 20 and largest.crop.face_index == 0
+    assert second.crop.info.crop.x1 >= big.shape[1] and second.crop.face_index == 1
+
+
 def test_crop_landmarks_are_detected_again_on_the_crop_or_mapped_from_the_picture(bundle, portrait, portrait_face):
     detected = portrait_face[0]
     mapped = run(Extract3DMM, models=bundle, image=portrait, preprocess="crop", face_index=0,

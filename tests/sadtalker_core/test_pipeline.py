@@ -27,7 +27,14 @@ from sadtalker_core.io.video_reader import iter_frames, probe_video
 from sadtalker_core.models import load_models
 from sadtalker_core.motion import MotionOptions, make_motion
 from sadtalker_core.motion.audio import AudioError, audio_features, load_audio_features, load_wav
-from sadtalker_core.pipeline import RenderOptions, extract_frames, generate, render_face_frames, video_motion
+from sadtalker_core.pipeline import (
+    RenderOptions,
+    extract_face,
+    extract_frames,
+    generate,
+    render_face_frames,
+    video_motion,
+)
 from sadtalker_core.post.enhance import load_face_enhancer
 from sadtalker_core.source.dlib_detector import DlibDetector
 from sadtalker_core.source.face import FaceTooSmallError, extract_source, landmarks_in_crop, read_image
@@ -119,6 +126,8 @@ def test_of_several_faces_the_one_asked_for_in_the_order_asked_for_is_animated(m
     second = extract_source(canvas, models.recon, "crop", 256, detector, face_index=1, face_order="largest")
     assert largest.crop.info.crop.x2 <= big.shape[1] and largest.crop.face_index == 0
     assert second.crop.info.crop.x1 >= 500 - 50 and second.crop.face_index == 1
+    via_models = extract_face(models, canvas, face_index=1, face_order="largest")  # the CLI's path
+    assert via_models.crop.info.crop == second.crop.info.crop
     best = pick_face(detector.find_faces(canvas))  # the default: the most confident face, as official
     default = extract_source(canvas, models.recon, "crop", 256, detector)
     chosen = largest if best.box[2] <= big.shape[1] else second

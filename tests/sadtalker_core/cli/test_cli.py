@@ -135,6 +135,7 @@ def test_the_choices_spelled_in_the_command_line_are_the_librarys():
     from sadtalker_core.precision import Precision
     from sadtalker_core.source.crop import PreprocessMode
     from sadtalker_core.source.face import CropLandmarks
+    from sadtalker_core.source.landmarks import FaceOrder
 
     assert parser.PREPROCESS_MODES == tuple(mode.value for mode in PreprocessMode)
     assert parser.BLINK_MODES == tuple(mode.value for mode in BlinkMode)
@@ -142,6 +143,7 @@ def test_the_choices_spelled_in_the_command_line_are_the_librarys():
     assert parser.PASTE_METHODS[0] == RenderOptions().paste.value
     assert parser.PRECISIONS == tuple(setting.value for setting in Precision)
     assert parser.CROP_LANDMARKS == tuple(choice.value for choice in CropLandmarks)
+    assert parser.FACE_ORDERS == tuple(order.value for order in FaceOrder)
     assert parser.MOTION_SUFFIXES == SUFFIXES
     defaults = MotionOptions()
     assert parser.MOTION_DEFAULTS == {name: getattr(defaults, name) for name in parser.MOTION_DEFAULTS}
@@ -185,6 +187,7 @@ def _argument_error(capsys, argv: list) -> str:
     (["--size", "384"], "argument --size: invalid choice: 384"),
     (["--seed", "-3"], "argument --seed: expected a whole number from 0 to 4294967295, got '-3'"),
     (["--face-index", "-1"], "argument --face-index: expected a whole number of at least 0"),
+    (["--face-order", "leftmost"], "argument --face-order: invalid choice: 'leftmost'"),
     (["--fps", "0"], "argument --fps: expected a whole number from 1 to 240, got '0'"),
     (["--fps", "29.97"], "argument --fps: expected a whole number from 1 to 240, got '29.97'"),
     (["--enhancer-strength", "1.5"], "argument --enhancer-strength: expected a number from 0 to 1, got '1.5'"),
@@ -389,6 +392,28 @@ def test_crop_landmarks_reach_the_picture_and_the_reference_video(monkeypatch, i
         assert seen == [expected, expected]
     with pytest.raises(SystemExit):
         build_parser().parse_args([str(a) for a in _generate(inputs, checkpoints, "--crop-landmarks", "guess")])
+
+
+def test_face_order_and_face_index_reach_the_picture(monkeypatch, inputs, checkpoints):
+    """``--face-order`` (default: the official ``score``) and ``--face-index`` choose the face."""
+    class Stop(Exception):
+        pass
+
+    seen = []
+
+    def extract(models, image, mode, face_index, **kwargs):
+        seen.append((face_index, kwargs["face_order"]))
+        raise Stop
+
+    monkeypatch.setattr(pipeline, "extract_face", extract)
+    engine = generate.Engine(SimpleNamespace(), None)
+    clip_inputs = generate.ClipInputs(None, SimpleNamespace(num_frames=2))
+    for extra, expected in (((), (None, "score")), (("--face-order", "largest", "--face-index", "1"), (1, "largest"))):
+        seen.clear()
+        args = build_parser().parse_args([str(a) for a in _generate(inputs, checkpoints, *extra)])
+        with pytest.raises(Stop):
+            generate.render_clip(engine, args, clip_inputs, generate.Progress(quiet=True))
+        assert seen == [expected]
 
 
 class _CountingContainer:
