@@ -9,7 +9,7 @@ from ..sadtalker_core.config import VIDEO_FPS, ReferenceFrames
 from ..sadtalker_core.io.video_reader import reference_indices
 from ..sadtalker_core.models import SadTalkerModels
 from ..sadtalker_core.pipeline import extract_frames
-from ..sadtalker_core.source import CropLandmarks, PreprocessMode
+from ..sadtalker_core.source import CropLandmarks, FaceOrder, PreprocessMode
 from . import comfy
 from .convert import image_frames, speech, to_image
 from .types import Coeffs, Face, models_input, output, schema
@@ -36,7 +36,10 @@ class Extract3DMM(io.ComfyNode):
                 io.Combo.Input("preprocess", options=PreprocessMode, default=PreprocessMode.CROP,
                                tooltip=PREPROCESS_HELP),
                 io.Int.Input("face_index", default=0, min=0, max=64,
-                             tooltip="Which face, when there are several: 0 is the largest."),
+                             tooltip="Which face, when there are several, counted in face_order: 0 is the first."),
+                io.Combo.Input("face_order", options=FaceOrder, default=FaceOrder.SCORE, optional=True,
+                               tooltip="The order face_index counts faces in: score (the detector's most confident "
+                                       "first, as the official SadTalker) or largest (the largest first)."),
                 io.Combo.Input("reference_frames", options=ReferenceFrames, default=ReferenceFrames.ONE_TO_ONE,
                                optional=True,
                                tooltip="For a video's frames: one-to-one takes each frame as one 25 fps motion frame "
@@ -65,8 +68,9 @@ class Extract3DMM(io.ComfyNode):
 
     @classmethod
     def execute(cls, models: SadTalkerModels, image: torch.Tensor, preprocess: str, face_index: int,
-                reference_frames: str = ReferenceFrames.ONE_TO_ONE.value, fps: float = VIDEO_FPS,
-                crop_landmarks: str = CropLandmarks.DETECT.value, audio: dict | None = None) -> io.NodeOutput:
+                face_order: str = FaceOrder.SCORE.value, reference_frames: str = ReferenceFrames.ONE_TO_ONE.value,
+                fps: float = VIDEO_FPS, crop_landmarks: str = CropLandmarks.DETECT.value,
+                audio: dict | None = None) -> io.NodeOutput:
         frames = image_frames(image)
         indices = reference_indices(len(frames), fps, reference_frames)
         if audio is not None:
@@ -79,7 +83,8 @@ class Extract3DMM(io.ComfyNode):
 
         comfy.load_on_device(models)
         face, coefficients = extract_frames(models, (frames[i] for i in indices), preprocess, face_index, on_frame,
-                                            name="the image input", crop_landmarks=crop_landmarks)
+                                            name="the image input", crop_landmarks=crop_landmarks,
+                                            face_order=face_order)
         return io.NodeOutput(face, coefficients, to_image(face.crop.image[None]))
 
 

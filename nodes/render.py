@@ -4,10 +4,11 @@ from __future__ import annotations
 import torch
 from comfy_api.latest import io
 
+from ..sadtalker_core.config import MAX_FPS, VIDEO_FPS
 from ..sadtalker_core.io.frame_size import pad_to_even
 from ..sadtalker_core.models import SadTalkerModels
 from ..sadtalker_core.motion import ExpressionSequence, PoseSequence, combine_motion
-from ..sadtalker_core.pipeline import RenderOptions, render_face_frames
+from ..sadtalker_core.pipeline import RenderOptions, render_face_frames, timed_motion
 from ..sadtalker_core.render.batch_size import MAX_BATCH_SIZE
 from ..sadtalker_core.source import SourceFace
 from . import comfy
@@ -23,8 +24,8 @@ class Render(io.ComfyNode):
         return schema(
             "SadTalkerRender", "Render talking face", "render",
             "Renders the face crop talking: mappingNet turns each frame's expression and pose into keypoint motion, "
-            "face-vid2vid warps the source face accordingly. One frame per 40 ms of speech (25 fps), at the crop's "
-            "aspect; feed the frames to Create Video with the audio and fps outputs, or to Face enhance / Paste back.",
+            "face-vid2vid warps the source face accordingly. At the fps input's frame rate (25 "
+            "by default: one frame per 40 ms of speech) and the crop's aspect; feed the frames to Create Video with the audio and fps outputs, or to Face enhance / Paste back.",
             inputs=[
                 models_input(), face_input("From Extract 3DMM."),
                 Expression.Input("expression", tooltip="From ExpNet (or Load motion); sets the number of frames."),
@@ -34,6 +35,10 @@ class Render(io.ComfyNode):
                              tooltip="Frames per render step: on a GPU the generator renders them at once (larger is "
                                      "faster, needs more memory); on the CPU it renders them one by one, as fast. "
                                      "0: as many as fit the GPU's free memory (1 on the CPU)."),
+                io.Int.Input("fps", default=VIDEO_FPS, min=1, max=MAX_FPS,
+                             tooltip=f"Frame rate of the frames: the motion (made at the official {VIDEO_FPS} fps, "
+                                     "one frame per 40 ms of speech) is resampled to it and keeps its length; "
+                                     f"{VIDEO_FPS} renders its own frames."),
                 io.Audio.Input("audio", optional=True,
                                tooltip="The driving speech, passed through to the audio output."),
             ],
@@ -42,15 +47,15 @@ class Render(io.ComfyNode):
                                            f"crop's aspect. {EVEN_SIZE_NOTE} Paste back removes the padding."),
                 output(io.Audio, "audio", "The audio input, passed through for Create Video (None when not "
                                           "connected)."),
-                output(io.Float, "fps", "Frame rate of the frames (25): connect to Create Video's fps."),
+                output(io.Float, "fps", "Frame rate of the frames (the fps input): connect to Create Video's fps."),
             ],
         )
 
     @classmethod
     def execute(cls, models: SadTalkerModels, face: SourceFace, expression: ExpressionSequence, pose: PoseSequence,
-                batch_size: int, audio: dict | None = None) -> io.NodeOutput:
-        motion = combine_motion(expression, pose)
-        options = RenderOptions(batch_size=batch_size)
+                batch_size: int, fps: int, audio: dict | None = None) -> io.NodeOutput:
+        options = RenderOptions(batch_size=batch_size, fps=fps)
+        motion = timed_motion(combine_motion(expression, pose), options)
         update = comfy.progress_bar(motion.num_frames)
         comfy.load_on_device(models)
         batches, done = [], 0

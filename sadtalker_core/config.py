@@ -10,6 +10,8 @@ from enum import Enum
 
 #: frames per second of SadTalker's coefficients and videos: one frame per 40 ms of speech
 VIDEO_FPS = 25
+#: the highest frame rate a video may be rendered at (the motion is retimed to it)
+MAX_FPS = 240
 
 
 @dataclass(frozen=True)

@@ -19,13 +19,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .config import VIDEO_FPS
 from .errors import InputError
 from .io.frame_size import face_frame_size, pad_to_even, without_padding
 from .models import SadTalkerModels
-from .motion import AudioFeatures, Motion, MotionOptions, make_motion, motion_from_coeffs
+from .motion import AudioFeatures, Motion, MotionOptions, make_motion, motion_from_coeffs, retime
+from .motion.frame_rate import check_fps
 from .post import FaceEnhancer, PasteMethod, paste_frames, restore_aspect
 from .render import auto_batch_size, coefficient_windows, frames_to_uint8, render_frames, source_image_tensor
-from .source import CropLandmarks, FaceCrop, PreprocessMode, SourceFace, extract_sequence, extract_source, to_rgb_uint8
+from .source import CropLandmarks, FaceCrop, FaceOrder, PreprocessMode, SourceFace, extract_sequence, extract_source, to_rgb_uint8
 
 
 @dataclass(frozen=True)
@@ -41,9 +43,13 @@ class RenderOptions:
     batch_size: int = 2
     paste: PasteMethod = PasteMethod.FEATHER
     enhancer_strength: float = 1.0
+    #: frame rate of the video: the motion (25 fps, one frame per 40 ms of speech) is retimed to it
+    #: before the render (:func:`timed_motion`); 25 renders the motion's own frames
+    fps: int = VIDEO_FPS
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "paste", PasteMethod(self.paste))
+        object.__setattr__(self, "fps", check_fps(self.fps))
         if self.batch_size < 0:
             raise InputError(f"batch_size must be >= 1 (or 0: as many as fit the device's memory), "
                              f"got {self.batch_size}")
@@ -51,26 +57,30 @@ class RenderOptions:
 
 def extract_face(models: SadTalkerModels, image: np.ndarray, mode: PreprocessMode | str = "crop",
                  face_index: int | None = None, name: str = "the image",
-                 crop_landmarks: CropLandmarks | str = CropLandmarks.DETECT) -> SourceFace:
+                 crop_landmarks: CropLandmarks | str = CropLandmarks.DETECT,
+                 face_order: FaceOrder | str = FaceOrder.SCORE) -> SourceFace:
     """The face to animate in a picture (RGB, uint8 or float in 0..1), found by the models'
-    detector, cropped for their render size (:func:`~sadtalker_core.source.face.extract_source`).
-    Errors name ``name``."""
+    detector, cropped for their render size (:func:`~sadtalker_core.source.face.extract_source`);
+    of several faces, ``face_index`` counts in ``face_order``.  Errors name ``name``."""
     return extract_source(image, models.recon, mode, models.size, models.detector, face_index=face_index, name=name,
-                          crop_landmarks=crop_landmarks)
+                          crop_landmarks=crop_landmarks, face_order=face_order)
 
 
 def extract_frames(models: SadTalkerModels, frames: Iterable[np.ndarray], mode: PreprocessMode | str = "crop",
                    face_index: int | None = None, on_frame: Callable[[int], None] | None = None,
                    name: str = "the video",
-                   crop_landmarks: CropLandmarks | str = CropLandmarks.DETECT) -> tuple[SourceFace, Motion]:
+                   crop_landmarks: CropLandmarks | str = CropLandmarks.DETECT,
+                   face_order: FaceOrder | str = FaceOrder.SCORE) -> tuple[SourceFace, Motion]:
     """The face of the first frame and the 3DMM motion of every frame (expression + pose) of a
     picture sequence: one picture, or a video at 25 fps (:func:`~sadtalker_core.io.video_reader.iter_frames`),
     e.g. a reference video for blinks or head pose.  Frames are RGB (uint8, or float in 0..1).
-    ``crop_landmarks``: see :func:`~sadtalker_core.source.face.extract_sequence`.  Errors name ``name``."""
+    ``crop_landmarks``: see :func:`~sadtalker_core.source.face.extract_sequence`; ``face_index`` counts in
+    ``face_order``.  Errors name ``name``."""
     first: SourceFace | None = None
     coeffs = []
     for index, face in enumerate(extract_sequence(frames, models.recon, models.detector, mode, models.size, face_index,
-                                                  name=name, crop_landmarks=crop_landmarks)):
+                                                  name=name, crop_landmarks=crop_landmarks,
+                                                  face_order=face_order)):
         first = face if first is None else first
         coeffs.append(face.source_coeff)
         if on_frame is not None:
@@ -86,6 +96,13 @@ def video_motion(models: SadTalkerModels, frames: Iterable[np.ndarray], mode: Pr
     """The 3DMM motion of a video (expression + pose per frame), e.g. a reference video for
     blinks or head pose (:func:`extract_frames`).  Errors name ``name``."""
     return extract_frames(models, frames, mode, on_frame=on_frame, name=name, crop_landmarks=crop_landmarks)[1]
+
+
+def timed_motion(motion: Motion, options: RenderOptions = RenderOptions()) -> Motion:
+    """``motion`` at the video's frame rate ``options.fps``, lasting as long as before
+    (:func:`~sadtalker_core.motion.frame_rate.retime`: ``round(duration × fps)`` frames; blinks and
+    free-view keyframes keep their times); at the motion's own rate it is ``motion`` itself."""
+    return retime(motion, options.fps)
 
 
 def render_face_frames(models: SadTalkerModels, source: SourceFace, motion: Motion,
@@ -184,11 +201,12 @@ def generate(models: SadTalkerModels, source: SourceFace, audio: AudioFeatures, 
              render_options: RenderOptions = RenderOptions(), enhancer: FaceEnhancer | None = None,
              on_frame: Callable[[int, int], None] | None = None,
              renderer: FaceFrameRenderer = render_face_frames) -> Clip:
-    """Render ``source`` talking with ``audio`` to an mp4 at ``out_path`` (H.264 + AAC, 25 fps).
+    """Render ``source`` talking with ``audio`` to an mp4 at ``out_path`` (H.264 + AAC, at
+    ``render_options.fps``, 25 by default).
 
     ``motion`` defaults to :func:`~sadtalker_core.motion.make_motion` of the audio with
-    ``motion_options``; the video has one frame per motion
-    frame, and the audio is cut or padded with silence to that length.  ``on_frame(done, total)``
+    ``motion_options``; it is retimed to the video's frame rate (:func:`timed_motion`), the video
+    has one frame per retimed motion frame, and the audio is cut or padded with silence to that length.  ``on_frame(done, total)``
     is called after each frame (progress bars).  ``renderer`` makes the face frames (default
     :func:`render_face_frames`; any function of the same signature, e.g. one reading frames
     rendered elsewhere); the frames written are :func:`clip_frames`.  An unwritable ``out_path``
@@ -201,6 +219,7 @@ def generate(models: SadTalkerModels, source: SourceFace, audio: AudioFeatures, 
     check_writable(out_path)
     motion = motion or make_motion(models.motion, audio.mel_batch(models.device), source.source_coeff,
                                    motion_options, fps=audio.fps)
+    motion = timed_motion(motion, render_options)
     total = motion.num_frames
     track = AudioTrack(audio.wav, audio.sample_rate)
     size = (0, 0)

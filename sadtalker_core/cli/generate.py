@@ -49,7 +49,7 @@ def render_options(args: argparse.Namespace) -> RenderOptions:
     from ..pipeline import RenderOptions
 
     return RenderOptions(still=args.still, batch_size=args.batch_size, paste=args.paste,
-                         enhancer_strength=args.enhancer_strength)
+                         enhancer_strength=args.enhancer_strength, fps=args.fps)
 
 
 def _device(name: str, local_rank: int | None = None) -> torch.device:
@@ -187,7 +187,7 @@ def render_clip(engine: Engine, args: argparse.Namespace, inputs: ClipInputs, pr
     models, audio = engine.models, inputs.audio
     progress.say(f"3DMM extraction of {args.image}")
     source = extract_face(models, inputs.image, args.preprocess, args.face_index, name=str(args.image),
-                          crop_landmarks=args.crop_landmarks)
+                          crop_landmarks=args.crop_landmarks, face_order=args.face_order)
 
     if args.load_motion is not None:
         motion = load_motion(args.load_motion)

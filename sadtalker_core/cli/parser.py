@@ -12,7 +12,7 @@ import re
 import sys
 from pathlib import Path
 
-from ..config import PoseVAEConfig, ReferenceFrames
+from ..config import MAX_FPS, VIDEO_FPS, PoseVAEConfig, ReferenceFrames
 from ..errors import EnhancerError, InputError, SadTalkerError, SettingError
 from ..official_files import ENHANCER_ALIASES, OFFICIAL_FILES, RENDER_SIZES, FolderKind
 from .arguments import Parser, int_range, number
@@ -28,6 +28,7 @@ BLINK_MODES = ("random", "off")
 PASTE_METHODS = ("feather", "seamless")  # the first is the default
 PRECISIONS = ("auto", "exact", "fast")
 CROP_LANDMARKS = ("detect", "mapped")  # the first is the default
+FACE_ORDERS = ("score", "largest")  # the first is the default
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv")
 MOTION_SUFFIXES = (".safetensors", ".npz", ".mat")
 #: the motion options' defaults (MotionOptions()): --load-motion refuses any other value
@@ -91,11 +92,19 @@ def _options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int_range(0, 2**32 - 1), default=MOTION_DEFAULTS["seed"],
                         help="seed of the blinks and head motion (repeatable runs)")
     parser.add_argument("--face-index", type=int_range(0), default=None, metavar="I",
-                        help="which face to animate when the picture has several, 0 = largest (default: the largest)")
+                        help="which face to animate when the picture has several, counted in --face-order "
+                             "(default 0: the first)")
+    parser.add_argument("--face-order", choices=FACE_ORDERS, default=FACE_ORDERS[0],
+                        help="the order --face-index counts faces in: score (the detector's most confident first, "
+                             f"as the official code) or largest (the largest first) (default {FACE_ORDERS[0]})")
     parser.add_argument("--crop-landmarks", choices=CROP_LANDMARKS, default="detect",
                         help="detect: find the face again on the crop, as the official code does; mapped: reuse the "
                              "picture's landmarks, one detection fewer (faster, not the official numbers) "
                              "(default detect)")
+    parser.add_argument("--fps", type=int_range(1, MAX_FPS), default=VIDEO_FPS, metavar="N",
+                        help=f"frame rate of the video, 1..{MAX_FPS}: the motion (made at the official 25 fps, one "
+                             f"frame per 40 ms of speech) is resampled to it, the clip keeps its length "
+                             f"(default {VIDEO_FPS})")
     parser.add_argument("--batch-size", "--batch_size", type=int_range(0), default=2, metavar="N",
                         help="frames per render step: on a GPU the generator renders them at once (larger is faster, "
                              "needs more memory); on the CPU it renders them one by one, as fast; 0: as many as fit "
@@ -157,7 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     gen = commands.add_parser("generate", help="render a picture talking with an audio file",
-                              description="Render a picture talking with an audio file (mp4, 25 fps, with the audio).")
+                              description="Render a picture talking with an audio file (mp4, 25 fps unless --fps, with the audio).")
     clip_arguments(gen)
     batch = commands.add_parser(
         "generate-batch", help="render every clip of a manifest (CSV or JSONL), resumable, split over processes",

@@ -13,6 +13,7 @@ import math
 
 import torch
 
+from ..config import MAX_FPS
 from ..errors import InputError
 from .sequences import Motion
 
@@ -20,8 +21,8 @@ from .sequences import Motion
 def check_fps(fps: float) -> int:
     """``fps`` as a whole number of frames per second, or an :class:`InputError` saying what is wanted."""
     if isinstance(fps, bool) or not isinstance(fps, (int, float)) or not math.isfinite(fps) \
-            or int(fps) != fps or not 1 <= fps <= 240:
-        raise InputError(f"fps must be a whole number of frames per second from 1 to 240 (25 is the official "
+            or int(fps) != fps or not 1 <= fps <= MAX_FPS:
+        raise InputError(f"fps must be a whole number of frames per second from 1 to {MAX_FPS} (25 is the official "
                          f"rate), got {fps!r}")
     return int(fps)
 
@@ -62,4 +63,4 @@ def retime(motion: Motion, fps: int, duration: float | None = None) -> Motion:
     angles = sample(_unwrapped(angles)) - 2 * math.pi * turns[nearest]
     pose = torch.cat([angles, sample(translation)], dim=1).to(motion.pose.dtype)
     blink = None if motion.blink is None else sample(motion.blink).to(motion.blink.dtype)
-    return Motion(sample(motion.expression).to(motion.expression.dtype), pose, fps, blink)
+    return Motion(sample(motion.expression).to(motion.expression.dtype), pose, fps, blink, motion.free_view)

@@ -85,6 +85,21 @@ def test_a_portrait_gives_the_face_its_coefficients_and_the_crop(portrait_face):
     assert crop.shape == (1, 256, 256, 3) and crop.dtype == torch.float32 and 0 <= crop.min() <= crop.max() <= 1
 
 
+def test_face_index_counts_in_the_face_order_asked_for(bundle, portrait):
+    """people_0 (the larger face, left) beside a copy of itself at half size (right)."""
+    big = portrait[0]
+    small = torch.nn.functional.interpolate(big.permute(2, 0, 1)[None], scale_factor=0.6)[0].permute(1, 2, 0)
+    canvas = torch.full((1, big.shape[0], big.shape[1] + small.shape[1] + 40, 3), 0.8)
+    canvas[0, :big.shape[0], :big.shape[1]] = big
+    canvas[0, :small.shape[0], big.shape[1] + 40:] = small
+    largest, _, _ = run(Extract3DMM, models=bundle, image=canvas, preprocess="crop", face_index=0,
+                        face_order="largest")
+    second, _, _ = run(Extract3DMM, models=bundle, image=canvas, preprocess="crop", face_index=1,
+                       face_order="largest")
+    assert largest.crop.info.crop.x2 <= big.shape[1] + 20 and largest.crop.face_index == 0
+    assert second.crop.info.crop.x1 >= big.shape[1] and second.crop.face_index == 1
+
+
 def test_crop_landmarks_are_detected_again_on_the_crop_or_mapped_from_the_picture(bundle, portrait, portrait_face):
     detected = portrait_face[0]
     mapped = run(Extract3DMM, models=bundle, image=portrait, preprocess="crop", face_index=0,
@@ -273,7 +288,7 @@ def full_body_render(bundle, odd_full_body, short_speech):
                         seed=0)
     (pose,) = run(PoseVAENode, models=bundle, face=face, audio=short_speech, pose_style=0, head_motion_scale=1.0,
                   seed=0)
-    return face, run(Render, models=bundle, face=face, expression=expression, pose=pose, batch_size=2,
+    return face, run(Render, models=bundle, face=face, expression=expression, pose=pose, batch_size=2, fps=25,
                      audio=short_speech)
 
 
@@ -315,10 +330,24 @@ def test_free_view_keyframes_reach_the_renderer(bundle, portrait_face, short_spe
     (still,) = run(StillPose, face=face)
     (turned,) = run(FreeView, pose=still, yaw="40", pitch="", roll="")
     one_frame = ExpressionSequence(expression.expression[:1])
-    plain = run(Render, models=bundle, face=face, expression=one_frame, pose=still, batch_size=1)[0]
-    looking_aside = run(Render, models=bundle, face=face, expression=one_frame, pose=turned, batch_size=1)[0]
+    plain = run(Render, models=bundle, face=face, expression=one_frame, pose=still, batch_size=1, fps=25)[0]
+    looking_aside = run(Render, models=bundle, face=face, expression=one_frame, pose=turned, batch_size=1, fps=25)[0]
     assert plain.shape == looking_aside.shape == (1, 256, 256, 3)
     assert (plain - looking_aside).abs().mean() > 1e-3
+
+
+def test_render_retimes_the_motion_to_its_fps_input(bundle, portrait_face, short_speech):
+    """One 25 fps motion frame (40 ms) is two frames at 50 fps, and the fps output says 50."""
+    face = portrait_face[0]
+    (expression,) = run(ExpNetNode, models=bundle, face=face, audio=short_speech, expression_scale=1.0, blink="off",
+                        seed=0)
+    (still,) = run(StillPose, face=face)
+    one_frame = ExpressionSequence(expression.expression[:1])
+    frames, _, fps = run(Render, models=bundle, face=face, expression=one_frame, pose=still, batch_size=2, fps=50)
+    assert frames.shape == (2, 256, 256, 3) and fps == 50.0
+    torch.testing.assert_close(frames[0], frames[1], atol=1 / 255, rtol=0)  # the one motion frame, held
+    with pytest.raises(ValueError, match="fps must be a whole number of frames per second"):
+        run(Render, models=bundle, face=face, expression=one_frame, pose=still, batch_size=1, fps=0)
 
 
 def test_face_enhance_restores_frames_batch_by_batch(gfpgan_name, progress, native_precision):
@@ -356,7 +385,7 @@ def test_cancel_stops_the_render_after_the_batch_in_progress(bundle, portrait_fa
     (still,) = run(StillPose, face=face)
     assert expression.num_frames == 2
     with pytest.raises(Interrupted):
-        run(Render, models=bundle, face=face, expression=expression, pose=still, batch_size=1)
+        run(Render, models=bundle, face=face, expression=expression, pose=still, batch_size=1, fps=25)
     assert progress == [(1, 2)]  # the second frame was never rendered
 
 
@@ -397,7 +426,7 @@ def test_an_odd_sized_crop_renders_to_frames_h264_encodes(bundle, media_dir, sho
     width, height = face_frame_size(256, face.crop.original_size)
     assert height % 2 == 1  # the case this test is about
     expression, pose = one_frame_motion(bundle, face, short_speech)
-    (frames, _, _) = run(Render, models=bundle, face=face, expression=expression, pose=pose, batch_size=1)
+    (frames, _, _) = run(Render, models=bundle, face=face, expression=expression, pose=pose, batch_size=1, fps=25)
     assert save_video(frames, tmp_path / "crop.mp4") == (1, width, height + 1)
 
 
@@ -418,7 +447,7 @@ def test_the_node_chain_gives_the_frames_of_the_cli(bundle, full_body_render, od
     torch.manual_seed(0)
     cli = np.stack(list(clip_frames(bundle, face, combine_motion(expression, pose),
                                     RenderOptions(batch_size=1, paste=PasteMethod.FEATHER), enhancer)))
-    (rendered, _, _) = run(Render, models=bundle, face=face, expression=expression, pose=pose, batch_size=1)
+    (rendered, _, _) = run(Render, models=bundle, face=face, expression=expression, pose=pose, batch_size=1, fps=25)
     torch.manual_seed(0)
     (enhanced,) = run(FaceEnhance, frames=rendered, enhancer=enhancer, strength=1.0, codeformer_fidelity=0.5,
                       batch_size=1)

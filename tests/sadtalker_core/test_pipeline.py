@@ -21,13 +21,20 @@ from safetensors.torch import save_file
 from spandrel.architectures.GFPGAN import GFPGAN
 
 from sadtalker_core.checkpoints import CheckpointError
-from sadtalker_core.errors import VideoError
+from sadtalker_core.errors import InputError, VideoError
 from sadtalker_core.io.audio import read_audio
 from sadtalker_core.io.video_reader import iter_frames, probe_video
 from sadtalker_core.models import load_models
 from sadtalker_core.motion import MotionOptions, make_motion
 from sadtalker_core.motion.audio import AudioError, audio_features, load_audio_features, load_wav
-from sadtalker_core.pipeline import RenderOptions, extract_frames, generate, render_face_frames, video_motion
+from sadtalker_core.pipeline import (
+    RenderOptions,
+    extract_face,
+    extract_frames,
+    generate,
+    render_face_frames,
+    video_motion,
+)
 from sadtalker_core.post.enhance import load_face_enhancer
 from sadtalker_core.render.batch_size import CPU_BATCH_SIZE
 from sadtalker_core.source.dlib_detector import DlibDetector
@@ -82,11 +89,13 @@ class FlatFaces:
 
     def __init__(self, size: tuple[int, int] = (256, 256)):
         self.size = size
+        self.motions: list = []  # the motion of each clip it rendered
         self.produced = 0
         self.written = 0
         self.ahead: list[int] = []
 
     def __call__(self, models, source, motion, options):
+        self.motions.append(motion)
         for start in range(0, motion.num_frames, options.batch_size):
             count = min(options.batch_size, motion.num_frames - start)
             self.produced += count
@@ -118,6 +127,8 @@ def test_of_several_faces_the_one_asked_for_in_the_order_asked_for_is_animated(m
     second = extract_source(canvas, models.recon, "crop", 256, detector, face_index=1, face_order="largest")
     assert largest.crop.info.crop.x2 <= big.shape[1] and largest.crop.face_index == 0
     assert second.crop.info.crop.x1 >= 500 - 50 and second.crop.face_index == 1
+    via_models = extract_face(models, canvas, face_index=1, face_order="largest")  # the CLI's path
+    assert via_models.crop.info.crop == second.crop.info.crop
     best = pick_face(detector.find_faces(canvas))  # the default: the most confident face, as official
     default = extract_source(canvas, models.recon, "crop", 256, detector)
     chosen = largest if best.box[2] <= big.shape[1] else second
@@ -237,6 +248,40 @@ def test_eight_seconds_of_speech_stream_into_200_frames_with_8_seconds_of_audio(
     assert (info.frame_count, info.fps, info.width, info.height, info.has_audio) == (200, 25, 256, 256, True)
     assert read_audio(clip.path).duration == pytest.approx(8.0, abs=0.03)
     assert max(renderer.ahead) <= 4  # one batch in flight: memory does not grow with the clip
+
+
+@pytest.mark.parametrize("fps, frames", [(24, 15), (30, 19), (60, 38)])
+def test_another_frame_rate_keeps_the_clips_length_and_its_audio(models, people, speech, tmp_path, fps, frames):
+    audio = _frames(speech, 16)  # 0.64 s
+    motion = _motion(models, people, audio, MotionOptions(seed=0))
+    renderer = FlatFaces()
+    clip = generate(models, people, audio, tmp_path / "clip.mp4", motion, render_options=RenderOptions(fps=fps),
+                    renderer=renderer)
+
+    assert clip.num_frames == frames == round(0.64 * fps)
+    (rendered,) = renderer.motions
+    assert (rendered.num_frames, rendered.fps) == (frames, fps)
+    torch.testing.assert_close(rendered.expression[0], motion.expression[0])  # time 0 is the first motion frame
+    info = probe_video(clip.path)
+    assert (info.frame_count, info.fps, info.has_audio) == (frames, fps, True)
+    assert read_audio(clip.path).duration == pytest.approx(0.64, abs=1 / fps + 0.03)
+
+
+def test_the_official_25_fps_renders_the_motion_itself(models, people, speech, tmp_path):
+    audio = _frames(speech, 16)
+    motion = _motion(models, people, audio, MotionOptions(seed=0))
+    renderer = FlatFaces()
+    clip = generate(models, people, audio, tmp_path / "clip.mp4", motion, render_options=RenderOptions(fps=25),
+                    renderer=renderer)
+    (rendered,) = renderer.motions
+    assert rendered is motion and clip.num_frames == 16
+    assert RenderOptions().fps == 25
+
+
+@pytest.mark.parametrize("fps", [0, 241, 29.97])
+def test_a_frame_rate_that_is_not_a_whole_number_from_1_to_240_is_refused(fps):
+    with pytest.raises(InputError, match=r"fps must be a whole number of frames per second from 1 to 240"):
+        RenderOptions(fps=fps)
 
 
 def test_silent_audio_gives_a_video_of_a_blinking_face(models, people, tmp_path):

@@ -97,12 +97,20 @@ def test_official_option_spellings_set_the_same_options():
     assert ours.reference_frames == "one-to-one"  # a reference video is read frame for frame, as officially
     assert motion_options(ours) == MotionOptions(pose_style=7, blink=BlinkMode.RANDOM)
     render = render_options(ours)
-    assert (render.batch_size, render.still) == (4, True)
+    assert (render.batch_size, render.still, render.fps) == (4, True, 25)
     generated = Motion(torch.rand(3, 64), torch.rand(3, 6), blink=torch.rand(3))
     edited = edited_motion(generated, ours)  # what is rendered; --save-motion keeps the generated motion
     torch.testing.assert_close(edited.expression, generated.expression * 1.5)
     assert torch.equal(edited.pose, generated.pose) and torch.equal(edited.blink, generated.blink)
     assert edited.free_view == FreeView(yaw=(-20.0, 20.0), roll=(5.0,))
+
+
+def test_fps_sets_the_frame_rate_of_the_render():
+    args = build_parser().parse_args(["generate", "--image", "a.png", "--audio", "a.wav", "--out", "o.mp4",
+                                      "--checkpoints", "m", "--fps", "30"])
+    assert render_options(args).fps == 30
+    demo = build_parser().parse_args(["demo", "--checkpoints", "m", "--fps", "60"])
+    assert render_options(demo).fps == 60
 
 
 def test_help_lists_every_command(capsys):
@@ -128,6 +136,7 @@ def test_the_choices_spelled_in_the_command_line_are_the_librarys():
     from sadtalker_core.precision import Precision
     from sadtalker_core.source.crop import PreprocessMode
     from sadtalker_core.source.face import CropLandmarks
+    from sadtalker_core.source.landmarks import FaceOrder
 
     assert parser.PREPROCESS_MODES == tuple(mode.value for mode in PreprocessMode)
     assert parser.BLINK_MODES == tuple(mode.value for mode in BlinkMode)
@@ -135,6 +144,7 @@ def test_the_choices_spelled_in_the_command_line_are_the_librarys():
     assert parser.PASTE_METHODS[0] == RenderOptions().paste.value
     assert parser.PRECISIONS == tuple(setting.value for setting in Precision)
     assert parser.CROP_LANDMARKS == tuple(choice.value for choice in CropLandmarks)
+    assert parser.FACE_ORDERS == tuple(order.value for order in FaceOrder)
     assert parser.MOTION_SUFFIXES == SUFFIXES
     defaults = MotionOptions()
     assert parser.MOTION_DEFAULTS == {name: getattr(defaults, name) for name in parser.MOTION_DEFAULTS}
@@ -178,6 +188,9 @@ def _argument_error(capsys, argv: list) -> str:
     (["--size", "384"], "argument --size: invalid choice: 384"),
     (["--seed", "-3"], "argument --seed: expected a whole number from 0 to 4294967295, got '-3'"),
     (["--face-index", "-1"], "argument --face-index: expected a whole number of at least 0"),
+    (["--face-order", "leftmost"], "argument --face-order: invalid choice: 'leftmost'"),
+    (["--fps", "0"], "argument --fps: expected a whole number from 1 to 240, got '0'"),
+    (["--fps", "29.97"], "argument --fps: expected a whole number from 1 to 240, got '29.97'"),
     (["--enhancer-strength", "1.5"], "argument --enhancer-strength: expected a number from 0 to 1, got '1.5'"),
     (["--max-seconds", "0"], "argument --max-seconds: expected a number above 0, got '0'"),
     (["--head-motion-scale", "-1"], "argument --head-motion-scale: expected a number of at least 0, got '-1'"),
@@ -380,6 +393,28 @@ def test_crop_landmarks_reach_the_picture_and_the_reference_video(monkeypatch, i
         assert seen == [expected, expected]
     with pytest.raises(SystemExit):
         build_parser().parse_args([str(a) for a in _generate(inputs, checkpoints, "--crop-landmarks", "guess")])
+
+
+def test_face_order_and_face_index_reach_the_picture(monkeypatch, inputs, checkpoints):
+    """``--face-order`` (default: the official ``score``) and ``--face-index`` choose the face."""
+    class Stop(Exception):
+        pass
+
+    seen = []
+
+    def extract(models, image, mode, face_index, **kwargs):
+        seen.append((face_index, kwargs["face_order"]))
+        raise Stop
+
+    monkeypatch.setattr(pipeline, "extract_face", extract)
+    engine = generate.Engine(SimpleNamespace(), None)
+    clip_inputs = generate.ClipInputs(None, SimpleNamespace(num_frames=2))
+    for extra, expected in (((), (None, "score")), (("--face-order", "largest", "--face-index", "1"), (1, "largest"))):
+        seen.clear()
+        args = build_parser().parse_args([str(a) for a in _generate(inputs, checkpoints, *extra)])
+        with pytest.raises(Stop):
+            generate.render_clip(engine, args, clip_inputs, generate.Progress(quiet=True))
+        assert seen == [expected]
 
 
 class _CountingContainer:

@@ -2,6 +2,7 @@
 (linear between 25 fps frames, angles the short way round), 25 fps unchanged."""
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
@@ -9,6 +10,7 @@ import torch
 
 from sadtalker_core.errors import InputError
 from sadtalker_core.motion.frame_rate import check_fps, frame_count, retime
+from sadtalker_core.motion.free_view import FreeView
 from sadtalker_core.motion.sequences import Motion
 
 
@@ -72,6 +74,14 @@ def test_a_blink_stays_at_its_time():
     assert retimed.num_frames == 30
     assert int(retimed.blink.argmax()) == 12 and retimed.blink[12] == 1.0  # 12 / 30 s = 0.4 s
     assert int(retimed.expression[:, 0].argmax()) == 12
+
+
+def test_free_view_keyframes_are_kept_and_spread_over_the_retimed_clip():
+    motion = dataclasses.replace(_motion(16), free_view=FreeView(yaw=(-20.0, 20.0)))
+    retimed = retime(motion, 30)
+    assert retimed.free_view == motion.free_view
+    yaw = retimed.free_view.per_frame(retimed.num_frames).yaw
+    assert yaw.shape == (19,) and yaw[0].item() == -20.0 and yaw[-1].item() > 17.0  # the same sweep in 0.64 s
 
 
 def test_the_duration_of_the_speech_decides_the_count():
