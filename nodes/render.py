@@ -31,7 +31,7 @@ class Render(io.ComfyNode):
                 Expression.Input("expression", tooltip="From ExpNet (or Load motion); sets the number of frames."),
                 Pose.Input("pose", tooltip="From PoseVAE or a pose source; repeated from its start or cut to the "
                                            "expression's length."),
-                io.Int.Input("batch_size", default=4, min=0, max=MAX_BATCH_SIZE,
+                io.Int.Input("batch_size", default=0, min=0, max=MAX_BATCH_SIZE,
                              tooltip="Frames per render step: on a GPU the generator renders them at once (larger is "
                                      "faster, needs more memory); on the CPU it renders them one by one, as fast. "
                                      "0: as many as fit the GPU's free memory (1 on the CPU)."),

@@ -40,7 +40,7 @@ class RenderOptions:
     #: on together; the generator takes them in calls of GeneratorSettings.frames_per_call (the whole
     #: step on a GPU, one frame at a time on the CPU, where larger calls gain no speed); 0: the largest
     #: step that fits the device's free memory (:func:`~sadtalker_core.render.batch_size.auto_batch_size`)
-    batch_size: int = 2
+    batch_size: int = 0
     paste: PasteMethod = PasteMethod.FEATHER
     enhancer_strength: float = 1.0
     #: frame rate of the video: the motion (25 fps, one frame per 40 ms of speech) is retimed to it

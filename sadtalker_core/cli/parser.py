@@ -105,10 +105,10 @@ def _options(parser: argparse.ArgumentParser) -> None:
                         help=f"frame rate of the video, 1..{MAX_FPS}: the motion (made at the official 25 fps, one "
                              f"frame per 40 ms of speech) is resampled to it, the clip keeps its length "
                              f"(default {VIDEO_FPS})")
-    parser.add_argument("--batch-size", "--batch_size", type=int_range(0), default=2, metavar="N",
+    parser.add_argument("--batch-size", "--batch_size", type=int_range(0), default=0, metavar="N",
                         help="frames per render step: on a GPU the generator renders them at once (larger is faster, "
                              "needs more memory); on the CPU it renders them one by one, as fast; 0: as many as fit "
-                             "the GPU's free memory (1 on the CPU) (default 2)")
+                             "the GPU's free memory (1 on the CPU) (default 0)")
     parser.add_argument("--ref-eyeblink", "--ref_eyeblink", type=Path, default=None, metavar="VIDEO",
                         help="a talking-face video whose eye blinks are copied")
     parser.add_argument("--ref-pose", "--ref_pose", type=Path, default=None, metavar="VIDEO",
