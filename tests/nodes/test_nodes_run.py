@@ -9,6 +9,7 @@ import av
 import numpy as np
 import pytest
 import torch
+from comfyui_sadtalker.nodes import comfy as comfy_helpers
 from comfyui_sadtalker.nodes.face import Extract3DMM
 from comfyui_sadtalker.nodes.models import LoadFaceEnhancer, LoadSadTalkerModels
 from comfyui_sadtalker.nodes.motion import (
@@ -22,7 +23,7 @@ from comfyui_sadtalker.nodes.motion import (
 )
 from comfyui_sadtalker.nodes.post import FaceEnhance, PasteBack
 from comfyui_sadtalker.nodes.render import Render
-from comfyui_sadtalker.sadtalker_core.errors import CheckpointError, SettingError
+from comfyui_sadtalker.sadtalker_core.errors import CheckpointError, EnhancerError, SettingError
 from comfyui_sadtalker.sadtalker_core.io.frame_size import face_frame_size
 from comfyui_sadtalker.sadtalker_core.io.video_reader import probe_video
 from comfyui_sadtalker.sadtalker_core.motion.sequences import ExpressionSequence, PoseSequence, combine_motion
@@ -340,6 +341,24 @@ def test_face_enhance_restores_frames_batch_by_batch(gfpgan_name, progress, nati
     (odd,) = run(FaceEnhance, frames=frames[:, :63, :47], enhancer=enhancer, mode="crop", upscale=2, strength=0.0, codeformer_fidelity=0.5,
                  batch_size=4)
     assert odd.shape == (3, 64, 48, 3) and torch.equal(odd[:, :63, :47], frames[:, :63, :47])
+
+
+def test_face_enhance_official_mode_finds_the_faces_and_upscales_the_frames(gfpgan_name, fake_checkpoints,
+                                                                          native_precision, monkeypatch):
+    (enhancer,) = run(LoadFaceEnhancer, model_name=gfpgan_name, device="cpu", precision=native_precision)
+    frames = torch.rand(2, 40, 30, 3)
+    with pytest.raises(EnhancerError, match="finds faces with detection_Resnet50_Final.pth, not in .*facedetection.*"
+                                            "use enhance mode 'crop'"):
+        run(FaceEnhance, frames=frames, enhancer=enhancer, mode="official", upscale=2, strength=1.0,
+            codeformer_fidelity=0.5, batch_size=1)
+    fake_checkpoints.path("detection_Resnet50_Final.pth")
+    fake_checkpoints.path("parsing_parsenet.pth")
+    monkeypatch.setattr(comfy_helpers, "model_folders", lambda kind: [fake_checkpoints.folder])
+    (restored,) = run(FaceEnhance, frames=frames, enhancer=enhancer, mode="official", upscale=2, strength=1.0,
+                      codeformer_fidelity=0.5, batch_size=1)
+    assert restored.shape == (2, 80, 60, 3) and restored.dtype == torch.float32
+    upscaled = torch.nn.functional.interpolate(frames.permute(0, 3, 1, 2), scale_factor=2).permute(0, 2, 3, 1)
+    assert (restored - upscaled).abs().mean() < 0.2  # the frames themselves, twice as large
 
 
 def test_cancel_stops_the_render_after_the_batch_in_progress(bundle, portrait_face, short_speech, monkeypatch,
