@@ -23,8 +23,7 @@ if TYPE_CHECKING:
 
     from ..models import SadTalkerModels
     from ..motion import AudioFeatures, Motion, MotionOptions
-    from ..pipeline import Clip, RenderOptions
-    from ..pipeline import Enhancement
+    from ..pipeline import Clip, Enhancement, RenderOptions
     from ..precision import Precision
 
 
