@@ -10,7 +10,7 @@ from comfy_api.latest import io
 from ..sadtalker_core.errors import InputError
 from ..sadtalker_core.io.frame_size import pad_to_even
 from ..sadtalker_core.pipeline import enhance_frames, paste_back
-from ..sadtalker_core.post import FaceEnhancer, PasteMethod
+from ..sadtalker_core.post import OFFICIAL_UPSCALE, EnhanceMode, FaceEnhancer, PasteMethod, load_face_restorer
 from ..sadtalker_core.source import SourceFace, to_rgb_uint8
 from . import comfy
 from .convert import check_image, image_frames, to_image, uint8_frames
@@ -18,32 +18,52 @@ from .types import EVEN_SIZE_NOTE, Enhancer, Face, frames_input, output, schema
 
 
 class FaceEnhance(io.ComfyNode):
-    """Node: GFPGAN / RestoreFormer / CodeFormer on every frame, batch by batch."""
+    """Node: GFPGAN / RestoreFormer / CodeFormer on every frame, as the official --enhancer
+    (``official``) or on the face crops (``crop``)."""
 
     @classmethod
     def define_schema(cls) -> io.Schema:
         return schema(
             "SadTalkerFaceEnhance", "Face enhance", "post",
-            "Restores face detail in the rendered frames with the model of Load face enhancer (the official "
-            "--enhancer). Run it on Render's frames, before Paste back: that is where the face is.",
+            "Restores face detail with the model of Load face enhancer (the official --enhancer). mode official: "
+            "run it on the finished frames (after Paste back): every face is found (RetinaFace, "
+            "detection_Resnet50_Final.pth in models/facedetection), restored and pasted into frames upscale times "
+            "larger (parsing_parsenet.pth there gives the official paste mask). mode crop: run it on Render's face "
+            "frames, before Paste back; the frames keep their size.",
             inputs=[
-                frames_input("Face frames, e.g. Render's."),
+                frames_input("Frames: Paste back's (or Render's) in official mode, Render's in crop mode."),
                 Enhancer.Input("enhancer", tooltip="From Load face enhancer."),
+                io.Combo.Input("mode", options=EnhanceMode, default=EnhanceMode.OFFICIAL, tooltip=(
+                    "official: every face of whole frames, upscaled (the official --enhancer); crop: the "
+                    "rendered face crop, same size, faster.")),
+                io.Int.Input("upscale", default=OFFICIAL_UPSCALE, min=1, max=4,
+                             tooltip="official mode: the output frames are this many times larger (official: 2)."),
                 io.Float.Input("strength", default=1.0, min=0.0, max=1.0, step=0.05,
                                tooltip="1: the restored face only; 0: the frames unchanged; between: a blend."),
                 io.Float.Input("codeformer_fidelity", default=0.5, min=0.0, max=1.0, step=0.05,
-                               tooltip="CodeFormer only: 0 restores the most, 1 stays closest to the input."),
-                io.Int.Input("batch_size", default=4, min=1, max=64, tooltip="Frames restored at once."),
+                               tooltip="CodeFormer in crop mode: 0 restores the most, 1 stays closest to the input."),
+                io.Int.Input("batch_size", default=4, min=1, max=64, tooltip="crop mode: frames restored at once."),
             ],
-            outputs=[output(io.Image, "frames", f"The restored frames, the input's size. {EVEN_SIZE_NOTE}")],
+            outputs=[output(io.Image, "frames", f"The restored frames (official: upscale times larger). "
+                                                f"{EVEN_SIZE_NOTE}")],
         )
 
     @classmethod
-    def execute(cls, frames: torch.Tensor, enhancer: FaceEnhancer, strength: float, codeformer_fidelity: float,
-                batch_size: int) -> io.NodeOutput:
+    def execute(cls, frames: torch.Tensor, enhancer: FaceEnhancer, mode: str, upscale: int, strength: float,
+                codeformer_fidelity: float, batch_size: int) -> io.NodeOutput:
         check_image(frames, "frames")
         update = comfy.progress_bar(len(frames))
         comfy.load_on_device(enhancer)
+        if EnhanceMode(mode) is EnhanceMode.OFFICIAL:
+            folders = [*comfy.model_folders(comfy.FACE_DETECTION), *comfy.model_folders(comfy.SADTALKER)]
+            restorer = load_face_restorer(enhancer, folders, next(enhancer.model.parameters()).device,
+                                          upscale=upscale, strength=strength)
+            restored_frames = []
+            for frame in restorer.restore_frames(uint8_frames(frames[..., :3], "frames")):
+                restored_frames.append(frame)
+                update(len(restored_frames))
+                comfy.check_interrupted()
+            return io.NodeOutput(pad_to_even(to_image(np.stack(restored_frames))))
         restored = []
         for start in range(0, len(frames), batch_size):
             restored.append(enhance_frames(frames[start:start + batch_size, ..., :3], enhancer, strength,

@@ -25,6 +25,8 @@ from enum import Enum
 _SADTALKER = "https://github.com/OpenTalker/SadTalker/releases/download/v0.0.2-rc/"
 _SADTALKER_V002 = "https://github.com/OpenTalker/SadTalker/releases/download/v0.0.2/"
 _FACEXLIB = "https://github.com/xinntao/facexlib/releases/download/v0.1.0/"
+_FACEXLIB_V022 = "https://github.com/xinntao/facexlib/releases/download/v0.2.2/"
+_REAL_ESRGAN = "https://github.com/xinntao/Real-ESRGAN/releases/download/v0.2.1/"
 _GFPGAN = "https://github.com/TencentARC/GFPGAN/releases/download/"
 
 #: the render sizes of the official network bundles
@@ -34,6 +36,9 @@ MODEL_SUFFIXES = (".pth", ".pt", ".ckpt", ".safetensors")
 MAPPING_FACE = "mapping_00229-model.pth.tar"  # crop, extcrop, resize
 MAPPING_STILL = "mapping_00109-model.pth.tar"  # full, extfull
 DETECTOR_FILES = ("detection_Resnet50_Final.pth", "alignment_WFLW_4HG.pth")
+#: the face parser of the official enhancement (its paste mask) and the background upsampler
+PARSER_FILE = "parsing_parsenet.pth"
+BACKGROUND_FILE = "RealESRGAN_x2plus.pth"
 
 
 class FolderKind(str, Enum):
@@ -44,6 +49,7 @@ class FolderKind(str, Enum):
     SADTALKER = "sadtalker"
     FACE_DETECTION = "facedetection"
     FACE_RESTORE = "facerestore_models"
+    UPSCALE = "upscale_models"
 
 
 @dataclass(frozen=True)
@@ -100,6 +106,11 @@ OFFICIAL_FILES: dict[str, ModelFile] = {
                   FolderKind.FACE_RESTORE, default=False, alias="codeformer",
                   holds="CodeFormer face restoration (optional; spandrel_extra_arches)",
                   needed_for="`--enhancer codeformer`, Face enhance"),
+        ModelFile(PARSER_FILE, _FACEXLIB_V022 + PARSER_FILE, folder=FolderKind.FACE_DETECTION, default=False,
+                  holds="ParseNet face parser (facexlib)",
+                  needed_for="`--enhancer` in official mode (the paste mask; without it a square mask)"),
+        ModelFile(BACKGROUND_FILE, _REAL_ESRGAN + BACKGROUND_FILE, folder=FolderKind.UPSCALE, default=False,
+                  holds="Real-ESRGAN 2x background upsampler (optional)", needed_for="`--background-enhancer`"),
         ModelFile("facevid2vid_00189-model.pth.tar", _SADTALKER_V002 + "facevid2vid_00189-model.pth.tar",
                   default=False, training=True, holds="face-vid2vid with its head-pose estimator",
                   needed_for="training MappingNet (the frozen renderer)"),

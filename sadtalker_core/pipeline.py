@@ -4,7 +4,7 @@
     picture --extract_face--> SourceFace --motion.make_motion(audio)--> Motion
                                           (= make_expression + make_pose, combine_motion)
             --render_face_frames--> face crops (uint8, streamed) --clip_frames--> output frames
-              (padded to even sides, enhanced, pasted back)  --generate--> mp4 with the audio
+              (padded to even sides, pasted back, enhanced)  --generate--> mp4 with the audio
 
 Every step streams: frames are rendered a batch at a time and handed on at once (enhancer,
 paste-back, video writer), so memory does not grow with the length of the audio.
@@ -25,7 +25,7 @@ from .io.frame_size import face_frame_size, pad_to_even, without_padding
 from .models import SadTalkerModels
 from .motion import AudioFeatures, Motion, MotionOptions, make_motion, motion_from_coeffs, retime
 from .motion.frame_rate import check_fps
-from .post import FaceEnhancer, PasteMethod, paste_frames, restore_aspect
+from .post import FaceEnhancer, FaceRestorer, PasteMethod, paste_frames, restore_aspect
 from .render import auto_batch_size, coefficient_windows, frames_to_uint8, render_frames, source_image_tensor
 from .source import CropLandmarks, FaceCrop, FaceOrder, PreprocessMode, SourceFace, extract_sequence, extract_source, to_rgb_uint8
 
@@ -126,9 +126,10 @@ def enhance_frames(frames: torch.Tensor, enhancer: FaceEnhancer, strength: float
     """Face restoration of a batch of video frames: (n, H, W, 3) float RGB in 0..1 -> the same
     layout, float32 on the CPU (the network runs on its own device).
 
-    The one enhancement path, of the CLI (:func:`clip_frames`) and of the Face enhance node: on the
-    face frames as they go to the video, i.e. after the resize to the crop's aspect and the padding
-    to even sides, as 8-bit pictures, before paste-back.  Why there and not on the float render
+    The ``crop`` enhancement (:class:`~sadtalker_core.post.EnhanceMode`), of the CLI
+    (:func:`clip_frames`) and of the Face enhance node: on the face frames as they go to the video,
+    i.e. after the resize to the crop's aspect and the padding to even sides, as 8-bit pictures,
+    before paste-back.  Why there and not on the float render
     before the resize: the restorer resizes every frame to its own 512 x 512 input and back anyway,
     so the earlier place saves nothing but one near-identity resize (the crop's aspect is close to
     square) and one 8-bit rounding, both far below what the restorer changes; in exchange the
@@ -174,17 +175,26 @@ def enhance_batches(batches: Iterable[np.ndarray], enhancer: FaceEnhancer,
         yield np.stack([to_rgb_uint8(frame) for frame in restored.numpy()])
 
 
+#: a face enhancement of :func:`clip_frames`: a :class:`FaceRestorer` (``official``: the finished
+#: frames, upscaled) or a :class:`FaceEnhancer` (``crop``: the face crops before paste-back)
+Enhancement = FaceEnhancer | FaceRestorer
+
+
 def clip_frames(models: SadTalkerModels, source: SourceFace, motion: Motion,
-                options: RenderOptions = RenderOptions(), enhancer: FaceEnhancer | None = None,
+                options: RenderOptions = RenderOptions(), enhancer: Enhancement | None = None,
                 renderer: FaceFrameRenderer = render_face_frames) -> Iterator[np.ndarray]:
     """The video frames of a clip, RGB uint8, one by one, as :func:`generate` writes them and as the
-    node chain Render -> Face enhance -> Paste back makes them: face frames padded to even sides,
-    enhanced (:func:`enhance_batches`) when an ``enhancer`` is given, then composed
-    (:func:`compose_frames`)."""
+    node chain Render -> Paste back -> Face enhance makes them: face frames padded to even sides,
+    composed (:func:`compose_frames`), then restored by a :class:`FaceRestorer` (the official
+    order, frames ``enhancer.upscale`` times larger).  A :class:`FaceEnhancer` instead restores the
+    face frames before they are composed (:func:`enhance_batches`, the ``crop`` mode)."""
     batches = (pad_to_even(batch) for batch in renderer(models, source, motion, options))
-    if enhancer is not None:
+    if isinstance(enhancer, FaceEnhancer):
         batches = enhance_batches(batches, enhancer, options.enhancer_strength)
-    return compose_frames(batches, source, options)
+    frames = compose_frames(batches, source, options)
+    if isinstance(enhancer, FaceRestorer):
+        return enhancer.restore_frames(frames)
+    return frames
 
 
 @dataclass(frozen=True)
@@ -198,7 +208,7 @@ class Clip:
 
 def generate(models: SadTalkerModels, source: SourceFace, audio: AudioFeatures, out_path: str | os.PathLike,
              motion: Motion | None = None, motion_options: MotionOptions = MotionOptions(),
-             render_options: RenderOptions = RenderOptions(), enhancer: FaceEnhancer | None = None,
+             render_options: RenderOptions = RenderOptions(), enhancer: Enhancement | None = None,
              on_frame: Callable[[int, int], None] | None = None,
              renderer: FaceFrameRenderer = render_face_frames) -> Clip:
     """Render ``source`` talking with ``audio`` to an mp4 at ``out_path`` (H.264 + AAC, at

@@ -111,11 +111,13 @@ def full_body_enhanced(g: Graph) -> None:
         "SadTalker: a whole photo with a talking face, enhanced",
         "For a photo where the face is small (a person seen from further away): **Extract 3DMM** with "
         "preprocess *full* → ExpNet and **Still pose** (a still head, as the official recommendation for whole "
-        "pictures) → Render → **Face enhance** (GFPGAN) → **Paste back** into the whole photo → Create Video → "
-        "Save Video.",
+        "pictures) → Render → **Paste back** into the whole photo → **Face enhance** (GFPGAN, as the official "
+        "--enhancer: every face of the frames restored, the video twice the size) → Create Video → Save Video.",
         INPUTS_NOTE + " The example portrait stands in for such a photo: pick one of yours in Load Image.",
         MODELS_NOTE, "**Face enhancer**: `GFPGANv1.4.pth` (0.3 GB) in `ComfyUI/models/facerestore_models/`; "
-        "the download_models template fetches it with face_enhancer set to GFPGANv1.4.pth.", CPU_NOTE))
+        "the download_models template fetches it with face_enhancer set to GFPGANv1.4.pth. Face enhance also "
+        "needs the face detector's `detection_Resnet50_Final.pth` in `ComfyUI/models/facedetection/` (and "
+        "`parsing_parsenet.pth` there for the official paste mask).", CPU_NOTE))
     models, image, audio = _inputs(g)
     face = g.add("SadTalkerExtract3DMM", 1, 0, models=models[0], image=image[0], preprocess="full")
     pose = g.add("SadTalkerStillPose", 2, 2, face=face["face"])
@@ -123,9 +125,9 @@ def full_body_enhanced(g: Graph) -> None:
     render = g.add("SadTalkerRender", 3, 1, models=models[0], face=face["face"], expression=expression[0],
                    pose=pose[0], audio=audio[0])
     enhancer = g.add("SadTalkerLoadFaceEnhancer", 3, 0, model_name="GFPGANv1.4.pth")
-    enhanced = g.add("SadTalkerFaceEnhance", 4, 0, frames=render["frames"], enhancer=enhancer[0])
-    pasted = g.add("SadTalkerPasteBack", 5, 0, frames=enhanced[0], face=face["face"], original=image[0])
-    _video(g, pasted[0], render, 6, "full_body")
+    pasted = g.add("SadTalkerPasteBack", 4, 0, frames=render["frames"], face=face["face"], original=image[0])
+    enhanced = g.add("SadTalkerFaceEnhance", 5, 0, frames=pasted[0], enhancer=enhancer[0])
+    _video(g, enhanced[0], render, 6, "full_body")
 
 
 def reference_video(g: Graph) -> None:

@@ -23,8 +23,7 @@ if TYPE_CHECKING:
 
     from ..models import SadTalkerModels
     from ..motion import AudioFeatures, Motion, MotionOptions
-    from ..pipeline import Clip, RenderOptions
-    from ..post import FaceEnhancer
+    from ..pipeline import Clip, Enhancement, RenderOptions
     from ..precision import Precision
 
 
@@ -144,23 +143,38 @@ def _reference_motion(models: SadTalkerModels, path: Path, mode: str, frames: in
 @dataclass(frozen=True)
 class Engine:
     """What a process loads once and every clip uses: the networks with the face detector, and the
-    enhancer."""
+    enhancement (a FaceRestorer in ``official`` mode, a FaceEnhancer in ``crop`` mode)."""
 
     models: SadTalkerModels
-    enhancer: FaceEnhancer | None
+    enhancer: Enhancement | None
 
 
 def load_engine(args: argparse.Namespace, device: torch.device, precision: Precision, progress: Progress) -> Engine:
     from ..models import load_models
-    from ..post import load_face_enhancer
     from ..render import GeneratorSettings
 
-    enhancer = None
-    if args.enhancer is not None:
-        enhancer = load_face_enhancer(enhancer_file(args.enhancer, args.checkpoints), device, precision)
+    enhancer = None if args.enhancer is None else load_enhancement(args, device, precision)
     progress.say(f"loading the {args.size} px models from {args.checkpoints}")
     models = load_models(args.checkpoints, args.size, device, GeneratorSettings(precision))
     return Engine(models, enhancer)
+
+
+def load_enhancement(args: argparse.Namespace, device: torch.device, precision: Precision) -> Enhancement:
+    """``--enhancer`` as ``--enhance-mode`` runs it: ``crop`` the bare restorer; ``official`` the
+    restorer with RetinaFace and the face parser (looked up in the model folder, then in the
+    detectors' folder beside it) and ``--background-enhancer``, upscaling 2x."""
+    from ..official_files import FolderKind
+    from ..post import EnhanceMode, load_background_upsampler, load_face_enhancer, load_face_restorer
+
+    path = enhancer_file(args.enhancer, args.checkpoints)
+    enhancer = load_face_enhancer(path, device, precision)
+    if EnhanceMode(args.enhance_mode) is EnhanceMode.CROP:
+        return enhancer
+    background = None
+    if args.background_enhancer is not None:
+        background = load_background_upsampler(args.background_enhancer, device, precision)
+    folders = (args.checkpoints, args.checkpoints.parent / FolderKind.FACE_DETECTION.value, path.parent)
+    return load_face_restorer(enhancer, folders, device, background, strength=args.enhancer_strength)
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ DEMO_AUDIO = ASSETS / "speech.wav"
 PREPROCESS_MODES = ("crop", "extcrop", "resize", "full", "extfull")
 BLINK_MODES = ("random", "off")
 PASTE_METHODS = ("feather", "seamless")  # the first is the default
+ENHANCE_MODES = ("official", "crop")  # the first is the default
 PRECISIONS = ("auto", "exact", "fast")
 CROP_LANDMARKS = ("detect", "mapped")  # the first is the default
 FACE_ORDERS = ("score", "largest")  # the first is the default
@@ -38,7 +39,8 @@ POSE_STYLES = PoseVAEConfig().num_classes
 #: ``--ray`` with no address: start a Ray cluster on this machine (Ray's own name for it)
 RAY_LOCAL = "local"
 #: options that choose what a process loads: set once for a whole batch, not per manifest row
-PROCESS_OPTIONS = ("checkpoints", "size", "device", "precision", "enhancer", "quiet")
+PROCESS_OPTIONS = ("checkpoints", "size", "device", "precision", "enhancer", "enhance_mode", "background_enhancer",
+                   "enhancer_strength", "quiet")
 
 
 def _video_file(text: str) -> Path:
@@ -128,6 +130,15 @@ def _options(parser: argparse.ArgumentParser) -> None:
                              f"models/{FolderKind.FACE_RESTORE.value})")
     parser.add_argument("--enhancer-strength", type=number(0, 1), default=1.0, metavar="X",
                         help="blend of the enhanced face, 0..1 (default 1)")
+    parser.add_argument("--enhance-mode", choices=ENHANCE_MODES, default=ENHANCE_MODES[0],
+                        help="official: restore every face of the finished frames (after paste-back), video twice "
+                             "the size, as the official --enhancer (needs detection_Resnet50_Final.pth, and "
+                             "parsing_parsenet.pth for the official paste mask, in the model folder or "
+                             "../facedetection); crop: restore the rendered face crop before paste-back, same size, "
+                             f"faster (default {ENHANCE_MODES[0]})")
+    parser.add_argument("--background-enhancer", type=Path, default=None, metavar="FILE",
+                        help="official mode: upscale the background with this 2x model (RealESRGAN_x2plus.pth) "
+                             "instead of Lanczos, as the official --background_enhancer realesrgan")
     parser.add_argument("--paste", choices=PASTE_METHODS, default=PASTE_METHODS[0],
                         help="how full / extfull put the face back: seamless (the official Poisson blend) or "
                              f"feather (a soft edge, faster) (default {PASTE_METHODS[0]})")
@@ -230,6 +241,11 @@ def check_arguments(args: argparse.Namespace) -> None:
     _existing_file(args.load_motion, "motion file", "--load-motion")
     if args.enhancer is not None:
         enhancer_file(args.enhancer, args.checkpoints)
+    if args.background_enhancer is not None:
+        if args.enhancer is None or args.enhance_mode != "official":
+            raise SettingError("--background-enhancer upscales the frames the official face enhancement restores; "
+                               "give --enhancer too (with --enhance-mode official) or drop it")
+        _existing_file(args.background_enhancer, "background enhancer file", "--background-enhancer", EnhancerError)
 
 
 def enhancer_file(name: str, checkpoints: Path) -> Path:

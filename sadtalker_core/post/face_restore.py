@@ -25,17 +25,21 @@ given in BGR where facexlib sees BGR.
 """
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
 
 import cv2
 import numpy as np
 import torch
 
-from ..errors import InputError
-from ..networks.parsenet import ParseNet
-from ..networks.retinaface import NMS_IOU_THRESHOLD, SADTALKER_SCORE_THRESHOLD, RetinaFace
+from ..errors import EnhancerError, InputError
+from ..networks.parsenet import ParseNet, load_parsenet
+from ..networks.retinaface import NMS_IOU_THRESHOLD, SADTALKER_SCORE_THRESHOLD, RetinaFace, load_retinaface
+from ..official_files import DETECTOR_FILES, PARSER_FILE
 from ..precision import float32_arithmetic
 from .enhance import FaceEnhancer
 from .upsample import BackgroundUpsampler
@@ -48,6 +52,21 @@ ALIGNED_SIZE = 512
 BORDER_RGB = (132, 133, 135)
 #: GFPGANer skips faces whose eyes are closer than this (pixels): side views, tiny faces
 MIN_EYE_DISTANCE = 5.0
+#: the official ``--upscale`` of the enhanced video (GFPGANer(upscale=2))
+OFFICIAL_UPSCALE = 2
+
+
+class EnhanceMode(str, Enum):
+    """Where the face enhancer runs.  ``official``: :class:`FaceRestorer` on the finished frames
+    (after paste-back), every face aligned, restored and pasted into a frame ``upscale`` times
+    larger, as the official ``--enhancer``; ``crop``: :class:`~sadtalker_core.post.enhance.FaceEnhancer`
+    on the rendered face crop, resized to the network's input, before paste-back, at the crop's size
+    (faster, not the official pictures)."""
+
+    OFFICIAL = "official"
+    CROP = "crop"
+
+
 #: ParseNet classes (CelebAMask-HQ order) that are not pasted: background, neck, cloth, hair, hat
 NOT_FACE_CLASSES = (0, 14, 16, 17, 18)
 _MASK_BLUR = ((101, 101), 11)
@@ -231,3 +250,24 @@ class FaceRestorer:
     def restore_frames(self, frames: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
         """:meth:`restore` of each frame, one by one."""
         return (self.restore(frame) for frame in frames)
+
+
+def _first_file(name: str, folders: Sequence[str | os.PathLike]) -> Path | None:
+    return next((Path(folder) / name for folder in folders if (Path(folder) / name).is_file()), None)
+
+
+def load_face_restorer(enhancer: FaceEnhancer, folders: Sequence[str | os.PathLike],
+                       device: torch.device | str = "cpu", background: BackgroundUpsampler | None = None,
+                       upscale: int = OFFICIAL_UPSCALE, strength: float = 1.0) -> FaceRestorer:
+    """A :class:`FaceRestorer` around a loaded ``enhancer``: RetinaFace (``detection_Resnet50_Final.pth``)
+    and the face parser (``parsing_parsenet.pth``) from the first of ``folders`` holding each.  No
+    parser: facexlib's square mask, with a warning; no detector file: :class:`EnhancerError`."""
+    detection = _first_file(DETECTOR_FILES[0], folders)
+    if detection is None:
+        raise EnhancerError(
+            f"the official face enhancement finds faces with {DETECTOR_FILES[0]}, not in "
+            f"{' or '.join(str(f) for f in folders)}; download it (python -m sadtalker_core download FOLDER --only "
+            f"{DETECTOR_FILES[0]} {PARSER_FILE}) or use enhance mode 'crop'")
+    parser_path = _first_file(PARSER_FILE, folders)
+    parser = None if parser_path is None else load_parsenet(parser_path, device)
+    return FaceRestorer(load_retinaface(detection, device), enhancer, parser, background, upscale, strength)

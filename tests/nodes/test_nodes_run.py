@@ -9,6 +9,7 @@ import av
 import numpy as np
 import pytest
 import torch
+from comfyui_sadtalker.nodes import comfy as comfy_helpers
 from comfyui_sadtalker.nodes.face import Extract3DMM
 from comfyui_sadtalker.nodes.models import LoadFaceEnhancer, LoadSadTalkerModels
 from comfyui_sadtalker.nodes.motion import (
@@ -22,7 +23,7 @@ from comfyui_sadtalker.nodes.motion import (
 )
 from comfyui_sadtalker.nodes.post import FaceEnhance, PasteBack
 from comfyui_sadtalker.nodes.render import Render
-from comfyui_sadtalker.sadtalker_core.errors import CheckpointError, SettingError
+from comfyui_sadtalker.sadtalker_core.errors import CheckpointError, EnhancerError, SettingError
 from comfyui_sadtalker.sadtalker_core.io.frame_size import face_frame_size
 from comfyui_sadtalker.sadtalker_core.io.video_reader import probe_video
 from comfyui_sadtalker.sadtalker_core.motion.sequences import ExpressionSequence, PoseSequence, combine_motion
@@ -355,17 +356,35 @@ def test_face_enhance_restores_frames_batch_by_batch(gfpgan_name, progress, nati
     assert LoadFaceEnhancer.validate_inputs(model_name=gfpgan_name) is True
     (enhancer,) = run(LoadFaceEnhancer, model_name=gfpgan_name, device="cpu", precision=native_precision)
     frames = torch.rand(3, 64, 48, 3)
-    (restored,) = run(FaceEnhance, frames=frames, enhancer=enhancer, strength=1.0, codeformer_fidelity=0.5,
+    (restored,) = run(FaceEnhance, frames=frames, enhancer=enhancer, mode="crop", upscale=2, strength=1.0, codeformer_fidelity=0.5,
                       batch_size=2)
     assert restored.shape == frames.shape and restored.dtype == torch.float32 and restored.device.type == "cpu"
     assert (restored - frames).abs().mean() > 0.01
     assert progress == [(2, 3), (3, 3)]
-    (unchanged,) = run(FaceEnhance, frames=frames, enhancer=enhancer, strength=0.0, codeformer_fidelity=0.5,
+    (unchanged,) = run(FaceEnhance, frames=frames, enhancer=enhancer, mode="crop", upscale=2, strength=0.0, codeformer_fidelity=0.5,
                        batch_size=4)
     assert torch.equal(unchanged, frames)
-    (odd,) = run(FaceEnhance, frames=frames[:, :63, :47], enhancer=enhancer, strength=0.0, codeformer_fidelity=0.5,
+    (odd,) = run(FaceEnhance, frames=frames[:, :63, :47], enhancer=enhancer, mode="crop", upscale=2, strength=0.0, codeformer_fidelity=0.5,
                  batch_size=4)
     assert odd.shape == (3, 64, 48, 3) and torch.equal(odd[:, :63, :47], frames[:, :63, :47])
+
+
+def test_face_enhance_official_mode_finds_the_faces_and_upscales_the_frames(gfpgan_name, fake_checkpoints,
+                                                                          native_precision, monkeypatch):
+    (enhancer,) = run(LoadFaceEnhancer, model_name=gfpgan_name, device="cpu", precision=native_precision)
+    frames = torch.rand(2, 40, 30, 3)
+    with pytest.raises(EnhancerError, match="finds faces with detection_Resnet50_Final.pth, not in .*facedetection.*"
+                                            "use enhance mode 'crop'"):
+        run(FaceEnhance, frames=frames, enhancer=enhancer, mode="official", upscale=2, strength=1.0,
+            codeformer_fidelity=0.5, batch_size=1)
+    fake_checkpoints.path("detection_Resnet50_Final.pth")
+    fake_checkpoints.path("parsing_parsenet.pth")
+    monkeypatch.setattr(comfy_helpers, "model_folders", lambda kind: [fake_checkpoints.folder])
+    (restored,) = run(FaceEnhance, frames=frames, enhancer=enhancer, mode="official", upscale=2, strength=1.0,
+                      codeformer_fidelity=0.5, batch_size=1)
+    assert restored.shape == (2, 80, 60, 3) and restored.dtype == torch.float32
+    upscaled = torch.nn.functional.interpolate(frames.permute(0, 3, 1, 2), scale_factor=2).permute(0, 2, 3, 1)
+    assert (restored - upscaled).abs().mean() < 0.2  # the frames themselves, twice as large
 
 
 def test_cancel_stops_the_render_after_the_batch_in_progress(bundle, portrait_face, short_speech, monkeypatch,
@@ -438,7 +457,7 @@ def test_a_full_picture_of_odd_sides_pastes_back_to_frames_h264_encodes(full_bod
 
 def test_the_node_chain_gives_the_frames_of_the_cli(bundle, full_body_render, odd_full_body, short_speech,
                                                     gfpgan_name):
-    """Render -> Face enhance -> Paste back and the CLI's generate (pipeline.clip_frames) render,
+    """Render -> Face enhance (mode crop) -> Paste back and the CLI's generate (pipeline.clip_frames) render,
     enhance and paste the same way: the same frames, up to 8-bit rounding (GFPGAN draws noise: seeded)."""
     face = full_body_render[0]
     expression, pose = one_frame_motion(bundle, face, short_speech)
@@ -449,7 +468,7 @@ def test_the_node_chain_gives_the_frames_of_the_cli(bundle, full_body_render, od
                                     RenderOptions(batch_size=1, paste=PasteMethod.FEATHER), enhancer)))
     (rendered, _, _) = run(Render, models=bundle, face=face, expression=expression, pose=pose, batch_size=1, fps=25)
     torch.manual_seed(0)
-    (enhanced,) = run(FaceEnhance, frames=rendered, enhancer=enhancer, strength=1.0, codeformer_fidelity=0.5,
+    (enhanced,) = run(FaceEnhance, frames=rendered, enhancer=enhancer, mode="crop", upscale=2, strength=1.0, codeformer_fidelity=0.5,
                       batch_size=1)
     (pasted,) = run(PasteBack, frames=enhanced, face=face, original=odd_full_body, method="feather")
     nodes = np.stack([to_rgb_uint8(frame) for frame in pasted.numpy()])

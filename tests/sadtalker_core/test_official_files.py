@@ -8,10 +8,12 @@ from pathlib import PurePosixPath
 from paths import REPO
 
 from sadtalker_core.official_files import (
+    BACKGROUND_FILE,
     DETECTOR_FILES,
     ENHANCER_ALIASES,
     MODEL_SUFFIXES,
     OFFICIAL_FILES,
+    PARSER_FILE,
     RENDER_SIZES,
     FolderKind,
     files_of,
@@ -46,7 +48,8 @@ def test_the_comfy_registry_manifest_lists_the_default_files_in_their_folders():
 
 
 def test_folder_kinds_and_names_agree_with_what_the_loaders_use():
-    assert [spec.name for spec in files_of(FolderKind.FACE_DETECTION)] == list(DETECTOR_FILES)
+    assert [spec.name for spec in files_of(FolderKind.FACE_DETECTION)] == [*DETECTOR_FILES, PARSER_FILE]
+    assert [spec.name for spec in files_of(FolderKind.UPSCALE)] == [BACKGROUND_FILE]
     enhancers = files_of(FolderKind.FACE_RESTORE)
     assert sorted(ENHANCER_ALIASES.values()) == sorted(spec.name for spec in enhancers)
     assert set(ENHANCER_ALIASES) == {"gfpgan", "restoreformer", "codeformer"}  # official --enhancer names, lowered

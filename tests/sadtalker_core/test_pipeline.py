@@ -19,6 +19,7 @@ import soundfile
 import torch
 from safetensors.torch import save_file
 from spandrel.architectures.GFPGAN import GFPGAN
+from torch import nn
 
 from sadtalker_core.checkpoints import CheckpointError
 from sadtalker_core.errors import InputError, VideoError
@@ -35,7 +36,8 @@ from sadtalker_core.pipeline import (
     render_face_frames,
     video_motion,
 )
-from sadtalker_core.post.enhance import load_face_enhancer
+from sadtalker_core.post import OFFICIAL_UPSCALE, FaceEnhancer, load_face_restorer
+from sadtalker_core.post.enhance import FaceArchitecture, load_face_enhancer
 from sadtalker_core.render.batch_size import CPU_BATCH_SIZE
 from sadtalker_core.source.dlib_detector import DlibDetector
 from sadtalker_core.source.face import FaceTooSmallError, extract_source, landmarks_in_crop, read_image
@@ -404,3 +406,35 @@ def test_batch_size_zero_renders_the_steps_the_device_fits(models, people, speec
     motion = _motion(models, people, _frames(speech, 2), MotionOptions(seed=0))
     batches = list(render_face_frames(models, people, motion, RenderOptions(batch_size=0)))
     assert [len(batch) for batch in batches] == [CPU_BATCH_SIZE] * 2
+
+
+def test_the_official_enhancement_restores_the_pasted_back_frames_at_twice_their_size(models, full_body, speech,
+                                                                                    fake_checkpoints, tmp_path):
+    image, landmarks = full_body
+    source = extract_source(image, models.recon, "full", 256, landmarks=landmarks, crop_landmarks="mapped")
+    for name in ("detection_Resnet50_Final.pth", "parsing_parsenet.pth"):
+        fake_checkpoints.path(name)
+    # a cheap stand-in restorer (a fixed colour shift) in place of GFPGAN's 512 px network
+    shift = nn.Conv2d(3, 3, 1)
+    with torch.no_grad():
+        shift.weight.copy_(torch.eye(3).view(3, 3, 1, 1))
+        shift.bias.fill_(-0.5)
+    enhancer = FaceEnhancer(Path("stand_in.pth"), FaceArchitecture("StandIn", 512, lambda m, x, fidelity: m(x)), shift)
+    restorer = load_face_restorer(enhancer, [fake_checkpoints.folder])
+    assert restorer.parser is not None and restorer.upscale == OFFICIAL_UPSCALE == 2
+
+    audio = _frames(speech, 1)
+    motion = _motion(models, source, audio, MotionOptions(seed=0))
+    renderer = FlatFaces(_aspect_size(source.crop.original_size))
+    plain_clip = generate(models, source, audio, tmp_path / "plain.mp4", motion, renderer=renderer,
+                          render_options=RenderOptions(batch_size=1))
+    plain = next(iter_frames(plain_clip.path))
+    clip = generate(models, source, audio, tmp_path / "official.mp4", motion, enhancer=restorer, renderer=renderer,
+                    render_options=RenderOptions(batch_size=1))
+
+    assert clip.size == (1600, 2400) and plain.shape == (1200, 800, 3)  # full_body_1 is 800 x 1200
+    enhanced = next(iter_frames(clip.path))
+    upscaled = cv2.resize(plain, (1600, 2400), interpolation=cv2.INTER_LANCZOS4)
+    # the pasted-back picture, upscaled, with the (darkened) restored faces blended in somewhere
+    assert np.abs(enhanced.astype(int) - upscaled).mean() < 40
+    assert (upscaled.astype(int) - enhanced > 60).any()

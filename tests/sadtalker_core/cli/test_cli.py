@@ -132,6 +132,7 @@ def test_the_choices_spelled_in_the_command_line_are_the_librarys():
     """The parser names them without importing the stages (so that --help answers at once)."""
     from sadtalker_core.motion.files import SUFFIXES
     from sadtalker_core.pipeline import RenderOptions
+    from sadtalker_core.post import EnhanceMode
     from sadtalker_core.post.paste import PasteMethod
     from sadtalker_core.precision import Precision
     from sadtalker_core.source.crop import PreprocessMode
@@ -142,6 +143,7 @@ def test_the_choices_spelled_in_the_command_line_are_the_librarys():
     assert parser.BLINK_MODES == tuple(mode.value for mode in BlinkMode)
     assert set(parser.PASTE_METHODS) == {method.value for method in PasteMethod}
     assert parser.PASTE_METHODS[0] == RenderOptions().paste.value
+    assert parser.ENHANCE_MODES == tuple(mode.value for mode in EnhanceMode)
     assert parser.PRECISIONS == tuple(setting.value for setting in Precision)
     assert parser.CROP_LANDMARKS == tuple(choice.value for choice in CropLandmarks)
     assert parser.FACE_ORDERS == tuple(order.value for order in FaceOrder)
@@ -352,6 +354,11 @@ def test_a_saved_motion_cannot_be_combined_with_a_reference_video_or_motion_opti
     _assert_one_error_line(code, err, r"--load-motion uses the saved motion as it is; drop --ref-pose$")
     code, _, err = run(*_generate(inputs, checkpoints, "--load-motion", "m.npz", "--seed", "3", "--blink", "off"))
     _assert_one_error_line(code, err, r"--load-motion uses the saved motion as it is; drop --blink, --seed$")
+
+
+def test_a_background_enhancer_needs_the_official_face_enhancement(inputs, checkpoints):
+    code, _, err = run(*_generate(inputs, checkpoints, "--background-enhancer", "RealESRGAN_x2plus.pth"))
+    _assert_one_error_line(code, err, r"--background-enhancer upscales the frames .* give --enhancer too .*drop it$")
 
 
 def test_a_motion_file_of_an_unknown_kind_is_refused_before_anything_loads(inputs):

@@ -24,12 +24,19 @@ from spandrel.architectures.Compact import Compact
 from torch import nn
 from torchvision.transforms.functional import normalize
 
-from sadtalker_core.errors import InputError
+from sadtalker_core.errors import EnhancerError, InputError
 from sadtalker_core.networks.parsenet import load_parsenet
 from sadtalker_core.networks.retinaface import load_retinaface
 from sadtalker_core.post import face_restore
 from sadtalker_core.post.enhance import FaceArchitecture, FaceEnhancer
-from sadtalker_core.post.face_restore import FaceRestorer, align_face, detections, find_faces, restore_face
+from sadtalker_core.post.face_restore import (
+    FaceRestorer,
+    align_face,
+    detections,
+    find_faces,
+    load_face_restorer,
+    restore_face,
+)
 from sadtalker_core.post.upsample import BackgroundUpsampler
 
 UPSCALE = 2
@@ -288,3 +295,16 @@ def test_bad_frames_and_settings_are_refused(retinaface, restorer):
         FaceRestorer(retinaface, enhancer, None, upscale=0)
     with pytest.raises(InputError, match="strength must be between 0 and 1"):
         FaceRestorer(retinaface, enhancer, None, strength=1.5)
+
+
+def test_the_restorer_finds_its_detector_and_parser_in_the_folders_given(detection_file, parser_file, restorer,
+                                                                          tmp_path):
+    enhancer = stand_in_enhancer(restorer)
+    with pytest.raises(EnhancerError, match=r"detection_Resnet50_Final.pth, not in .*; download it .*"
+                                            r"parsing_parsenet.pth\) or use enhance mode 'crop'"):
+        load_face_restorer(enhancer, [tmp_path])
+    with_parser = load_face_restorer(enhancer, [tmp_path, detection_file.parent], upscale=3, strength=0.5)
+    assert with_parser.parser is not None and (with_parser.upscale, with_parser.strength) == (3, 0.5)
+    (tmp_path / "detection_Resnet50_Final.pth").symlink_to(detection_file)
+    with pytest.warns(UserWarning, match="no face parser"):
+        assert load_face_restorer(enhancer, [tmp_path]).parser is None
