@@ -1,4 +1,4 @@
-"""Command line: ``sadtalker generate | generate-batch | demo | download`` (also
+"""Command line: ``sadtalker generate | generate-batch | demo | dub | download`` (also
 ``python -m sadtalker_core ...``).
 
 Argument parsing and progress bars only; every step is a call into the library.  Options keep
@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from ..errors import SadTalkerError
 from .arguments import EXIT_BAD_INPUT
 from .batch import run_batch
+from .dub import run_dub
 from .generate import clip_line, run_generate
 from .parser import build_parser, prog
 from .signals import StopOnSignals, Stopped
@@ -43,6 +44,10 @@ def _run(args: argparse.Namespace) -> int:
         report = run_batch(args)
         print("\n".join(report.summary()), file=sys.stderr)
         return EXIT_BAD_INPUT if report.failed else 0
+    if args.command == "dub":
+        clip = run_dub(args)
+        print(f"{clip.path}: {clip.num_frames} frames, {clip.size[0]}x{clip.size[1]}, {clip.fps} fps")
+        return 0
     print(clip_line(run_generate(args)))
     return 0
 

@@ -30,6 +30,7 @@ ENHANCE_MODES = ("official", "crop")  # the first is the default
 PRECISIONS = ("auto", "exact", "fast")
 CROP_LANDMARKS = ("detect", "mapped")  # the first is the default
 FACE_ORDERS = ("score", "largest")  # the first is the default
+LENGTH_POLICIES = ("pingpong", "loop", "cut")  # motion.length.LengthPolicy; the first is the default
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv")
 MOTION_SUFFIXES = (".safetensors", ".npz", ".mat")
 #: the motion options' defaults (MotionOptions()): --load-motion refuses any other value
@@ -165,6 +166,41 @@ def clip_arguments(parser: argparse.ArgumentParser) -> None:
     _options(parser)
 
 
+def dub_arguments(parser: argparse.ArgumentParser) -> None:
+    """``dub``'s arguments: the video, the speech, the output, and what applies to a dub."""
+    parser.add_argument("--video", type=Path, required=True, help="the talking video to dub (mp4, mov, mkv, ...)")
+    parser.add_argument("--audio", type=Path, required=True, help="the new speech (WAV, FLAC, MP3, ...)")
+    parser.add_argument("--out", type=_video_file, required=True, help="the video to write (.mp4, .mov or .mkv)")
+    parser.add_argument("--checkpoints", "--checkpoint_dir", type=Path, required=True, metavar="DIR",
+                        help="folder with the official model files (python -m sadtalker_core download DIR)")
+    parser.add_argument("--length", choices=LENGTH_POLICIES, default=LENGTH_POLICIES[0],
+                        help="speech longer than the video: pingpong (forward then backward, no jump), loop, or cut "
+                             "(stop with the video) (default pingpong)")
+    parser.add_argument("--preprocess", choices=("full", "extfull"), default="full",
+                        help="the crop pasted back into every frame: full (the face) or extfull (wider) (default full)")
+    parser.add_argument("--paste", choices=PASTE_METHODS, default=PASTE_METHODS[0],
+                        help=f"feather (a soft edge) or seamless (the official Poisson blend) (default {PASTE_METHODS[0]})")
+    parser.add_argument("--size", type=int, choices=RENDER_SIZES, default=256, help="render size (default 256)")
+    parser.add_argument("--expression-scale", type=number(), default=1.0, metavar="X",
+                        help="scale of the speech's expression (default 1)")
+    parser.add_argument("--face-index", type=int_range(0), default=None, metavar="I",
+                        help="which face to follow when there are several, counted in --face-order (default 0)")
+    parser.add_argument("--face-order", choices=FACE_ORDERS, default=FACE_ORDERS[0],
+                        help="score (the most confident first, as official) or largest (default score)")
+    parser.add_argument("--crop-landmarks", choices=CROP_LANDMARKS, default="detect",
+                        help="detect: find the face again on each crop, as the official code; mapped: faster "
+                             "(default detect)")
+    parser.add_argument("--batch-size", type=int_range(0), default=2, metavar="N",
+                        help="frames per render step (default 2; 0 is taken as 1)")
+    parser.add_argument("--max-seconds", type=number(positive=True), default=None, metavar="S",
+                        help="use only the first S seconds of the speech (a quick preview)")
+    parser.add_argument("--device", type=_device_name, default="auto",
+                        help="auto (CUDA when available), cpu, cuda or cuda:N")
+    parser.add_argument("--precision", choices=PRECISIONS, default="auto",
+                        help="exact, fast or auto (fast on a CUDA GPU, exact elsewhere) (default auto)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars or status lines")
+
+
 def prog() -> str:
     """How the user called us: ``sadtalker`` (the installed command) or ``python -m sadtalker_core``."""
     return "sadtalker" if Path(sys.argv[0]).stem == "sadtalker" else "python -m sadtalker_core"
@@ -205,6 +241,11 @@ def build_parser() -> argparse.ArgumentParser:
                       help="the video to write (default demo.mp4)")
     demo.set_defaults(image=DEMO_IMAGE, audio=DEMO_AUDIO)
     _options(demo)
+    dub = commands.add_parser("dub", help="dub a talking video with new speech",
+                              description="The same video, every frame of it, with the mouth following new speech; "
+                                          "head motion, blinks and everything outside the face stay the video's own. "
+                                          "At the video's frame rate; the output lasts as long as the speech.")
+    dub_arguments(dub)
     for name, text in FORWARDED_HELP.items():
         commands.add_parser(name, help=text, add_help=False)
     return parser
