@@ -120,14 +120,14 @@ def test_each_node_brings_its_networks_onto_the_device_before_running_them(comfy
                         seed=0)
     (pose,) = run(PoseVAENode, models=models, face=face, audio=short_speech, pose_style=0, head_motion_scale=1.0,
                   seed=0)
-    frames = run(Render, models=models, face=face, expression=expression, pose=pose, batch_size=2)[0]
+    frames = run(Render, models=models, face=face, expression=expression, pose=pose, batch_size=2, fps=25)[0]
     assert frames.shape == (2, 256, 256, 3)
     assert comfy_models.loads == [([patcher], True)] * 4
     assert comfy_models.runs() == ["load", "recon", "load", "expnet", "load", "posevae", "load", "generator"]
 
     (enhancer,) = run(loaders.LoadFaceEnhancer, model_name=gfpgan_name, device="cpu", precision="exact")
     comfy_models.record_runs(enhancer.model, "enhancer")
-    (restored,) = run(FaceEnhance, frames=frames[:1, :64, :64], enhancer=enhancer, strength=1.0,
+    (restored,) = run(FaceEnhance, frames=frames[:1, :64, :64], enhancer=enhancer, mode="crop", upscale=2, strength=1.0,
                       codeformer_fidelity=0.5, batch_size=1)
     assert restored.shape == (1, 64, 64, 3)
     assert comfy_models.loads[-1] == ([comfy_models.patcher_of(enhancer)], True)
