@@ -6,7 +6,8 @@ import torch
 from comfy_api.latest import io
 
 from ..sadtalker_core.config import VIDEO_FPS, ReferenceFrames
-from ..sadtalker_core.io.video_reader import reference_indices
+from ..sadtalker_core.errors import SettingError
+from ..sadtalker_core.io.video_reader import iter_reference_frames, reference_frame_count, reference_indices
 from ..sadtalker_core.models import SadTalkerModels
 from ..sadtalker_core.pipeline import extract_frames
 from ..sadtalker_core.source import CropLandmarks, FaceOrder, PreprocessMode
@@ -32,7 +33,6 @@ class Extract3DMM(io.ComfyNode):
             "frame and every frame's coefficients come out: a reference for blinks (ExpNet) or head pose.",
             inputs=[
                 models_input(),
-                io.Image.Input("image", tooltip="A portrait, or a video's frames (e.g. from Get Video Components)."),
                 io.Combo.Input("preprocess", options=PreprocessMode, default=PreprocessMode.CROP,
                                tooltip=PREPROCESS_HELP),
                 io.Int.Input("face_index", default=0, min=0, max=64,
@@ -52,6 +52,12 @@ class Extract3DMM(io.ComfyNode):
                                tooltip="detect: find the face again on the crop, as the official SadTalker does; "
                                        "mapped: reuse the picture's landmarks, one detection fewer (faster, not the "
                                        "official numbers)."),
+                io.Image.Input("image", optional=True,
+                               tooltip="A portrait, or a video's frames (e.g. from Get Video Components). Connect "
+                                       "this or video."),
+                io.Video.Input("video", optional=True, tooltip=(
+                    "A video (Load Video) in place of image: decoded here, frame by frame, and only as far as the "
+                    "clip needs when the speech is connected (Get Video Components decodes it whole).")),
                 io.Audio.Input("audio", optional=True, tooltip=(
                     "For a reference video: connect the speech, and only the frames the clip uses are extracted "
                     "(one per 40 ms of speech; a longer video's later frames would never be used). Not connected: "
@@ -67,23 +73,31 @@ class Extract3DMM(io.ComfyNode):
         )
 
     @classmethod
-    def execute(cls, models: SadTalkerModels, image: torch.Tensor, preprocess: str, face_index: int,
+    def execute(cls, models: SadTalkerModels, preprocess: str, face_index: int,
                 face_order: str = FaceOrder.SCORE.value, reference_frames: str = ReferenceFrames.ONE_TO_ONE.value,
                 fps: float = VIDEO_FPS, crop_landmarks: str = CropLandmarks.DETECT.value,
-                audio: dict | None = None) -> io.NodeOutput:
-        frames = image_frames(image)
-        indices = reference_indices(len(frames), fps, reference_frames)
-        if audio is not None:
-            indices = indices[:speech(audio).num_frames]
-        update = comfy.progress_bar(len(indices))
+                image: torch.Tensor | None = None, video=None, audio: dict | None = None) -> io.NodeOutput:
+        limit = None if audio is None else speech(audio).num_frames
+        if (image is None) == (video is None):
+            raise SettingError("Extract 3DMM: connect either image (a picture or frames) or video, not both")
+        if video is not None:
+            source = video.get_stream_source()
+            count = reference_frame_count(source, reference_frames)
+            total = count if limit is None else min(count, limit)
+            pictures = iter_reference_frames(source, reference_frames, limit)
+        else:
+            frames = image_frames(image)
+            indices = reference_indices(len(frames), fps, reference_frames)[:limit]
+            total, pictures = len(indices), (frames[i] for i in indices)
+        update = comfy.progress_bar(total)
 
         def on_frame(done: int) -> None:
             update(done)
             comfy.check_interrupted()
 
         comfy.load_on_device(models)
-        face, coefficients = extract_frames(models, (frames[i] for i in indices), preprocess, face_index, on_frame,
-                                            name="the image input", crop_landmarks=crop_landmarks,
+        face, coefficients = extract_frames(models, pictures, preprocess, face_index, on_frame,
+                                            name="the video input" if video is not None else "the image input", crop_landmarks=crop_landmarks,
                                             face_order=face_order)
         return io.NodeOutput(face, coefficients, to_image(face.crop.image[None]))
 

@@ -124,18 +124,11 @@ def _reference_motion(models: SadTalkerModels, path: Path, mode: str, frames: in
                       crop_landmarks: str, reference_frames: str) -> Motion:
     """The 3DMM motion of a reference video's first ``frames`` motion frames (later ones would be
     cut anyway), its frames taken as ``reference_frames`` says."""
-    from ..config import ReferenceFrames
-    from ..io.video_reader import iter_frames, probe_video
-    from ..motion.audio import DEFAULT_AUDIO
+    from ..io.video_reader import iter_reference_frames, reference_frame_count
     from ..pipeline import video_motion
 
-    info = probe_video(path)
-    if ReferenceFrames(reference_frames) is ReferenceFrames.ONE_TO_ONE:
-        fps, available = None, info.frame_count
-    else:
-        fps, available = DEFAULT_AUDIO.fps, round(info.duration * DEFAULT_AUDIO.fps)
-    with progress.bar(f"reference {path.name}", min(frames, available)) as bar:
-        return video_motion(models, itertools.islice(iter_frames(path, fps), frames), mode,
+    with progress.bar(f"reference {path.name}", min(frames, reference_frame_count(path, reference_frames))) as bar:
+        return video_motion(models, iter_reference_frames(path, reference_frames, frames), mode,
                             on_frame=lambda done: bar.update(done - bar.n), name=str(path),
                             crop_landmarks=crop_landmarks)
 

@@ -7,18 +7,35 @@ clips.
 """
 from __future__ import annotations
 
+import itertools
 import math
 import os
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Iterator
+from typing import BinaryIO, Iterator
 
 import av
 import numpy as np
 
 from ..config import VIDEO_FPS, ReferenceFrames
 from ..errors import VideoError
+
+
+def iter_reference_frames(path: str | os.PathLike | BinaryIO, mode: ReferenceFrames | str,
+                     limit: int | None = None) -> Iterator[np.ndarray]:
+    """A reference video's frames as 25 fps motion frames, decoded lazily, as ``mode`` says (one
+    to one, or on a 25 fps timeline); no more than ``limit`` of them (the rest is never decoded)."""
+    fps = None if ReferenceFrames(mode) is ReferenceFrames.ONE_TO_ONE else VIDEO_FPS
+    return itertools.islice(iter_frames(path, fps), limit)
+
+
+def reference_frame_count(path: str | os.PathLike | BinaryIO, mode: ReferenceFrames | str) -> int:
+    """How many motion frames :func:`iter_reference_frames` gives for the whole video."""
+    info = probe_video(path)
+    if ReferenceFrames(mode) is ReferenceFrames.ONE_TO_ONE:
+        return info.frame_count
+    return round(info.duration * VIDEO_FPS)
 
 
 def reference_indices(num_frames: int, source_fps: float | Fraction, mode: ReferenceFrames | str) -> list[int]:
@@ -32,7 +49,7 @@ def reference_indices(num_frames: int, source_fps: float | Fraction, mode: Refer
 class VideoInfo:
     """What :func:`probe_video` reports about a file's first video stream."""
 
-    path: Path
+    path: Path | None  # None for a file object
     frame_count: int
     fps: float
     duration: float  # seconds
@@ -50,8 +67,12 @@ def frame_rate(fps: float | Fraction) -> Fraction:
     return rate
 
 
-def open_media(path: str | os.PathLike) -> av.container.InputContainer:
+def open_media(path: str | os.PathLike | BinaryIO) -> av.container.InputContainer:
+    """The media at ``path``: a file name, or a seekable file object (read from its start)."""
     try:
+        if hasattr(path, "read"):
+            path.seek(0)
+            return av.open(path)
         return av.open(str(path))
     except (OSError, av.FFmpegError) as err:
         raise VideoError(f"cannot read {path}: {err}; check that the file exists and is a video") from err
@@ -63,7 +84,7 @@ def _video_stream(container: av.container.InputContainer, path: str | os.PathLik
     return container.streams.video[0]
 
 
-def probe_video(path: str | os.PathLike) -> VideoInfo:
+def probe_video(path: str | os.PathLike | BinaryIO) -> VideoInfo:
     """Frame count, frame rate, duration, size and audio presence of a video file.
 
     The frame count comes from the container's index, or by counting packets (no decoding)
@@ -81,7 +102,7 @@ def probe_video(path: str | os.PathLike) -> VideoInfo:
             duration = frame_count / fps if fps else 0.0
         audio = container.streams.audio[0] if container.streams.audio else None
         return VideoInfo(
-            path=Path(path),
+            path=None if hasattr(path, "read") else Path(path),
             frame_count=frame_count,
             fps=fps,
             duration=duration,
@@ -92,7 +113,7 @@ def probe_video(path: str | os.PathLike) -> VideoInfo:
         )
 
 
-def iter_frames(path: str | os.PathLike, fps: float | Fraction | None = None) -> Iterator[np.ndarray]:
+def iter_frames(path: str | os.PathLike | BinaryIO, fps: float | Fraction | None = None) -> Iterator[np.ndarray]:
     """The frames of a video as RGB uint8 (H, W, 3) arrays, decoded lazily: every decoded frame in
     order (``fps`` None: how the official code reads a reference video, one video frame per motion
     frame whatever the video's rate), or resampled to a ``fps`` timeline.

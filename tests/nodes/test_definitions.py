@@ -14,7 +14,7 @@ from comfyui_sadtalker.nodes import comfy, types
 
 OUR_TYPES = {kind.io_type for kind in (types.Models, types.Face, types.Coeffs, types.Expression, types.Pose,
                                        types.Enhancer)}
-CORE_TYPES = {"IMAGE", "AUDIO", "INT", "FLOAT", "STRING", "BOOLEAN"}
+CORE_TYPES = {"IMAGE", "AUDIO", "VIDEO", "INT", "FLOAT", "STRING", "BOOLEAN"}
 #: the ids saved workflows refer to: they never change
 NODE_IDS = {
     "SadTalkerLoadModels", "SadTalkerLoadFaceEnhancer", "SadTalkerExtract3DMM", "SadTalkerExpNet",

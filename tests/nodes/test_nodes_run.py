@@ -2,6 +2,7 @@
 real pictures, speech and video from tests/data/media.  Renders are kept to two frames."""
 from __future__ import annotations
 
+import io
 import shutil
 from pathlib import Path
 
@@ -130,6 +131,35 @@ def test_resampled_frames_at_another_rate_are_put_on_25_fps(bundle, video_frames
                        reference_frames="resample")
     assert halved.num_frames == 2
     torch.testing.assert_close(halved.expression[1], all_four.expression[2])
+
+
+class _LoadedVideo:
+    """What ComfyUI's Load Video hands on (a VideoInput): here, only its stream source."""
+
+    def __init__(self, source):
+        self.source = source
+
+    def get_stream_source(self):
+        return self.source
+
+
+@pytest.mark.parametrize("as_bytes", [False, True], ids=["file", "bytes"])
+def test_a_video_input_is_decoded_only_as_far_as_the_speech_needs(bundle, media_dir, short_speech, reference, progress,
+                                                                  as_bytes):
+    """Load Video's VIDEO (a file name, or bytes in memory) instead of its decoded frames: with a 2-frame
+    clip, 2 frames of the 200-frame video are decoded and extracted, the same as from the IMAGE batch."""
+    path = media_dir / "WDA_AlexandriaOcasioCortez_000.mp4"
+    video = _LoadedVideo(io.BytesIO(path.read_bytes()) if as_bytes else str(path))
+    _, used, _ = run(Extract3DMM, models=bundle, video=video, preprocess="crop", face_index=0, audio=short_speech)
+    assert used.num_frames == 2 and progress == [(1, 2), (2, 2)]
+    torch.testing.assert_close(used.expression, reference.expression[:2], atol=1e-4, rtol=0)
+
+
+def test_image_and_video_together_or_neither_are_refused(bundle, video_frames, media_dir):
+    video = _LoadedVideo(str(media_dir / "WDA_AlexandriaOcasioCortez_000.mp4"))
+    for inputs in ({"image": video_frames, "video": video}, {}):
+        with pytest.raises(SettingError, match="either image .* or video"):
+            run(Extract3DMM, models=bundle, preprocess="crop", face_index=0, **inputs)
 
 
 def test_with_the_speech_connected_only_the_frames_the_clip_uses_are_extracted(bundle, video_frames, short_speech,

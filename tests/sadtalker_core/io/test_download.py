@@ -184,9 +184,10 @@ def test_registry_holds_the_official_release_assets():
         assert spec.url.rsplit("/", 1)[1] == spec.name
         assert spec.sha256 is None or re.fullmatch(r"[0-9a-f]{64}", spec.sha256)
     # pinned where known: every hash-less file lacks a published hash (official_files says why), and
-    # only the three files no manifest lists lack a size
+    # only the five files whose size could not be read here (no network) lack a size
     assert {spec.name for spec in dl.OFFICIAL_FILES.values() if spec.size is None} == {
-        "RestoreFormer.pth", "facevid2vid_00189-model.pth.tar", "wav2lip.pth"}
+        "RestoreFormer.pth", "facevid2vid_00189-model.pth.tar", "wav2lip.pth", "parsing_parsenet.pth",
+        "RealESRGAN_x2plus.pth"}
     assert dl.OFFICIAL_FILES["vgg19-dcbb9e9d.pth"].sha256.startswith("dcbb9e9d")  # torchvision's name prefix
     with pytest.raises(DownloadError, match="unknown model file"):
         dl.select_files(["GFPGANv1.3.pth"])
