@@ -173,7 +173,8 @@ def test_registry_holds_the_official_release_assets():
         "mapping_00109-model.pth.tar", "mapping_00229-model.pth.tar", "SadTalker_V0.0.2_256.safetensors",
         "SadTalker_V0.0.2_512.safetensors", "detection_Resnet50_Final.pth", "alignment_WFLW_4HG.pth", "GFPGANv1.4.pth",
     }
-    assert {spec.name for spec in dl.select_files(include_optional=True)} - defaults == {"RestoreFormer.pth", "codeformer.pth"}
+    assert {spec.name for spec in dl.select_files(include_optional=True)} - defaults == {
+        "RestoreFormer.pth", "codeformer.pth", "parsing_parsenet.pth", "RealESRGAN_x2plus.pth"}
     # every trainer's files: the recon net (bundle), MappingNet's frozen renderer with its head-pose
     # estimator, Wav2Lip, the perceptual loss's VGG-19
     assert {spec.name for spec in dl.select_files(training=True)} == {
