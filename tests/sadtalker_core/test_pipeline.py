@@ -98,8 +98,9 @@ class FlatFaces:
 
     def __call__(self, models, source, motion, options):
         self.motions.append(motion)
-        for start in range(0, motion.num_frames, options.batch_size):
-            count = min(options.batch_size, motion.num_frames - start)
+        step = options.batch_size or 1  # 0 (auto) is 1 on the CPU
+        for start in range(0, motion.num_frames, step):
+            count = min(step, motion.num_frames - start)
             self.produced += count
             self.ahead.append(self.produced - self.written)
             yield np.full((count, self.size[1], self.size[0], 3), 128, dtype=np.uint8)
