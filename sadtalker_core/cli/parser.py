@@ -73,6 +73,19 @@ def _ray_address(text: str) -> str:
     return text
 
 
+def _run_options(parser: argparse.ArgumentParser) -> None:
+    """How much of the speech, on which device, in which precision, how quietly: every command that renders."""
+    parser.add_argument("--max-seconds", type=number(positive=True), default=None, metavar="S",
+                        help="use only the first S seconds of the audio (a quick preview)")
+    parser.add_argument("--device", type=_device_name, default="auto",
+                        help="auto (CUDA when available), cpu, cuda or cuda:N")
+    parser.add_argument("--precision", choices=PRECISIONS, default="auto",
+                        help="exact: float32, the official numbers; fast: the reduced precision the device computes "
+                             "natively (bfloat16 on recent GPUs and CPUs with AVX512-BF16 / AMX, float16 on older "
+                             "GPUs), about 2-3x faster renders; auto: fast on a CUDA GPU, exact elsewhere (default)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars or status lines")
+
+
 def _options(parser: argparse.ArgumentParser) -> None:
     """The options ``generate``, ``demo`` and ``generate-batch`` share."""
     parser.add_argument("--checkpoints", "--checkpoint_dir", type=Path, required=True, metavar="DIR",
@@ -147,15 +160,7 @@ def _options(parser: argparse.ArgumentParser) -> None:
                         help="also save the generated motion (.safetensors, .npz or official .mat)")
     parser.add_argument("--load-motion", type=Path, default=None, metavar="FILE",
                         help="use a saved motion instead of generating one from the audio")
-    parser.add_argument("--max-seconds", type=number(positive=True), default=None, metavar="S",
-                        help="use only the first S seconds of the audio (a quick preview)")
-    parser.add_argument("--device", type=_device_name, default="auto",
-                        help="auto (CUDA when available), cpu, cuda or cuda:N")
-    parser.add_argument("--precision", choices=PRECISIONS, default="auto",
-                        help="exact: float32, the official numbers; fast: the reduced precision the device computes "
-                             "natively (bfloat16 on recent GPUs and CPUs with AVX512-BF16 / AMX, float16 on older "
-                             "GPUs), about 2-3x faster renders; auto: fast on a CUDA GPU, exact elsewhere (default)")
-    parser.add_argument("--quiet", action="store_true", help="no progress bars or status lines")
+    _run_options(parser)
 
 
 def clip_arguments(parser: argparse.ArgumentParser) -> None:
@@ -192,13 +197,7 @@ def dub_arguments(parser: argparse.ArgumentParser) -> None:
                              "(default detect)")
     parser.add_argument("--batch-size", type=int_range(0), default=2, metavar="N",
                         help="frames per render step (default 2; 0 is taken as 1)")
-    parser.add_argument("--max-seconds", type=number(positive=True), default=None, metavar="S",
-                        help="use only the first S seconds of the speech (a quick preview)")
-    parser.add_argument("--device", type=_device_name, default="auto",
-                        help="auto (CUDA when available), cpu, cuda or cuda:N")
-    parser.add_argument("--precision", choices=PRECISIONS, default="auto",
-                        help="exact, fast or auto (fast on a CUDA GPU, exact elsewhere) (default auto)")
-    parser.add_argument("--quiet", action="store_true", help="no progress bars or status lines")
+    _run_options(parser)
 
 
 def prog() -> str:
