@@ -38,6 +38,12 @@ def to_image(frames: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(frames)).to(torch.float32).div_(255.0)
 
 
+def audio_clip(audio: dict, seconds: float) -> dict:
+    """The first ``seconds`` of an AUDIO value, at its own sample rate and channels."""
+    samples = round(seconds * int(audio["sample_rate"]))
+    return {"waveform": audio["waveform"][..., :samples], "sample_rate": audio["sample_rate"]}
+
+
 def speech(audio: dict, name: str = "audio") -> AudioFeatures:
     """An AUDIO value (one clip) -> the mel windows of its 25 fps video frames."""
     if not isinstance(audio, dict) or "waveform" not in audio or "sample_rate" not in audio:

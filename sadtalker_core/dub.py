@@ -21,15 +21,18 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import io
 import itertools
+import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
 import numpy as np
 import torch
 
-from .errors import SettingError
+from .errors import InputError, SettingError
+from .io.video_reader import iter_frames
 from .models import SadTalkerModels
 from .motion import AudioFeatures, Motion, make_expression, motion_from_coeffs, split_motion
 from .motion.audio import DEFAULT_AUDIO
@@ -39,6 +42,7 @@ from .motion.sequences import COEFF_DIM, EXP_DIM
 from .pipeline import enhance_batches
 from .post.enhance import FaceEnhancer
 from .post.paste import PasteMethod, paste_frames, restore_aspect
+from .render import auto_batch_size
 from .render.frames import frames_to_uint8
 from .render.video_source import VideoBatchRenderer, render_video_batch, source_images, video_windows
 from .source.crop import FaceCrop, PreprocessMode
@@ -56,14 +60,15 @@ class DubOptions:
     ``mode``: ``full`` (the face quad, as pictures) or ``extfull`` (the wider crop) pasted back;
     ``smoothing_radius``: frames on each side in the crop's moving average (:mod:`~sadtalker_core.source.tracking`);
     ``face_index``: the face to follow, chosen on the first frame with a face, counted in ``face_order``
-    (the most confident first, as official, or the largest).
+    (the most confident first, as official, or the largest); ``batch_size``: frames decoded and rendered
+    at a time (0: as many as fit the device's memory, :func:`~sadtalker_core.render.auto_batch_size`).
     """
 
     length: LengthPolicy = LengthPolicy.PINGPONG
     mode: PreprocessMode = PreprocessMode.FULL
     paste: PasteMethod = PasteMethod.FEATHER
     expression_scale: float = 1.0
-    batch_size: int = 2
+    batch_size: int = 0
     smoothing_radius: int = SMOOTHING_RADIUS
     crop_landmarks: CropLandmarks = CropLandmarks.DETECT
     face_index: int | None = None
@@ -79,8 +84,9 @@ class DubOptions:
         if not self.mode.pastes_back:
             raise SettingError(f"a dub pastes the face back into every frame: use preprocess 'full' or 'extfull', "
                                f"not '{self.mode.value}'")
-        if self.batch_size < 1:
-            raise SettingError(f"batch_size must be >= 1, got {self.batch_size}")
+        if self.batch_size < 0:
+            raise SettingError(f"batch_size must be >= 1 (or 0: as many as fit the device's memory), "
+                               f"got {self.batch_size}")
         if self.smoothing_radius < 0:
             raise SettingError(f"smoothing_radius must be >= 0 frames, got {self.smoothing_radius}")
 
@@ -134,6 +140,25 @@ class StreamedFrames:
             if self._next > index:
                 return frame
         raise IndexError(f"frame {index} asked for, but the video has {self._next} frames")
+
+
+def streamed_video(source: str | os.PathLike | BinaryIO, cache: int = 25) -> StreamedFrames:
+    """The video at ``source`` (a file name, or a file object such as ComfyUI's VIDEO gives) as
+    :class:`StreamedFrames`; a file object's bytes are read once, and each decode has its own view
+    of them."""
+    if hasattr(source, "read"):
+        source.seek(0)
+        data = source.read()
+        return StreamedFrames(lambda: iter_frames(io.BytesIO(data)), cache)
+    return StreamedFrames(lambda: iter_frames(source), cache)
+
+
+def video_rate(fps: float, name: object) -> int:
+    """The whole frame rate a dub of a video at ``fps`` is written at (29.97 -> 30: its frames are
+    taken one to one, as the motion's are); ``name`` names the video in the error."""
+    if fps <= 0:
+        raise InputError(f"{name}: the video states no frame rate; re-encode it with a constant frame rate")
+    return max(1, round(fps))
 
 
 def speech_frames(audio: AudioFeatures, fps: int) -> int:
@@ -199,11 +224,12 @@ def render_dub(models: SadTalkerModels, frames: VideoFrames, faces: VideoFaces, 
     ``indices[t]`` with its face rendered to ``expression[t]`` (:mod:`~sadtalker_core.render.video_source`),
     restored to the crop's aspect, enhanced when an ``enhancer`` is given (as for pictures, one
     face at a time: their sizes differ) and pasted back with the frame's own box; a frame with no
-    face comes out as it went in.  ``options.batch_size`` frames are decoded and rendered at a time."""
+    face comes out as it went in."""
     render = models.render_models(faces.mode)
+    step = options.batch_size or auto_batch_size(models.size, models.generator_settings.precision, models.device)
     windows = video_windows(faces.coeffs[list(indices)], expression, render.mapping.coeff_nc)
-    for start in range(0, len(indices), options.batch_size):
-        chunk = range(start, min(start + options.batch_size, len(indices)))
+    for start in range(0, len(indices), step):
+        chunk = range(start, min(start + step, len(indices)))
         images = [to_rgb_uint8(frames[indices[t]], f"frame {indices[t]} of the video") for t in chunk]
         crops = [faces.crop(indices[t], image) for t, image in zip(chunk, images)]
         with_face = [i for i, crop in enumerate(crops) if crop is not None]

@@ -79,6 +79,7 @@ def _talking_head(g: Graph, models: Node, face: Node, audio: Node, pose: Node, c
 
 
 def _video(g: Graph, frames, render: Node, column: int, prefix: str) -> None:
+    """Create Video from ``frames`` with ``render``'s fps and audio outputs -> Save Video."""
     video = g.add("CreateVideo", column, 1, images=frames, fps=render["fps"], audio=render["audio"])
     g.add("SaveVideo", column + 1, 1, video=video[0], filename_prefix=f"sadtalker/{prefix}")
 
@@ -135,8 +136,8 @@ def reference_video(g: Graph) -> None:
     the motion is drawn (Preview motion) and saved to a file."""
     g.explain(_note(
         "SadTalker: head motion and blinks from a reference video",
-        "**Load Video** → Get Video Components → a second **Extract 3DMM** on the video's frames (only as many "
-        "as the speech needs: its audio input is connected) → the video's coefficients drive ExpNet's blinks and "
+        "**Load Video** → a second **Extract 3DMM** on the video (decoded there frame by frame, and only as many "
+        "frames as the speech needs: its audio input is connected) → the video's coefficients drive ExpNet's blinks and "
         "**Pose from reference video** → **Preview motion** draws the head angles, mouth and blinks before you "
         "render → Render → Create Video → Save Video; **Save motion** keeps the motion as a file.",
         f"**Reference video**: none ships with the plugin. Upload a short clip of one talking face (a few "
@@ -146,9 +147,7 @@ def reference_video(g: Graph) -> None:
     models, image, audio = _inputs(g)
     face = g.add("SadTalkerExtract3DMM", 1, 0, models=models[0], image=image[0], preprocess="crop")
     video = g.add("LoadVideo", 0, 3, file=REFERENCE_VIDEO)
-    frames = g.add("GetVideoComponents", 1, 3, video=video[0])
-    reference = g.add("SadTalkerExtract3DMM", 2, 3, models=models[0], image=frames["images"], fps=frames["fps"],
-                      audio=audio[0])
+    reference = g.add("SadTalkerExtract3DMM", 2, 3, models=models[0], video=video[0], audio=audio[0])
     expression = g.add("SadTalkerExpNet", 3, 1, models=models[0], face=face["face"], audio=audio[0], seed=0,
                        blink_reference=reference["coefficients"])
     pose = g.add("SadTalkerPoseFromReference", 3, 2, face=face["face"], coefficients=reference["coefficients"])
@@ -157,6 +156,25 @@ def reference_video(g: Graph) -> None:
     g.add("SadTalkerSaveMotion", 5, 3, expression=expression[0], pose=pose[0],
           filename_prefix="sadtalker/reference_motion")
     _talking_head(g, models, face, audio, pose, 3, "reference", expression)
+
+
+def dub_video(g: Graph) -> None:
+    """A talking video lip-synced to new speech: the same video, its mouth following the speech."""
+    g.explain(_note(
+        "SadTalker: dub a talking video with new speech",
+        "**Load Video** (a video of one talking face) and **Load Audio** (the new speech) → **Dub video**: every "
+        "frame keeps its own head motion, blinks and background, and only the face's expression follows the "
+        "speech; frames without a face pass through → Create Video (the video's frame rate, the speech as its "
+        "sound) → Save Video. Longer speech than video: the video plays forward and back (length: pingpong).",
+        f"**Video**: none ships with the plugin. Upload a clip of one talking face with Load Video's upload "
+        f"button, or copy it into `ComfyUI/input` as `{REFERENCE_VIDEO}` and press R. **Speech**: `{SPEECH}`, the "
+        "plugin's example, put into `ComfyUI/input` when ComfyUI starts; pick your own in Load Audio.",
+        MODELS_NOTE, CPU_NOTE + " Dubbing also finds the face and its 3DMM in every frame it uses."), height=300)
+    models = g.add("SadTalkerLoadModels", 0, 0)
+    video = g.add("LoadVideo", 0, 1, file=REFERENCE_VIDEO)
+    audio = g.add("LoadAudio", 0, 2, audio=SPEECH)
+    dubbed = g.add("SadTalkerDubVideo", 1, 1, models=models[0], video=video[0], audio=audio[0])
+    _video(g, dubbed["frames"], dubbed, 2, "dub")
 
 
 def generated_portrait(g: Graph) -> None:
@@ -221,7 +239,7 @@ def download_models(g: Graph) -> None:
 
 WORKFLOWS: dict[str, Callable[[Graph], None]] = {
     f.__name__: f for f in (download_models, portrait_speech, full_body_enhanced, reference_video,
-                            generated_portrait, free_view)
+                            dub_video, generated_portrait, free_view)
 }
 
 

@@ -20,20 +20,12 @@ class DubbedClip:
     fps: int
 
 
-def video_rate(fps: float, path: Path) -> int:
-    """The whole frame rate a dub of a video at ``fps`` is written at (29.97 -> 30: its frames are
-    taken one to one, as the motion's are)."""
-    if fps <= 0:
-        raise InputError(f"{path}: the video states no frame rate; re-encode it with a constant frame rate")
-    return max(1, round(fps))
-
-
 def run_dub(args: argparse.Namespace) -> DubbedClip:
     """Everything ``dub`` does, cheapest checks first: the files, the device, the speech, then the
     models, the video's faces, the motion and the render, streamed into the output."""
-    from ..dub import DubOptions, StreamedFrames, dub_frames
+    from ..dub import DubOptions, dub_frames, streamed_video, video_rate
     from ..io.audio import AudioTrack
-    from ..io.video_reader import iter_frames, probe_video
+    from ..io.video_reader import probe_video
     from ..io.video_writer import VideoWriter, check_writable
     from ..models import load_models
     from ..render import GeneratorSettings
@@ -48,12 +40,12 @@ def run_dub(args: argparse.Namespace) -> DubbedClip:
     fps = video_rate(info.fps, args.video)
     audio = _read_audio(args.audio, args.max_seconds)
     options = DubOptions(length=args.length, mode=args.preprocess, paste=args.paste,
-                         expression_scale=args.expression_scale, batch_size=max(1, args.batch_size),
+                         expression_scale=args.expression_scale, batch_size=args.batch_size,
                          crop_landmarks=args.crop_landmarks, face_index=args.face_index, face_order=args.face_order)
     progress.say(f"loading the {args.size} px models from {args.checkpoints}")
     models = load_models(args.checkpoints, args.size, device, GeneratorSettings(precision))
     progress.say(f"finding the face in every frame of {args.video}")
-    frames = StreamedFrames(lambda: iter_frames(args.video))
+    frames = streamed_video(args.video)
     dubbed = dub_frames(models, frames, audio, options, fps=fps, name=str(args.video))
     size = (info.width, info.height)
     with progress.bar("rendering", dubbed.num_frames) as bar, \

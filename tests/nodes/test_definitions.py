@@ -19,7 +19,7 @@ CORE_TYPES = {"IMAGE", "AUDIO", "VIDEO", "INT", "FLOAT", "STRING", "BOOLEAN"}
 NODE_IDS = {
     "SadTalkerLoadModels", "SadTalkerLoadFaceEnhancer", "SadTalkerExtract3DMM", "SadTalkerExpNet",
     "SadTalkerPoseVAE", "SadTalkerStillPose", "SadTalkerPoseFromReference", "SadTalkerFreeView",
-    "SadTalkerRender", "SadTalkerFaceEnhance", "SadTalkerPasteBack", "SadTalkerSaveMotion", "SadTalkerLoadMotion",
+    "SadTalkerRender", "SadTalkerDubVideo", "SadTalkerFaceEnhance", "SadTalkerPasteBack", "SadTalkerSaveMotion", "SadTalkerLoadMotion",
     "SadTalkerDownloadModels", "SadTalkerPreviewMotion",
 }
 

@@ -4,6 +4,7 @@ ComfyUI's ``comfy.model_management`` / ``comfy.model_patcher`` are stood in for 
 recorders that behave as ComfyUI 0.3.64's do for the calls the plugin makes."""
 from __future__ import annotations
 
+import io
 import types
 
 import pytest
@@ -13,7 +14,8 @@ from comfyui_sadtalker.nodes import models as loaders
 from comfyui_sadtalker.nodes.face import Extract3DMM
 from comfyui_sadtalker.nodes.motion import ExpNetNode, PoseVAENode
 from comfyui_sadtalker.nodes.post import FaceEnhance
-from comfyui_sadtalker.nodes.render import Render
+from comfyui_sadtalker.nodes.render import DubVideo, Render
+from talking_video import LoadedVideo, talking_video_file
 from torch import nn
 
 CPU = torch.device("cpu")
@@ -132,6 +134,20 @@ def test_each_node_brings_its_networks_onto_the_device_before_running_them(comfy
     assert restored.shape == (1, 64, 64, 3)
     assert comfy_models.loads[-1] == ([comfy_models.patcher_of(enhancer)], True)
     assert comfy_models.runs()[-2:] == ["load", "enhancer"]
+
+
+def test_dub_video_brings_the_networks_onto_the_device_before_the_first_3dmm(comfy_models, short_speech, tmp_path):
+    (models,) = run(loaders.LoadSadTalkerModels, size="256", device="cpu", precision="exact", face_detector="auto")
+    patcher = comfy_models.patcher_of(models)
+    for name in ("recon", "expnet", "generator"):
+        comfy_models.record_runs(patcher.model[name], name)
+    video = LoadedVideo(io.BytesIO(talking_video_file(tmp_path / "talking.mp4", 2).read_bytes()))
+    frames = run(DubVideo, models=models, video=video, audio=short_speech, length="pingpong", preprocess="full",
+                 paste="feather", expression_scale=1.0, batch_size=0, face_index=0, face_order="score",
+                 crop_landmarks="mapped")[0]
+    assert len(frames) == 2 and comfy_models.loads == [([patcher], True)]
+    runs = comfy_models.runs()
+    assert runs[0] == "load" and {"recon", "expnet", "generator"} <= set(runs[1:])
 
 
 def test_without_comfyui_the_networks_stay_where_they_were_loaded(bundle):

@@ -23,10 +23,10 @@ from comfyui_sadtalker.nodes.motion import (
     StillPose,
 )
 from comfyui_sadtalker.nodes.post import FaceEnhance, PasteBack
-from comfyui_sadtalker.nodes.render import Render
+from comfyui_sadtalker.nodes.render import DubVideo, Render
 from comfyui_sadtalker.sadtalker_core.errors import CheckpointError, EnhancerError, SettingError
 from comfyui_sadtalker.sadtalker_core.io.frame_size import face_frame_size
-from comfyui_sadtalker.sadtalker_core.io.video_reader import probe_video
+from comfyui_sadtalker.sadtalker_core.io.video_reader import iter_frames, probe_video
 from comfyui_sadtalker.sadtalker_core.motion.sequences import ExpressionSequence, PoseSequence, combine_motion
 from comfyui_sadtalker.sadtalker_core.pipeline import RenderOptions, clip_frames
 from comfyui_sadtalker.sadtalker_core.post.paste import PasteMethod
@@ -35,6 +35,7 @@ from comfyui_sadtalker.sadtalker_core.source.dlib_detector import DlibDetector
 from comfyui_sadtalker.sadtalker_core.source.face import to_rgb_uint8
 from comfyui_sadtalker.sadtalker_core.source.landmarks import pick_face
 from PIL import Image
+from talking_video import FACE_AT, SIZE, LoadedVideo, talking_video_file
 
 
 def run(node_class, **inputs) -> tuple:
@@ -133,30 +134,20 @@ def test_resampled_frames_at_another_rate_are_put_on_25_fps(bundle, video_frames
     torch.testing.assert_close(halved.expression[1], all_four.expression[2])
 
 
-class _LoadedVideo:
-    """What ComfyUI's Load Video hands on (a VideoInput): here, only its stream source."""
-
-    def __init__(self, source):
-        self.source = source
-
-    def get_stream_source(self):
-        return self.source
-
-
 @pytest.mark.parametrize("as_bytes", [False, True], ids=["file", "bytes"])
 def test_a_video_input_is_decoded_only_as_far_as_the_speech_needs(bundle, media_dir, short_speech, reference, progress,
                                                                   as_bytes):
     """Load Video's VIDEO (a file name, or bytes in memory) instead of its decoded frames: with a 2-frame
     clip, 2 frames of the 200-frame video are decoded and extracted, the same as from the IMAGE batch."""
     path = media_dir / "WDA_AlexandriaOcasioCortez_000.mp4"
-    video = _LoadedVideo(io.BytesIO(path.read_bytes()) if as_bytes else str(path))
+    video = LoadedVideo(io.BytesIO(path.read_bytes()) if as_bytes else str(path))
     _, used, _ = run(Extract3DMM, models=bundle, video=video, preprocess="crop", face_index=0, audio=short_speech)
     assert used.num_frames == 2 and progress == [(1, 2), (2, 2)]
     torch.testing.assert_close(used.expression, reference.expression[:2], atol=1e-4, rtol=0)
 
 
 def test_image_and_video_together_or_neither_are_refused(bundle, video_frames, media_dir):
-    video = _LoadedVideo(str(media_dir / "WDA_AlexandriaOcasioCortez_000.mp4"))
+    video = LoadedVideo(str(media_dir / "WDA_AlexandriaOcasioCortez_000.mp4"))
     for inputs in ({"image": video_frames, "video": video}, {}):
         with pytest.raises(SettingError, match="either image .* or video"):
             run(Extract3DMM, models=bundle, preprocess="crop", face_index=0, **inputs)
@@ -436,6 +427,45 @@ def test_cancel_stops_the_render_after_the_batch_in_progress(bundle, portrait_fa
     with pytest.raises(Interrupted):
         run(Render, models=bundle, face=face, expression=expression, pose=still, batch_size=1, fps=25)
     assert progress == [(1, 2)]  # the second frame was never rendered
+
+
+# --- Dub video ------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def talking_video(tmp_path_factory) -> Path:
+    """Three frames of a talking face on a textured background, as an mp4 (Load Video's file)."""
+    return talking_video_file(tmp_path_factory.mktemp("dub") / "talking.mp4", 3)
+
+
+def dub_defaults() -> dict:
+    return {"length": "pingpong", "preprocess": "full", "paste": "feather", "expression_scale": 1.0, "batch_size": 0,
+            "face_index": 0, "face_order": "score", "crop_landmarks": "detect"}
+
+
+def test_dub_video_gives_the_videos_frames_with_a_rendered_face_as_long_as_the_speech(bundle, talking_video,
+                                                                                      short_speech, progress):
+    """Load Video's VIDEO (here its bytes) + 0.09 s of speech: 2 frames at the video's 384 x 320 and
+    25 fps, the speech cut to 0.08 s at its own rate; a band left of the face (never in a paste box)
+    is the decoded video's own, the face region is rendered."""
+    video = LoadedVideo(io.BytesIO(talking_video.read_bytes()))
+    frames, audio, fps = run(DubVideo, models=bundle, video=video, audio=short_speech, **dub_defaults())
+    assert frames.shape == (2, SIZE[1], SIZE[0], 3) and fps == 25.0 and progress == [(1, 2), (2, 2)]
+    rate = short_speech["sample_rate"]
+    assert audio["sample_rate"] == rate and audio["waveform"].shape[-1] == round(0.08 * rate)
+    decoded = np.stack(list(iter_frames(talking_video))[:2])
+    out = (frames.numpy() * 255).round().astype(np.uint8)
+    band = slice(0, FACE_AT[0] // 2)
+    assert np.array_equal(out[:, :, band], decoded[:, :, band])
+    x, y = FACE_AT
+    face = (slice(y + 96, y + 192), slice(x + 64, x + 192))
+    assert np.abs(out[:, face[0], face[1]].astype(int) - decoded[:, face[0], face[1]]).mean() > 1
+
+
+def test_dub_video_refuses_a_face_only_preprocess(bundle, talking_video, short_speech):
+    with pytest.raises(SettingError, match="pastes the face back into every frame: use preprocess 'full' or 'extfull'"):
+        run(DubVideo, models=bundle, video=LoadedVideo(str(talking_video)), audio=short_speech,
+            **{**dub_defaults(), "preprocess": "crop"})
 
 
 # --- frames for a video: every size encodes, and the node chain is the CLI's path -----------------

@@ -69,9 +69,9 @@ def _check_widget(where: str, definition: InputDef, value) -> None:
         assert isinstance(value, str), f"{where}: {value!r}"
 
 
-def test_the_six_workflows_are_comfyuis_templates_in_both_formats():
-    assert NAMES == ["download_models", "free_view", "full_body_enhanced", "generated_portrait", "portrait_speech",
-                     "reference_video"]
+def test_the_seven_workflows_are_comfyuis_templates_in_both_formats():
+    assert NAMES == ["download_models", "dub_video", "free_view", "full_body_enhanced", "generated_portrait",
+                     "portrait_speech", "reference_video"]
     assert WORKFLOWS == ROOT / "workflows"  # a folder ComfyUI lists a plugin's templates from (the design card's)
     for name in NAMES:
         assert WORKFLOWS.joinpath(f"{name}.json").is_file() and WORKFLOWS.joinpath("api", f"{name}.json").is_file()
@@ -149,9 +149,23 @@ def test_api_format_inputs_fit_the_definitions_and_match_the_ui_graph(name, defi
     assert api_links == ui_links
 
 
-def test_the_reference_workflow_uses_core_video_nodes_for_the_reference_video():
-    types = {node["class_type"] for node in _load("api", "reference_video.json").values()}
-    assert {"LoadVideo", "GetVideoComponents", "SadTalkerPoseFromReference"} <= types
+def test_the_reference_workflow_hands_load_videos_video_to_extract_3dmm():
+    """No Get Video Components: it would decode the whole video before Extract 3DMM sees a frame."""
+    prompt = _load("api", "reference_video.json")
+    types = {node["class_type"] for node in prompt.values()}
+    assert {"LoadVideo", "SadTalkerPoseFromReference"} <= types and "GetVideoComponents" not in types
+    video_extract = next(n for n in prompt.values() if n["class_type"] == "SadTalkerExtract3DMM" and "video" in n["inputs"])
+    assert prompt[video_extract["inputs"]["video"][0]]["class_type"] == "LoadVideo"
+
+
+def test_the_dub_workflow_dubs_load_videos_video_at_its_rate_with_the_speech():
+    prompt = _load("api", "dub_video.json")
+    (dub,) = (n for n in prompt.values() if n["class_type"] == "SadTalkerDubVideo")
+    assert prompt[dub["inputs"]["video"][0]]["class_type"] == "LoadVideo"
+    assert prompt[dub["inputs"]["audio"][0]]["class_type"] == "LoadAudio"
+    (video,) = (n for n in prompt.values() if n["class_type"] == "CreateVideo")
+    dub_id = next(i for i, n in prompt.items() if n is dub)
+    assert {video["inputs"][name][0] for name in ("images", "audio", "fps")} == {dub_id}
 
 
 def test_the_generated_portrait_workflow_feeds_a_decoded_image_to_extract_3dmm():
@@ -176,7 +190,8 @@ def test_each_workflow_explains_itself_in_a_note(name):
 def test_notes_name_the_other_files_a_workflow_needs():
     assert "facerestore_models" in _note("full_body_enhanced") and "GFPGANv1.4.pth" in _note("full_body_enhanced")
     assert "models/checkpoints" in _note("generated_portrait")
-    assert "upload" in _note("reference_video") and build.REFERENCE_VIDEO in _note("reference_video")
+    for name in ("reference_video", "dub_video"):
+        assert "upload" in _note(name) and build.REFERENCE_VIDEO in _note(name)
 
 
 def _note(name: str) -> str:
@@ -207,8 +222,7 @@ def test_preview_motion_shows_the_pose_rendered_in_the_reference_and_free_view_w
 
 def test_the_reference_videos_frames_are_extracted_only_as_far_as_the_speech_needs():
     prompt = _load("api", "reference_video.json")
-    video_extract = next(n for n in prompt.values() if n["class_type"] == "SadTalkerExtract3DMM"
-                         and prompt[n["inputs"]["image"][0]]["class_type"] == "GetVideoComponents")
+    video_extract = next(n for n in prompt.values() if n["class_type"] == "SadTalkerExtract3DMM" and "video" in n["inputs"])
     assert prompt[video_extract["inputs"]["audio"][0]]["class_type"] == "LoadAudio"
 
 

@@ -7,7 +7,7 @@ import pytest
 import soundfile
 
 from sadtalker_core.cli import main
-from sadtalker_core.cli.dub import video_rate
+from sadtalker_core.dub import video_rate
 from sadtalker_core.cli.parser import LENGTH_POLICIES, build_parser
 from sadtalker_core.errors import InputError
 from sadtalker_core.io.audio import read_audio
