@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from ..errors import SadTalkerError
 from .arguments import EXIT_BAD_INPUT
 from .batch import run_batch
-from .dub import run_dub
+from .dub import dub_line, run_dub
 from .generate import clip_line, run_generate
 from .parser import build_parser, prog
 from .signals import StopOnSignals, Stopped
@@ -45,8 +45,7 @@ def _run(args: argparse.Namespace) -> int:
         print("\n".join(report.summary()), file=sys.stderr)
         return EXIT_BAD_INPUT if report.failed else 0
     if args.command == "dub":
-        clip = run_dub(args)
-        print(f"{clip.path}: {clip.num_frames} frames, {clip.size[0]}x{clip.size[1]}, {clip.fps} fps")
+        print(dub_line(run_dub(args)))
         return 0
     print(clip_line(run_generate(args)))
     return 0

@@ -1,6 +1,6 @@
-"""``generate-batch``: every row of a manifest rendered with models loaded once, resumable and
-split over processes (the manifest itself is :mod:`.manifest`), or handed out to the workers of a
-Ray cluster (:mod:`.ray_batch`)."""
+"""``generate-batch``: every row of a manifest rendered (a picture row as ``generate`` does, a dub
+row as ``dub`` does) with models loaded once, resumable and split over processes (the manifest
+itself is :mod:`.manifest`), or handed out to the workers of a Ray cluster (:mod:`.ray_batch`)."""
 from __future__ import annotations
 
 import argparse
@@ -13,30 +13,41 @@ from pathlib import Path
 
 from ..errors import SadTalkerError, SettingError
 from .arguments import ArgumentsError, Parser
+from .dub import check_dub_arguments, dub_clip, dub_line, read_dub_inputs
 from .generate import Engine, Progress, clip_line, device_and_precision, load_engine, read_inputs, render_clip
-from .manifest import BatchReport, Manifest, ManifestError, ManifestRow, Shard, is_complete_video, read_manifest
-from .parser import PROCESS_OPTIONS, check_arguments, clip_arguments
+from .manifest import (NEEDED, BatchReport, Manifest, ManifestError, ManifestRow, Shard, is_complete_video,
+                       read_manifest)
+from .parser import PROCESS_OPTIONS, check_arguments, clip_arguments, dub_arguments
 
 
-def _row_parser() -> tuple[Parser, dict[str, argparse.Action]]:
-    """A parser of one manifest row's arguments (errors raised, not printed), and the options a row
-    may set, by column name."""
+#: the batch's options a dub row takes; the others are picture rows' defaults (``dub``'s own differ:
+#: ``--preprocess full``, ``--batch-size 2``), so a dub row is ``dub`` with its columns as flags
+DUB_INHERITED = (*PROCESS_OPTIONS, "max_seconds")
+#: what each kind of row is called in messages
+ROW_KINDS = {False: "a picture row (image)", True: "a dub row (video)"}
+
+
+def _row_parser(dub: bool = False) -> tuple[Parser, dict[str, argparse.Action]]:
+    """A parser of one manifest row's arguments (errors raised, not printed): ``generate``'s, or
+    ``dub``'s for a dub row; and the options such a row may set, by column name."""
     parser = Parser(prog="generate-batch", raise_errors=True, add_help=False)
-    clip_arguments(parser)
-    fixed = {"image", "audio", "out", "help", *PROCESS_OPTIONS}
+    (dub_arguments if dub else clip_arguments)(parser)
+    fixed = {"video" if dub else "image", "audio", "out", "help", *PROCESS_OPTIONS}
     return parser, {action.dest: action for action in parser._actions if action.dest not in fixed}
 
 
-def _check_columns(manifest: Manifest, options: dict[str, argparse.Action]) -> None:
+def _check_columns(manifest: Manifest) -> None:
     """Refuse, before any row runs, a column no row could use (a typo would fail every row)."""
+    options = {dub: _row_parser(dub)[1] for dub in ROW_KINDS}
     for column in sorted(manifest.option_columns):
         name = column.replace("-", "_")
         if name in PROCESS_OPTIONS:
             raise ManifestError(f"{manifest.path}: the column '{column}' cannot change from row to row (it chooses "
                                 f"what the process loads); give generate-batch --{name.replace('_', '-')} instead")
-        if name not in options:
-            raise ManifestError(f"{manifest.path}: unknown column '{column}'; a row has image, audio, output and any "
-                                f"of: {', '.join(sorted(options))}")
+        if not any(name in kind for kind in options.values()):
+            raise ManifestError(f"{manifest.path}: unknown column '{column}'; a row has {NEEDED}, and "
+                                + "; ".join(f"{ROW_KINDS[dub]} any of: {', '.join(sorted(options[dub]))}"
+                                            for dub in ROW_KINDS))
 
 
 def _flag(column: str, value: object) -> bool:
@@ -49,14 +60,19 @@ def _flag(column: str, value: object) -> bool:
 
 
 def row_arguments(args: argparse.Namespace, manifest: Manifest, row: ManifestRow) -> argparse.Namespace:
-    """``generate``'s arguments for one row: the batch's options, overridden by the row's columns,
-    parsed and range-checked by the same parser as the command line's."""
-    parser, options = _row_parser()
-    tokens = ["--image", str(row.image), "--audio", str(row.audio), "--out", str(row.output),
-              "--checkpoints", str(args.checkpoints)]
+    """One row's arguments, parsed and range-checked by the same parser as the command line's:
+    ``generate``'s (the batch's options overridden by the row's columns), or for a dub row ``dub``'s
+    (its defaults and the batch's :data:`DUB_INHERITED`, overridden by the row's columns).  The
+    result's ``command`` says which."""
+    parser, options = _row_parser(row.is_dub)
+    source = ["--video", str(row.video)] if row.is_dub else ["--image", str(row.image)]
+    tokens = [*source, "--audio", str(row.audio), "--out", str(row.output), "--checkpoints", str(args.checkpoints)]
     flags = {}
     for column, value in row.options.items():
-        action = options[column.replace("-", "_")]
+        action = options.get(column.replace("-", "_"))
+        if action is None:
+            raise ArgumentsError(f"column {column} does not apply to {ROW_KINDS[row.is_dub]}; it takes any of: "
+                                 f"{', '.join(sorted(options))}")
         option = action.option_strings[0]
         if action.nargs == 0:  # --still: true / false
             flags[action.dest] = _flag(column, value)
@@ -65,9 +81,15 @@ def row_arguments(args: argparse.Namespace, manifest: Manifest, row: ManifestRow
         if action.type is Path:
             items = [str(manifest.folder / str(item)) for item in items]
         tokens += [f"{option}={item}" for item in items] if action.nargs is None else [option, *map(str, items)]
-    namespace = parser.parse_args(tokens, namespace=copy.copy(args))
+    if row.is_dub:
+        dests = {action.dest for action in parser._actions}
+        start = argparse.Namespace(**{name: getattr(args, name) for name in DUB_INHERITED if name in dests})
+    else:
+        start = copy.copy(args)
+    namespace = parser.parse_args(tokens, namespace=start)
     for dest, value in flags.items():
         setattr(namespace, dest, value)
+    namespace.command = "dub" if row.is_dub else "generate"
     return namespace
 
 
@@ -87,7 +109,7 @@ def plan_batch(args: argparse.Namespace, shard: Shard,
     whose output is already a complete video are skipped, rows whose arguments fail the checks
     that need no model are failed; neither is rendered."""
     manifest = read_manifest(args.manifest)
-    _check_columns(manifest, _row_parser()[1])
+    _check_columns(manifest)
     report = BatchReport(manifest.path, shard, len(shard.take(manifest.rows)))
     progress.say(f"{manifest.path}: {len(manifest.rows)} rows; this process takes {report.rows} (shard {shard})")
     pending = []
@@ -98,7 +120,7 @@ def plan_batch(args: argparse.Namespace, shard: Shard,
             continue
         try:
             row_args = row_arguments(args, manifest, row)
-            check_arguments(row_args)
+            (check_dub_arguments if row.is_dub else check_arguments)(row_args)
         except SadTalkerError as err:
             record_failure(report, row, str(err))
             continue
@@ -108,7 +130,7 @@ def plan_batch(args: argparse.Namespace, shard: Shard,
 
 class RowRenderer:
     """Renders rows one after another in one process, with the models loaded once, for the first row
-    whose picture and audio could be read."""
+    whose inputs could be read, and shared by picture rows (``generate``) and dub rows (``dub``)."""
 
     def __init__(self, args: argparse.Namespace, progress: Progress, local_rank: int | None = None):
         self.args, self.progress, self.local_rank = args, progress, local_rank
@@ -118,14 +140,17 @@ class RowRenderer:
         """One row rendered: its closing line (where, how many frames, what size).  A problem with the
         row raises :class:`RowFailed` (a bug's traceback printed first); a problem loading the models
         raises its :class:`SadTalkerError`: no row could be rendered."""
+        dub = row_args.command == "dub"
         try:
-            inputs = read_inputs(row_args)
+            inputs = read_dub_inputs(row_args) if dub else read_inputs(row_args)
         except SadTalkerError as err:
             raise RowFailed(str(err)) from err
         if self.engine is None:
             device, precision = device_and_precision(self.args, self.local_rank)
             self.engine = load_engine(self.args, device, precision, self.progress)
         try:
+            if dub:
+                return dub_line(dub_clip(self.engine.models, row_args, inputs, self.progress))
             return clip_line(render_clip(self.engine, row_args, inputs, self.progress))
         except SadTalkerError as err:
             raise RowFailed(str(err)) from err

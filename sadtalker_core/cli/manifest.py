@@ -2,8 +2,15 @@
 
 A manifest is a CSV file (a header row, then one clip per row) or a JSONL file (one JSON object per
 line) naming each clip's ``image``, ``audio`` and ``output``, plus any per-clip option (``pose_style``,
-``still``, ``max_seconds``, ...: what the front end accepts).  Relative paths are relative to the
-manifest's folder, so a manifest and its media can move together.
+``still``, ``max_seconds``, ...: what the front end accepts).  A row may give a ``video`` instead of
+an ``image`` (exactly one of the two): that talking video is dubbed with the row's speech, as
+``sadtalker dub`` does, with ``dub``'s options (``length``, ``preprocess`` full / extfull, ``paste``,
+...).  Relative paths are relative to the manifest's folder, so a manifest and its media can move
+together::
+
+    image,video,audio,output,pose_style,length
+    faces/anna.png,,lines/001.wav,out/001.mp4,3,
+    ,talks/ben.mp4,lines/002.wav,out/002.mp4,,loop
 
 Processes split the rows with no coordination: shard ``K/N`` (K counting from 0) takes rows K, K+N,
 K+2N, ... of the manifest, so N processes (or machines sharing a folder) each take their own.  A
@@ -24,8 +31,12 @@ from pathlib import Path
 
 from ..errors import InputError
 
-#: the columns every row needs: the picture, the speech and the video to write
-REQUIRED_COLUMNS = ("image", "audio", "output")
+#: the columns every row needs: the speech and the video to write
+REQUIRED_COLUMNS = ("audio", "output")
+#: what a row animates, exactly one of them: a picture (``generate``) or a talking video (``dub``)
+SOURCE_COLUMNS = ("image", "video")
+#: how the manifest's messages name the columns a row needs
+NEEDED = "image or video, audio, output"
 MANIFEST_SUFFIXES = (".csv", ".jsonl", ".ndjson")
 
 
@@ -37,13 +48,19 @@ class ManifestError(InputError):
 class ManifestRow:
     """One clip of a manifest: where it is (``line`` of the file, 1-based), its paths (resolved
     against the manifest's folder), and its other columns as given (strings from CSV, JSON values
-    from JSONL; empty cells and nulls left out)."""
+    from JSONL; empty cells and nulls left out).  A dub row has a ``video`` and no ``image``."""
 
     line: int
-    image: Path
+    image: Path | None
     audio: Path
     output: Path
     options: dict[str, object] = field(default_factory=dict)
+    video: Path | None = None
+
+    @property
+    def is_dub(self) -> bool:
+        """Whether the row dubs a talking video (``video``) rather than animating a picture."""
+        return self.video is not None
 
 
 @dataclass(frozen=True)
@@ -102,20 +119,26 @@ def read_manifest(path: str | os.PathLike) -> Manifest:
     path = Path(path)
     if not path.is_file():
         raise ManifestError(f"the manifest {path} does not exist; give a CSV or JSONL file with the columns "
-                            f"{', '.join(REQUIRED_COLUMNS)}")
+                            f"{NEEDED}")
     rows: list[ManifestRow] = []
     writers: dict[Path, int] = {}
     for line, record in _records(path):
+        sources = [name for name in SOURCE_COLUMNS if _given(record.get(name))]
         missing = [name for name in REQUIRED_COLUMNS if not _given(record.get(name))]
-        if missing:
-            raise ManifestError(f"{path}, line {line}: no {', '.join(missing)}; every row needs "
-                                f"{', '.join(REQUIRED_COLUMNS)}")
-        image, audio, output = (path.parent / str(record[name]).strip() for name in REQUIRED_COLUMNS)
+        if missing or not sources:
+            raise ManifestError(f"{path}, line {line}: no {' or '.join(missing or SOURCE_COLUMNS)}; every row "
+                                f"needs {NEEDED}")
+        if len(sources) > 1:
+            raise ManifestError(f"{path}, line {line}: both image and video; give image to animate a picture or "
+                                "video to dub a talking video, not both")
+        image, video, audio, output = (path.parent / str(record[name]).strip() if _given(record.get(name)) else None
+                                       for name in (*SOURCE_COLUMNS, *REQUIRED_COLUMNS))
         earlier = writers.setdefault(output.resolve(), line)
         if earlier != line:
             raise ManifestError(f"{path}, lines {earlier} and {line} both write {output}; give each clip its own output")
-        options = {str(name): value for name, value in record.items() if name not in REQUIRED_COLUMNS and _given(value)}
-        rows.append(ManifestRow(line, image, audio, output, options))
+        options = {str(name): value for name, value in record.items()
+                   if name not in (*SOURCE_COLUMNS, *REQUIRED_COLUMNS) and _given(value)}
+        rows.append(ManifestRow(line, image, audio, output, options, video))
     if not rows:
         raise ManifestError(f"the manifest {path} has no rows")
     return Manifest(path, rows)
