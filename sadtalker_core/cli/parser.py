@@ -219,7 +219,11 @@ def build_parser() -> argparse.ArgumentParser:
         description="Render every row of a manifest (CSV with a header, or JSONL: image, audio, output, and any "
                     "per-clip option such as pose_style, still, max_seconds). The models load once; rows whose "
                     "output is already a complete video are skipped; a failed row is reported at the end and "
-                    "never stops the others. The options below apply to every row that does not set its own.")
+                    "never stops the others. The options below apply to every row that does not set its own. "
+                    "A row may give video instead of image (a talking video to dub, as the dub command does): its "
+                    "columns are dub's options (length, preprocess full or extfull, paste, ...; dub's defaults "
+                    "otherwise), and of the options below it takes only --checkpoints, --size, --device, "
+                    "--precision, --max-seconds and --quiet.")
     batch.add_argument("manifest", type=Path, help="the manifest (.csv, .jsonl); relative paths in it are relative "
                                                    "to its folder")
     batch.add_argument("--shard", type=_shard, default=None, metavar="K/N",
