@@ -28,6 +28,18 @@ def test_a_csv_manifest_gives_one_row_per_line_with_paths_relative_to_its_folder
     ]
 
 
+def test_a_row_with_a_video_instead_of_an_image_is_a_dub_row(tmp_path):
+    manifest = tmp_path / "clips.csv"
+    manifest.write_text("image,video,audio,output,length\n"
+                        "a.png,,a.wav,a.mp4,\n"
+                        ",talks/b.mp4,b.wav,b.mp4,loop\n")
+    picture, dub = read_manifest(manifest).rows
+    assert dub == ManifestRow(3, None, tmp_path / "b.wav", tmp_path / "b.mp4", {"length": "loop"},
+                              video=tmp_path / "talks/b.mp4")
+    assert (picture.image, picture.video) == (tmp_path / "a.png", None)
+    assert (picture.is_dub, dub.is_dub) == (False, True)
+
+
 def test_a_jsonl_manifest_keeps_json_values_and_skips_blank_lines_and_nulls(tmp_path):
     manifest = tmp_path / "clips.jsonl"
     manifest.write_text(json.dumps({"image": "a.png", "audio": "a.wav", "output": "a.mp4", "input_yaw": [0, 30, -30],
@@ -42,7 +54,13 @@ def test_a_jsonl_manifest_keeps_json_values_and_skips_blank_lines_and_nulls(tmp_
 
 
 @pytest.mark.parametrize("name, text, message", [
-    ("m.csv", "image,audio\na.png,a.wav\n", r"m\.csv, line 2: no output; every row needs image, audio, output"),
+    ("m.csv", "image,audio\na.png,a.wav\n", r"m\.csv, line 2: no output; every row needs image or video, audio, output"),
+    ("m.csv", "image,video,audio,output\na.png,,a.wav,a.mp4\n,,b.wav,b.mp4\n",
+     r"m\.csv, line 3: no image or video; every row needs image or video, audio, output"),
+    ("m.csv", "image,video,audio,output\na.png,,a.wav,a.mp4\nb.png,b.mp4,b.wav,o.mp4\n",
+     r"m\.csv, line 3: both image and video; give image to animate a picture or video to dub a talking video, not both"),
+    ("m.jsonl", '{"image": "a.png", "video": "a.mp4", "audio": "a.wav", "output": "o.mp4"}\n',
+     r"m\.jsonl, line 1: both image and video"),
     ("m.csv", "image,audio,output\na.png,,a.mp4\n", r"line 2: no audio"),
     ("m.csv", "image,audio,output\na.png,a.wav,a.mp4,extra\n", r"line 2: more cells than the header has columns"),
     ("m.csv", "image,audio,output\n", r"m\.csv has no rows"),
@@ -58,7 +76,7 @@ def test_a_malformed_manifest_is_refused_as_a_whole_naming_the_line(tmp_path, na
 
 
 def test_a_missing_manifest_names_the_columns_it_needs(tmp_path):
-    with pytest.raises(ManifestError, match=r"the manifest .*none\.csv does not exist; .*columns image, audio, output"):
+    with pytest.raises(ManifestError, match=r"the manifest .*none\.csv does not exist; .*columns image or video, audio, output"):
         read_manifest(tmp_path / "none.csv")
 
 
