@@ -15,10 +15,8 @@ from ..errors import SadTalkerError, SettingError
 from .arguments import ArgumentsError, Parser
 from .dub import check_dub_arguments, dub_clip, dub_line, read_dub_inputs
 from .generate import Engine, Progress, clip_line, device_and_precision, load_engine, read_inputs, render_clip
-from .manifest import (NEEDED, BatchReport, Manifest, ManifestError, ManifestRow, Shard, is_complete_video,
-                       read_manifest)
+from .manifest import NEEDED, BatchReport, Manifest, ManifestError, ManifestRow, Shard, is_complete_video, read_manifest
 from .parser import PROCESS_OPTIONS, check_arguments, clip_arguments, dub_arguments
-
 
 #: the batch's options a dub row takes; the others are picture rows' defaults (``dub``'s own differ:
 #: ``--preprocess full``, ``--batch-size 2``), so a dub row is ``dub`` with its columns as flags

@@ -9,15 +9,13 @@ import io
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from sadtalker_core.cli import arguments, batch, main
 from sadtalker_core.cli.manifest import read_manifest
 from sadtalker_core.cli.parser import build_parser
 from sadtalker_core.io.audio import read_audio
-from sadtalker_core.io.video_reader import iter_frames, probe_video
-from sadtalker_core.io.video_writer import VideoWriter
+from sadtalker_core.io.video_reader import probe_video
 
 
 def run(*argv: str | Path) -> tuple[int, str, str]:
@@ -61,9 +59,9 @@ def test_a_dub_row_takes_dubs_defaults_its_columns_and_only_the_batchs_process_o
 
 
 @pytest.mark.parametrize("line, message", [
-    ({"video": "v.mp4", "pose_style": 3}, "column pose_style does not apply to a dub row (video); it takes any of: "
-                                          "batch_size, crop_landmarks, expression_scale, face_index, face_order, "
-                                          "length, max_seconds, paste, preprocess"),
+    ({"video": "v.mp4", "pose_style": 3}, ("column pose_style does not apply to a dub row (video); it takes any of: "
+                                           "batch_size, crop_landmarks, expression_scale, face_index, face_order, "
+                                           "length, max_seconds, paste, preprocess")),
     ({"image": "a.png", "length": "loop"}, "column length does not apply to a picture row (image)"),
     ({"video": "v.mp4", "preprocess": "crop"}, "argument --preprocess: invalid choice: 'crop'"),
     ({"video": "v.mp4", "length": "forever"}, "argument --length: invalid choice: 'forever'"),
@@ -77,8 +75,8 @@ def test_a_column_a_row_of_its_kind_does_not_take_or_a_bad_dub_value_is_that_row
 
 
 @pytest.mark.parametrize("sources, message", [
-    ("a.png,talk.mp4", "line 3: both image and video; give image to animate a picture or video to dub a talking "
-                       "video, not both"),
+    ("a.png,talk.mp4", ("line 3: both image and video; give image to animate a picture or video to dub a talking "
+                        "video, not both")),
     (",", "line 3: no image or video; every row needs image or video, audio, output"),
 ])
 def test_a_row_with_both_an_image_and_a_video_or_neither_stops_the_batch_naming_its_line(tmp_path, sources, message):
@@ -96,19 +94,14 @@ def test_a_missing_video_fails_its_row_before_anything_loads(tmp_path):
     assert err.splitlines()[-1] == f"  line 2 ({tmp_path / 'o.mp4'}): --video {tmp_path / 'none.mp4'}: no such file"
 
 
-def test_a_picture_row_and_a_dub_row_share_the_models_and_a_rerun_skips_both(checkpoints, media_dir, tmp_path,
-                                                                              monkeypatch):
+def test_a_picture_row_and_a_dub_row_share_the_models_and_a_rerun_skips_both(checkpoints, media_dir, talking_video,
+                                                                              tmp_path, monkeypatch):
     """A picture row of 1 frame (0.04 s of speech) and a dub of a 4-frame 512 x 512 talking video
     with 0.12 s of speech: 3 frames at the video's size and 25 fps, with the speech's audio."""
-    talk = tmp_path / "talk.mp4"
-    frames = iter_frames(media_dir / "WDA_AlexandriaOcasioCortez_000.mp4")
-    with VideoWriter(talk, fps=25) as writer:
-        writer.write(np.stack([next(frames) for _ in range(4)]))
-    frames.close()
     speech = media_dir / "RD_Radio31_000.wav"
     (tmp_path / "clips.csv").write_text("image,video,audio,output,max_seconds,length\n"
                                         f"{media_dir / 'people_0.png'},,{speech},out/picture.mp4,0.04,\n"
-                                        f",talk.mp4,{speech},out/dub.mp4,0.12,cut\n")
+                                        f",{talking_video},{speech},out/dub.mp4,0.12,cut\n")
     loads = []
     load_engine = batch.load_engine
     monkeypatch.setattr(batch, "load_engine", lambda *args: loads.append(args) or load_engine(*args))

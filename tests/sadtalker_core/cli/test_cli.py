@@ -555,8 +555,8 @@ def test_a_bad_value_in_a_row_is_that_rows_error(tmp_path, column, value, messag
 
 @pytest.mark.parametrize("column, message", [
     ("size", r"the column 'size' cannot change from row to row .*give generate-batch --size instead"),
-    ("pose_stlye", r"unknown column 'pose_stlye'; a row has image or video, audio, output, and a picture row \(image\) "
-                   r"any of: .*pose_style.*; a dub row \(video\) any of: .*length"),
+    ("pose_stlye", (r"unknown column 'pose_stlye'; a row has image or video, audio, output, and a picture row "
+                    r"\(image\) any of: .*pose_style.*; a dub row \(video\) any of: .*length")),
 ])
 def test_a_column_no_row_can_use_stops_the_batch_before_any_row(tmp_path, column, message):
     (tmp_path / "clips.csv").write_text(f"image,audio,output,{column}\na.png,a.wav,a.mp4,1\n")
