@@ -96,7 +96,7 @@ def test_a_missing_video_fails_its_row_before_anything_loads(tmp_path):
 
 def test_a_picture_row_and_a_dub_row_share_the_models_and_a_rerun_skips_both(checkpoints, media_dir, talking_video,
                                                                               tmp_path, monkeypatch):
-    """A picture row of 1 frame (0.04 s of speech) and a dub of a 4-frame 512 x 512 talking video
+    """A picture row of 1 frame (0.04 s of speech) and a dub of a 4-frame 384 x 320 talking video
     with 0.12 s of speech: 3 frames at the video's size and 25 fps, with the speech's audio."""
     speech = media_dir / "RD_Radio31_000.wav"
     (tmp_path / "clips.csv").write_text("image,video,audio,output,max_seconds,length\n"
@@ -110,13 +110,13 @@ def test_a_picture_row_and_a_dub_row_share_the_models_and_a_rerun_skips_both(che
     code, stdout, stderr = run("generate-batch", tmp_path / "clips.csv", "--checkpoints", checkpoints,
                                "--device", "cpu", "--seed", "0", "--quiet")
     assert code == 0, stderr
-    assert stdout.splitlines()[1] == f"{out / 'dub.mp4'}: 3 frames, 512x512, 25 fps"
+    assert stdout.splitlines()[1] == f"{out / 'dub.mp4'}: 3 frames, 384x320, 25 fps"
     assert stdout.splitlines()[0].startswith(f"{out / 'picture.mp4'}: 1 frames, ")
     assert stderr.splitlines()[-1] == f"{tmp_path / 'clips.csv'}: 2 rows, 2 rendered, 0 already complete, 0 failed"
     assert len(loads) == 1
     assert sorted(path.name for path in out.iterdir()) == ["dub.mp4", "picture.mp4"]  # no temporary file left
     info = probe_video(out / "dub.mp4")
-    assert (info.frame_count, info.fps, info.width, info.height) == (3, 25.0, 512, 512)
+    assert (info.frame_count, info.fps, info.width, info.height) == (3, 25.0, 384, 320)
     audio = read_audio(out / "dub.mp4")
     assert abs(audio.samples.shape[1] / audio.sample_rate - 0.12) < 0.03
     assert probe_video(out / "picture.mp4").frame_count == 1

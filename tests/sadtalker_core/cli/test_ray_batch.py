@@ -137,7 +137,7 @@ def test_a_two_row_manifest_on_the_cluster_generate_batch_starts_and_a_rerun_ski
         checkpoints, media_dir, talking_video, tmp_path):
     """``--ray`` alone starts a cluster on this machine (a subprocess: the command as a user runs it),
     two workers of one CPU, each rendering with its own models: a picture row and a dub row (a video
-    instead of an image, dubbed at its 512 x 512)."""
+    instead of an image, dubbed at its 384 x 320)."""
     media = media_dir
     manifest = tmp_path / "clips.csv"
     manifest.write_text("image,video,audio,output,max_seconds,pose_style,still\n"
@@ -151,7 +151,7 @@ def test_a_two_row_manifest_on_the_cluster_generate_batch_starts_and_a_rerun_ski
     assert done.returncode == 0, done.stderr
     a, b = sorted(done.stdout.splitlines())  # in the order the rows finished
     assert re.fullmatch(rf"{re.escape(str(out / 'a.mp4'))}: 2 frames, \d+x\d+", a), done.stdout
-    assert b == f"{out / 'b.mp4'}: 1 frames, 512x512, 25 fps", done.stdout
+    assert b == f"{out / 'b.mp4'}: 1 frames, 384x320, 25 fps", done.stdout
     assert "2 rows to render on 2 Ray workers (1 CPU each)" in done.stderr.splitlines()
     assert done.stderr.splitlines()[-1] == f"{manifest}: 2 rows, 2 rendered, 0 already complete, 0 failed"
     assert sorted(path.name for path in out.iterdir()) == ["a.mp4", "b.mp4"]  # nothing half-written left
