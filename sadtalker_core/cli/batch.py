@@ -19,7 +19,7 @@ from .manifest import NEEDED, BatchReport, Manifest, ManifestError, ManifestRow,
 from .parser import PROCESS_OPTIONS, check_arguments, clip_arguments, dub_arguments
 
 #: the batch's options a dub row takes; the others are picture rows' defaults (``dub``'s own differ:
-#: ``--preprocess full``, ``--batch-size 2``), so a dub row is ``dub`` with its columns as flags
+#: ``--preprocess full``, ``--batch-size 0``), so a dub row is ``dub`` with its columns as flags
 DUB_INHERITED = (*PROCESS_OPTIONS, "max_seconds")
 #: what each kind of row is called in messages
 ROW_KINDS = {False: "a picture row (image)", True: "a dub row (video)"}

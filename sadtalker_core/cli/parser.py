@@ -73,6 +73,14 @@ def _ray_address(text: str) -> str:
     return text
 
 
+def _batch_size_option(parser: argparse.ArgumentParser, *aliases: str) -> None:
+    """``--batch-size``, as generate and dub take it."""
+    parser.add_argument("--batch-size", *aliases, type=int_range(0), default=0, metavar="N",
+                        help="frames per render step: on a GPU the generator renders them at once (larger is faster, "
+                             "needs more memory); on the CPU it renders them one by one, as fast; 0: as many as fit "
+                             "the GPU's free memory (1 on the CPU) (default 0)")
+
+
 def _run_options(parser: argparse.ArgumentParser) -> None:
     """How much of the speech, on which device, in which precision, how quietly: every command that renders."""
     parser.add_argument("--max-seconds", type=number(positive=True), default=None, metavar="S",
@@ -121,10 +129,7 @@ def _options(parser: argparse.ArgumentParser) -> None:
                         help=f"frame rate of the video, 1..{MAX_FPS}: the motion (made at the official 25 fps, one "
                              f"frame per 40 ms of speech) is resampled to it, the clip keeps its length "
                              f"(default {VIDEO_FPS})")
-    parser.add_argument("--batch-size", "--batch_size", type=int_range(0), default=0, metavar="N",
-                        help="frames per render step: on a GPU the generator renders them at once (larger is faster, "
-                             "needs more memory); on the CPU it renders them one by one, as fast; 0: as many as fit "
-                             "the GPU's free memory (1 on the CPU) (default 0)")
+    _batch_size_option(parser, "--batch_size")
     parser.add_argument("--ref-eyeblink", "--ref_eyeblink", type=Path, default=None, metavar="VIDEO",
                         help="a talking-face video whose eye blinks are copied")
     parser.add_argument("--ref-pose", "--ref_pose", type=Path, default=None, metavar="VIDEO",
@@ -195,8 +200,7 @@ def dub_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--crop-landmarks", choices=CROP_LANDMARKS, default="detect",
                         help="detect: find the face again on each crop, as the official code; mapped: faster "
                              "(default detect)")
-    parser.add_argument("--batch-size", type=int_range(0), default=2, metavar="N",
-                        help="frames per render step (default 2; 0 is taken as 1)")
+    _batch_size_option(parser)
     _run_options(parser)
 
 
