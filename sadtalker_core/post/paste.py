@@ -11,6 +11,14 @@ Two blends, both prepared once per clip and applied frame by frame (memory stays
   border shows no seam. No colour correction (the Poisson blend shifts the face's colours toward
   the surroundings; this one keeps the rendered colours), but 1-4 ms per frame.
 
+The feather blend and the aspect resize (:func:`restore_aspect`) run in torch wherever the frames
+are: a render's uint8 frames stay on its device until the finished picture, and numpy frames (the
+Paste back node, the dub) take the same code on the CPU.  Their resizes are OpenCV's bilinear
+``cv2.resize`` reproduced bit for bit (:func:`resize_frames`), and the blend is
+``cv2.blendLinear``'s formula in float32, so the torch path gives the pixels the OpenCV chain gave
+(within one 8-bit level, where float rounding differs).  The seamless clone is OpenCV's and runs on
+the CPU.
+
 Frames and the full image must share channel order (both RGB or both BGR): the blends treat the
 channels independently. Boxes reaching past the image (the reference clamps ``rx`` / ``ry`` to
 the image, not the crop, so a face at the right or bottom edge gives one) are clipped to it;
@@ -23,10 +31,13 @@ from typing import Iterable, Iterator
 
 import cv2
 import numpy as np
+import torch
 
 from ..errors import InputError
 from ..io.frame_size import face_frame_size
 from ..source.crop import Box, FaceCrop
+
+Frames = np.ndarray | torch.Tensor  # (..., H, W, 3) uint8, a numpy array or a tensor on any device
 
 #: feather band of :class:`FeatherPaste`, as a fraction of the paste box's shorter side
 DEFAULT_FEATHER = 0.1
@@ -42,13 +53,70 @@ class FeatherShape(str, Enum):
     ELLIPSE = "ellipse"  # fades in from the inscribed ellipse: the box corners stay the original image
 
 
-def restore_aspect(frame: np.ndarray, original_size: tuple[int, int]) -> np.ndarray:
-    """``AnimateFromCoeff.generate``'s resize of a square render to the crop's aspect:
+def _tensor(frames: Frames) -> torch.Tensor:
+    """``frames`` as a tensor: a numpy array shared on the CPU, a tensor as it is (its device kept)."""
+    return torch.from_numpy(np.ascontiguousarray(frames)) if isinstance(frames, np.ndarray) else frames
+
+
+def _as_given(result: torch.Tensor, given: Frames) -> Frames:
+    """``result`` in the kind of ``given``: a numpy array for a numpy input, else the tensor."""
+    return result.cpu().numpy() if isinstance(given, np.ndarray) else result
+
+
+#: OpenCV's fixed-point bilinear weights: 11 fractional bits (``INTER_RESIZE_COEF_BITS``)
+_COEF_BITS = 11
+
+
+def _taps(source: int, target: int, device: torch.device, clamp_weights: bool) -> tuple[torch.Tensor, ...]:
+    """Per output position along one axis: the two source indices and their fixed-point weights,
+    as ``cv::resize`` (``INTER_LINEAR``) computes them: position ``(i + 0.5) * scale - 0.5`` in
+    float32, weights ``round(w * 2048)``.  Columns outside the source (``clamp_weights``) take the
+    edge pixel whole; rows keep their weights and read the edge row twice, as OpenCV does."""
+    scale = 1.0 / (target / source)
+    position = ((torch.arange(target, dtype=torch.float64, device=device) + 0.5) * scale - 0.5).to(torch.float32)
+    first = torch.floor(position)
+    fraction = position - first
+    if clamp_weights:
+        fraction = torch.where((first < 0) | (first >= source - 1), torch.zeros_like(fraction), fraction)
+    first = first.to(torch.int64)
+    weight0 = torch.round((1.0 - fraction) * (1 << _COEF_BITS)).to(torch.int32)
+    weight1 = torch.round(fraction * (1 << _COEF_BITS)).to(torch.int32)
+    return first.clamp(0, source - 1), (first + 1).clamp(0, source - 1), weight0, weight1
+
+
+def resize_frames(frames: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """(..., H, W, C) uint8 frames at ``size`` (width, height), on their device: ``cv2.resize``'s
+    ``INTER_LINEAR`` for 8-bit pictures, bit for bit (its fixed-point arithmetic in int32: columns
+    weighted in 11 bits, then rows combined as OpenCV's ``VResizeLinear`` rounds them).  Frames
+    already at ``size`` come back as they are."""
+    width, height = size
+    source_height, source_width = frames.shape[-3:-1]
+    if (source_height, source_width) == (height, width):
+        return frames
+    x0, x1, a0, a1 = _taps(source_width, width, frames.device, clamp_weights=True)
+    y0, y1, b0, b1 = _taps(source_height, height, frames.device, clamp_weights=False)
+    pixels = frames.to(torch.int32)
+    rows = pixels[..., x0, :] * a0[:, None] + pixels[..., x1, :] * a1[:, None]  # (..., H, width, C), x 2048
+    top, bottom = rows[..., y0, :, :] >> 4, rows[..., y1, :, :] >> 4
+    out = (((b0[:, None, None] * top) >> 16) + ((b1[:, None, None] * bottom) >> 16) + 2) >> 2
+    return out.clamp_(0, 255).to(torch.uint8)
+
+
+def _to_uint8(values: torch.Tensor) -> torch.Tensor:
+    """Float pixel values rounded (half to even, as OpenCV's ``saturate_cast``) and clipped to uint8."""
+    return values.round_().clamp_(0, 255).to(torch.uint8)
+
+
+def restore_aspect(frames: Frames, original_size: tuple[int, int]) -> Frames:
+    """``AnimateFromCoeff.generate``'s resize of square renders to the crop's aspect:
     ``cv2.resize(frame, (S, int(S * h / w)))`` with S the render size and (w, h) = ``crop_info[0]``.
 
-    A frame already at that size comes back unchanged, so applying it twice is harmless.
+    (..., S, S, 3) uint8 frames, a numpy array or a tensor on any device (resized there,
+    :func:`resize_frames`), come back in the same kind.  Frames already at that size come back unchanged, so
+    applying it twice is harmless.
     """
-    return cv2.resize(frame, face_frame_size(frame.shape[1], original_size))
+    tensor = _tensor(frames)
+    return _as_given(resize_frames(tensor, face_frame_size(tensor.shape[-2], original_size)), frames)
 
 
 def _visible(box: Box, image_shape: tuple[int, ...]) -> tuple[Box, Box]:
@@ -60,13 +128,16 @@ def _visible(box: Box, image_shape: tuple[int, ...]) -> tuple[Box, Box]:
     return inside, inside.shifted(-box.x1, -box.y1)
 
 
-def _check_image(image: np.ndarray, what: str) -> None:
-    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-        raise ValueError(f"{what} must be (H, W, 3) uint8, got {image.shape} {image.dtype}")
+def _check_image(image: Frames, what: str, batch: bool = False) -> None:
+    """(H, W, 3) uint8 (``batch``: (..., H, W, 3)), numpy or torch, else a ValueError."""
+    uint8 = image.dtype == (np.uint8 if isinstance(image, np.ndarray) else torch.uint8)
+    if not uint8 or image.shape[-1:] != (3,) or (image.ndim != 3 if not batch else image.ndim < 3):
+        raise ValueError(f"{what} must be (H, W, 3) uint8, got {tuple(image.shape)} {image.dtype}")
 
 
 class SeamlessPaste:
-    """The official seamless-clone paste of frames into ``full_image`` at ``box``."""
+    """The official seamless-clone paste of frames into ``full_image`` at ``box`` (OpenCV, on the
+    CPU: a frame given as a tensor is brought there first)."""
 
     def __init__(self, full_image: np.ndarray, box: Box, original_size: tuple[int, int]):
         _check_image(full_image, "full image")
@@ -76,14 +147,15 @@ class SeamlessPaste:
         self._inside, self._in_box = _visible(box, full_image.shape)
         self._mask = np.full((self._inside.height, self._inside.width, 3), 255, np.uint8)
 
-    def patch(self, frame: np.ndarray) -> np.ndarray:
+    def patch(self, frame: Frames) -> np.ndarray:
         """``p`` of ``paste_pic``: the frame at the crop's aspect, resized to the box (clipped to the image)."""
         _check_image(frame, "frame")
-        patch = cv2.resize(restore_aspect(frame, self.original_size), (self.box.width, self.box.height))
+        frame = restore_aspect(frame.cpu().numpy() if isinstance(frame, torch.Tensor) else frame, self.original_size)
+        patch = cv2.resize(frame, (self.box.width, self.box.height))
         b = self._in_box
         return patch[b.y1:b.y2, b.x1:b.x2]
 
-    def __call__(self, frame: np.ndarray) -> np.ndarray:
+    def __call__(self, frame: Frames) -> np.ndarray:
         return cv2.seamlessClone(self.patch(frame), self.full_image, self._mask, self._inside.center,
                                  cv2.NORMAL_CLONE)
 
@@ -96,47 +168,65 @@ class SeamlessPaste:
 
 
 def feather_weights(width: int, height: int, feather: float = DEFAULT_FEATHER,
-                    shape: FeatherShape | str = FeatherShape.RECT) -> np.ndarray:
-    """(height, width) float32 weights of the frame: 0 at the box edge (or ellipse), smoothstep up to
-    1 over a band of ``feather`` x the box's shorter side."""
+                    shape: FeatherShape | str = FeatherShape.RECT,
+                    device: torch.device | str = "cpu") -> torch.Tensor:
+    """(height, width) float32 weights of the frame, on ``device``: 0 at the box edge (or ellipse),
+    smoothstep up to 1 over a band of ``feather`` x the box's shorter side."""
     shape = FeatherShape(shape)
     band = max(feather * min(width, height), 1.0)
-    xs = np.arange(width, dtype=np.float32) + 0.5
-    ys = np.arange(height, dtype=np.float32) + 0.5
+    xs = torch.arange(width, dtype=torch.float32, device=device) + 0.5
+    ys = torch.arange(height, dtype=torch.float32, device=device) + 0.5
     if shape is FeatherShape.RECT:
-        dist = np.minimum.outer(np.minimum(ys, height - ys), np.minimum(xs, width - xs))
+        dist = torch.minimum(torch.minimum(ys, height - ys)[:, None], torch.minimum(xs, width - xs)[None, :])
     else:
         u = (xs - width / 2) / (width / 2)
         v = (ys - height / 2) / (height / 2)
-        radius = np.sqrt(v[:, None] ** 2 + u[None, :] ** 2)
+        radius = torch.sqrt(v[:, None] ** 2 + u[None, :] ** 2)
         dist = (1.0 - radius) * (min(width, height) / 2)  # approximate distance inside the ellipse
-    t = np.clip(dist / band, 0.0, 1.0)
-    return (t * t * (3.0 - 2.0 * t)).astype(np.float32)
+    t = torch.clamp(dist / band, 0.0, 1.0)
+    return t * t * (3.0 - 2.0 * t)
 
 
 class FeatherPaste:
-    """Soft-mask alpha blend of frames into ``full_image`` at ``box``; only the box is computed."""
+    """Soft-mask alpha blend of frames into ``full_image`` at ``box``; only the box is computed.
 
-    def __init__(self, full_image: np.ndarray, box: Box, feather: float = DEFAULT_FEATHER,
+    Frames come as (H, W, 3) or (n, H, W, 3) uint8, numpy arrays or tensors on any device: the
+    blend runs where the frames are (the picture and the mask are moved there once per device),
+    and gives full pictures of the same kind.
+    """
+
+    def __init__(self, full_image: Frames, box: Box, feather: float = DEFAULT_FEATHER,
                  shape: FeatherShape | str = FeatherShape.RECT):
         _check_image(full_image, "full image")
-        self.full_image = full_image
+        self.full_image = _tensor(full_image)
         self.box = box
         self._inside, self._in_box = _visible(box, full_image.shape)
         b = self._in_box
-        weights = feather_weights(box.width, box.height, feather, shape)
-        self._weights = weights[b.y1:b.y2, b.x1:b.x2].copy()
-        self._keep = 1.0 - self._weights
-        i = self._inside
-        self._background = full_image[i.y1:i.y2, i.x1:i.x2].copy()
+        self._weights = feather_weights(box.width, box.height, feather, shape)[b.y1:b.y2, b.x1:b.x2, None]
+        self._on_device: dict[torch.device, tuple[torch.Tensor, ...]] = {}
 
-    def __call__(self, frame: np.ndarray) -> np.ndarray:
-        _check_image(frame, "frame")
+    def _operands(self, device: torch.device) -> tuple[torch.Tensor, ...]:
+        """On ``device`` (moved there once): the full picture, its box's share of the blend
+        (``background x (1 - w)``), the weights and their sum with ``1 - w``."""
+        if device not in self._on_device:
+            i = self._inside
+            full = self.full_image.to(device)
+            weights = self._weights.to(device)
+            keep = 1.0 - weights
+            background = full[i.y1:i.y2, i.x1:i.x2].to(torch.float32) * keep
+            self._on_device[device] = (full, background, weights, weights + keep + 1e-5)
+        return self._on_device[device]
+
+    def __call__(self, frames: Frames) -> Frames:
+        _check_image(frames, "frame", batch=True)
+        tensor = _tensor(frames)
+        full, background, weights, total = self._operands(tensor.device)
         b, i = self._in_box, self._inside
-        patch = cv2.resize(frame, (self.box.width, self.box.height))[b.y1:b.y2, b.x1:b.x2]
-        out = self.full_image.copy()
-        out[i.y1:i.y2, i.x1:i.x2] = cv2.blendLinear(patch, self._background, self._weights, self._keep)
-        return out
+        patch = resize_frames(tensor, (self.box.width, self.box.height))[..., b.y1:b.y2, b.x1:b.x2, :]
+        blend = (patch.to(torch.float32) * weights + background) / total  # cv2.blendLinear's formula
+        out = full.expand(*tensor.shape[:-3], *full.shape).clone()
+        out[..., i.y1:i.y2, i.x1:i.x2, :] = _to_uint8(blend)
+        return _as_given(out, frames)
 
 
 def paste_frames(frames: Iterable[np.ndarray], face: FaceCrop,
