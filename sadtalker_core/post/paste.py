@@ -27,7 +27,7 @@ OpenCV's seamlessClone would raise there.
 from __future__ import annotations
 
 from enum import Enum
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 import cv2
 import numpy as np
