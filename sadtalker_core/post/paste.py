@@ -26,8 +26,8 @@ OpenCV's seamlessClone would raise there.
 """
 from __future__ import annotations
 
-from enum import Enum
 from collections.abc import Iterable, Iterator
+from enum import Enum
 
 import cv2
 import numpy as np
