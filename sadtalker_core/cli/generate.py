@@ -60,12 +60,15 @@ def _device(name: str, local_rank: int | None = None) -> torch.device:
     from ..precision import default_device
 
     if name == "auto":
-        if default_device().type != "cuda":
-            return default_device()
+        device = default_device()
+        if device.type != "cuda":
+            return device
         count = torch.cuda.device_count()
         return torch.device("cuda", local_rank % count if local_rank is not None and count > 1 else 0)
     device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
+    if device.type != "cuda":
+        return device
+    if not torch.cuda.is_available():
         raise SettingError(f"--device {name}: this torch has no usable CUDA; use --device cpu")
     if device.index is not None and device.index >= torch.cuda.device_count():
         raise SettingError(f"--device {name}: there are {torch.cuda.device_count()} CUDA devices (cuda:0 ...)")
