@@ -11,13 +11,14 @@ Two blends, both prepared once per clip and applied frame by frame (memory stays
   border shows no seam. No colour correction (the Poisson blend shifts the face's colours toward
   the surroundings; this one keeps the rendered colours), but 1-4 ms per frame.
 
-The feather blend and the aspect resize (:func:`restore_aspect`) run in torch wherever the frames
-are: a render's uint8 frames stay on its device until the finished picture, and numpy frames (the
-Paste back node, the dub) take the same code on the CPU.  Their resizes are OpenCV's bilinear
-``cv2.resize`` reproduced bit for bit (:func:`resize_frames`), and the blend is
-``cv2.blendLinear``'s formula in float32, so the torch path gives the pixels the OpenCV chain gave
-(within one 8-bit level, where float rounding differs).  The seamless clone is OpenCV's and runs on
-the CPU.
+Frames come as numpy arrays or as torch tensors, and leave in the kind they came: numpy frames
+(the Paste back node, the dub) are resized and blended by OpenCV on the CPU, tensors (the
+pipeline's rendered batches) by the same arithmetic in torch on their own device, so a render's
+frames stay there until the finished picture.  :func:`resize_frames` reproduces ``cv2.resize``
+(``INTER_LINEAR``) bit for bit, and the feather blend is ``cv2.blendLinear``'s formula in float32:
+the two paths give the same pictures (within one 8-bit level where float rounding differs).  Why
+two: on the CPU OpenCV's SIMD code is 10-40x faster than the same arithmetic as torch operations
+(benchmarks/paste_back.py).  The seamless clone is OpenCV's alone and runs on the CPU.
 
 Frames and the full image must share channel order (both RGB or both BGR): the blends treat the
 channels independently. Boxes reaching past the image (the reference clamps ``rx`` / ``ry`` to
@@ -53,16 +54,6 @@ class FeatherShape(str, Enum):
     ELLIPSE = "ellipse"  # fades in from the inscribed ellipse: the box corners stay the original image
 
 
-def _tensor(frames: Frames) -> torch.Tensor:
-    """``frames`` as a tensor: a numpy array shared on the CPU, a tensor as it is (its device kept)."""
-    return torch.from_numpy(np.ascontiguousarray(frames)) if isinstance(frames, np.ndarray) else frames
-
-
-def _as_given(result: torch.Tensor, given: Frames) -> Frames:
-    """``result`` in the kind of ``given``: a numpy array for a numpy input, else the tensor."""
-    return result.cpu().numpy() if isinstance(given, np.ndarray) else result
-
-
 #: OpenCV's fixed-point bilinear weights: 11 fractional bits (``INTER_RESIZE_COEF_BITS``)
 _COEF_BITS = 11
 
@@ -84,39 +75,41 @@ def _taps(source: int, target: int, device: torch.device, clamp_weights: bool) -
     return first.clamp(0, source - 1), (first + 1).clamp(0, source - 1), weight0, weight1
 
 
-def resize_frames(frames: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """(..., H, W, C) uint8 frames at ``size`` (width, height), on their device: ``cv2.resize``'s
-    ``INTER_LINEAR`` for 8-bit pictures, bit for bit (its fixed-point arithmetic in int32: columns
-    weighted in 11 bits, then rows combined as OpenCV's ``VResizeLinear`` rounds them).  Frames
-    already at ``size`` come back as they are."""
-    width, height = size
-    source_height, source_width = frames.shape[-3:-1]
-    if (source_height, source_width) == (height, width):
-        return frames
-    x0, x1, a0, a1 = _taps(source_width, width, frames.device, clamp_weights=True)
-    y0, y1, b0, b1 = _taps(source_height, height, frames.device, clamp_weights=False)
+def _resize_tensor(frames: torch.Tensor, width: int, height: int) -> torch.Tensor:
+    """``cv2.resize``'s 8-bit ``INTER_LINEAR`` arithmetic in int32 torch, on the frames' device:
+    columns weighted in 11 bits, then rows combined as OpenCV's ``VResizeLinear`` rounds them."""
+    x0, x1, a0, a1 = _taps(frames.shape[-2], width, frames.device, clamp_weights=True)
+    y0, y1, b0, b1 = _taps(frames.shape[-3], height, frames.device, clamp_weights=False)
     pixels = frames.to(torch.int32)
-    rows = pixels[..., x0, :] * a0[:, None] + pixels[..., x1, :] * a1[:, None]  # (..., H, width, C), x 2048
-    top, bottom = rows[..., y0, :, :] >> 4, rows[..., y1, :, :] >> 4
-    out = (((b0[:, None, None] * top) >> 16) + ((b1[:, None, None] * bottom) >> 16) + 2) >> 2
-    return out.clamp_(0, 255).to(torch.uint8)
+    rows = pixels.index_select(-2, x0).mul_(a0[:, None]).add_(pixels.index_select(-2, x1).mul_(a1[:, None]))
+    rows >>= 4  # (..., H, width, C): the columns' value x 2048, then >> 4 as VResizeLinear takes them
+    top = rows.index_select(-3, y0).mul_(b0[:, None, None]).bitwise_right_shift_(16)
+    bottom = rows.index_select(-3, y1).mul_(b1[:, None, None]).bitwise_right_shift_(16)
+    return top.add_(bottom).add_(2).bitwise_right_shift_(2).clamp_(0, 255).to(torch.uint8)
 
 
-def _to_uint8(values: torch.Tensor) -> torch.Tensor:
-    """Float pixel values rounded (half to even, as OpenCV's ``saturate_cast``) and clipped to uint8."""
-    return values.round_().clamp_(0, 255).to(torch.uint8)
+def resize_frames(frames: Frames, size: tuple[int, int]) -> Frames:
+    """(..., H, W, 3) uint8 frames at ``size`` (width, height), bilinear as ``cv2.resize``
+    (``INTER_LINEAR``), in the kind given: numpy frames by OpenCV on the CPU, tensors on their own
+    device by the same fixed-point arithmetic in torch, bit for bit.  Frames already at ``size``
+    come back as they are."""
+    width, height = size
+    if tuple(frames.shape[-3:-1]) == (height, width):
+        return frames
+    if isinstance(frames, torch.Tensor):
+        return _resize_tensor(frames, width, height)
+    flat = frames.reshape(-1, *frames.shape[-3:])
+    return np.stack([cv2.resize(frame, size) for frame in flat]).reshape(*frames.shape[:-3], height, width, -1)
 
 
 def restore_aspect(frames: Frames, original_size: tuple[int, int]) -> Frames:
     """``AnimateFromCoeff.generate``'s resize of square renders to the crop's aspect:
     ``cv2.resize(frame, (S, int(S * h / w)))`` with S the render size and (w, h) = ``crop_info[0]``.
 
-    (..., S, S, 3) uint8 frames, a numpy array or a tensor on any device (resized there,
-    :func:`resize_frames`), come back in the same kind.  Frames already at that size come back unchanged, so
-    applying it twice is harmless.
+    (..., S, S, 3) uint8 frames, numpy or tensors on any device (:func:`resize_frames`).  Frames
+    already at that size come back unchanged, so applying it twice is harmless.
     """
-    tensor = _tensor(frames)
-    return _as_given(resize_frames(tensor, face_frame_size(tensor.shape[-2], original_size)), frames)
+    return resize_frames(frames, face_frame_size(frames.shape[-2], original_size))
 
 
 def _visible(box: Box, image_shape: tuple[int, ...]) -> tuple[Box, Box]:
@@ -128,11 +121,13 @@ def _visible(box: Box, image_shape: tuple[int, ...]) -> tuple[Box, Box]:
     return inside, inside.shifted(-box.x1, -box.y1)
 
 
-def _check_image(image: Frames, what: str, batch: bool = False) -> None:
-    """(H, W, 3) uint8 (``batch``: (..., H, W, 3)), numpy or torch, else a ValueError."""
-    uint8 = image.dtype == (np.uint8 if isinstance(image, np.ndarray) else torch.uint8)
-    if not uint8 or image.shape[-1:] != (3,) or (image.ndim != 3 if not batch else image.ndim < 3):
-        raise ValueError(f"{what} must be (H, W, 3) uint8, got {tuple(image.shape)} {image.dtype}")
+def _check_image(image: Frames, what: str) -> None:
+    """(H, W, 3) uint8 numpy, or (..., H, W, 3) uint8 torch, else a ValueError."""
+    if isinstance(image, torch.Tensor):
+        if image.ndim < 3 or image.shape[-1] != 3 or image.dtype != torch.uint8:
+            raise ValueError(f"{what} must be (..., H, W, 3) uint8, got {tuple(image.shape)} {image.dtype}")
+    elif image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise ValueError(f"{what} must be (H, W, 3) uint8, got {image.shape} {image.dtype}")
 
 
 class SeamlessPaste:
@@ -149,9 +144,9 @@ class SeamlessPaste:
 
     def patch(self, frame: Frames) -> np.ndarray:
         """``p`` of ``paste_pic``: the frame at the crop's aspect, resized to the box (clipped to the image)."""
+        frame = frame.cpu().numpy() if isinstance(frame, torch.Tensor) else frame
         _check_image(frame, "frame")
-        frame = restore_aspect(frame.cpu().numpy() if isinstance(frame, torch.Tensor) else frame, self.original_size)
-        patch = cv2.resize(frame, (self.box.width, self.box.height))
+        patch = cv2.resize(restore_aspect(frame, self.original_size), (self.box.width, self.box.height))
         b = self._in_box
         return patch[b.y1:b.y2, b.x1:b.x2]
 
@@ -168,14 +163,13 @@ class SeamlessPaste:
 
 
 def feather_weights(width: int, height: int, feather: float = DEFAULT_FEATHER,
-                    shape: FeatherShape | str = FeatherShape.RECT,
-                    device: torch.device | str = "cpu") -> torch.Tensor:
-    """(height, width) float32 weights of the frame, on ``device``: 0 at the box edge (or ellipse),
-    smoothstep up to 1 over a band of ``feather`` x the box's shorter side."""
+                    shape: FeatherShape | str = FeatherShape.RECT) -> torch.Tensor:
+    """(height, width) float32 weights of the frame: 0 at the box edge (or ellipse), smoothstep up
+    to 1 over a band of ``feather`` x the box's shorter side."""
     shape = FeatherShape(shape)
     band = max(feather * min(width, height), 1.0)
-    xs = torch.arange(width, dtype=torch.float32, device=device) + 0.5
-    ys = torch.arange(height, dtype=torch.float32, device=device) + 0.5
+    xs = torch.arange(width, dtype=torch.float32) + 0.5
+    ys = torch.arange(height, dtype=torch.float32) + 0.5
     if shape is FeatherShape.RECT:
         dist = torch.minimum(torch.minimum(ys, height - ys)[:, None], torch.minimum(xs, width - xs)[None, :])
     else:
@@ -190,43 +184,46 @@ def feather_weights(width: int, height: int, feather: float = DEFAULT_FEATHER,
 class FeatherPaste:
     """Soft-mask alpha blend of frames into ``full_image`` at ``box``; only the box is computed.
 
-    Frames come as (H, W, 3) or (n, H, W, 3) uint8, numpy arrays or tensors on any device: the
-    blend runs where the frames are (the picture and the mask are moved there once per device),
-    and gives full pictures of the same kind.
+    A numpy frame (H, W, 3) is blended by OpenCV (``cv2.blendLinear``) on the CPU; tensor frames
+    (H, W, 3) or (n, H, W, 3) by the same formula in float32 torch where they are (the picture and
+    the mask are moved to that device once), giving full pictures of the same kind.
     """
 
-    def __init__(self, full_image: Frames, box: Box, feather: float = DEFAULT_FEATHER,
+    def __init__(self, full_image: np.ndarray, box: Box, feather: float = DEFAULT_FEATHER,
                  shape: FeatherShape | str = FeatherShape.RECT):
         _check_image(full_image, "full image")
-        self.full_image = _tensor(full_image)
+        self.full_image = full_image
         self.box = box
         self._inside, self._in_box = _visible(box, full_image.shape)
-        b = self._in_box
-        self._weights = feather_weights(box.width, box.height, feather, shape)[b.y1:b.y2, b.x1:b.x2, None]
+        b, i = self._in_box, self._inside
+        self._weights = feather_weights(box.width, box.height, feather, shape)[b.y1:b.y2, b.x1:b.x2].numpy().copy()
+        self._keep = 1.0 - self._weights
+        self._background = full_image[i.y1:i.y2, i.x1:i.x2].copy()
         self._on_device: dict[torch.device, tuple[torch.Tensor, ...]] = {}
 
     def _operands(self, device: torch.device) -> tuple[torch.Tensor, ...]:
-        """On ``device`` (moved there once): the full picture, its box's share of the blend
-        (``background x (1 - w)``), the weights and their sum with ``1 - w``."""
+        """On ``device`` (moved there once): the full picture, the weights, the background's share of
+        the blend (``background x (1 - w)``) and blendLinear's divisor ``w + (1 - w) + 1e-5``."""
         if device not in self._on_device:
-            i = self._inside
-            full = self.full_image.to(device)
-            weights = self._weights.to(device)
-            keep = 1.0 - weights
-            background = full[i.y1:i.y2, i.x1:i.x2].to(torch.float32) * keep
-            self._on_device[device] = (full, background, weights, weights + keep + 1e-5)
+            weights, keep = (torch.from_numpy(w).to(device)[..., None] for w in (self._weights, self._keep))
+            background = torch.from_numpy(self._background).to(device, torch.float32) * keep
+            self._on_device[device] = (torch.from_numpy(self.full_image).to(device), weights, background,
+                                       weights + keep + 1e-5)
         return self._on_device[device]
 
     def __call__(self, frames: Frames) -> Frames:
-        _check_image(frames, "frame", batch=True)
-        tensor = _tensor(frames)
-        full, background, weights, total = self._operands(tensor.device)
+        _check_image(frames, "frame")
         b, i = self._in_box, self._inside
-        patch = resize_frames(tensor, (self.box.width, self.box.height))[..., b.y1:b.y2, b.x1:b.x2, :]
-        blend = (patch.to(torch.float32) * weights + background) / total  # cv2.blendLinear's formula
-        out = full.expand(*tensor.shape[:-3], *full.shape).clone()
-        out[..., i.y1:i.y2, i.x1:i.x2, :] = _to_uint8(blend)
-        return _as_given(out, frames)
+        patch = resize_frames(frames, (self.box.width, self.box.height))[..., b.y1:b.y2, b.x1:b.x2, :]
+        if isinstance(frames, np.ndarray):
+            out = self.full_image.copy()
+            out[i.y1:i.y2, i.x1:i.x2] = cv2.blendLinear(patch, self._background, self._weights, self._keep)
+            return out
+        full, weights, background, divisor = self._operands(frames.device)
+        blend = patch.to(torch.float32).mul_(weights).add_(background).div_(divisor)  # cv2.blendLinear's formula
+        out = full.expand(*frames.shape[:-3], *full.shape).clone()
+        out[..., i.y1:i.y2, i.x1:i.x2, :] = blend.round_().clamp_(0, 255).to(torch.uint8)
+        return out
 
 
 def paste_frames(frames: Iterable[np.ndarray], face: FaceCrop,
