@@ -198,7 +198,7 @@ def _argument_error(capsys, argv: list) -> str:
     (["--head-motion-scale", "-1"], "argument --head-motion-scale: expected a number of at least 0, got '-1'"),
     (["--expression-scale", "nan"], "argument --expression-scale/--expression_scale: expected a finite number"),
     (["--input-yaw", "0", "inf"], "argument --input-yaw/--input_yaw: expected a finite number, got 'inf'"),
-    (["--device", "gpu"], "argument --device: expected auto, cpu, cuda or cuda:N, got 'gpu'"),
+    (["--device", "gpu"], "argument --device: expected auto, cpu, cuda, cuda:N, xpu, xpu:N or mps, got 'gpu'"),
     (["--precision", "half"], "argument --precision: invalid choice: 'half'"),
     (["--preprocess", "crop", "--no-such-option"], "unrecognized arguments: --no-such-option"),
 ])
