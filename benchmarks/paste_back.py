@@ -3,7 +3,7 @@ padding) on its two paths, side by side in one run: numpy frames (OpenCV, the ch
 before the torch path) and tensors (torch, the render's frames on their device).
 
     python benchmarks/paste_back.py [--frames 8] [--sizes 256 512] [--rounds 3] [--device cpu]
-        [--picture full_body_1.png] [--json OUT.json] [--markdown OUT.md]
+        [--threads N] [--picture full_body_1.png] [--json OUT.json] [--markdown OUT.md]
 
 The renders are stand-ins (a photo resized to the render size, flipped every other frame), pasted
 into the picture at full_body_1's ``full``-mode paste box (the paste_pic golden's, 459x458).
@@ -19,24 +19,18 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import time
-from pathlib import Path
 
 import cv2
 import numpy as np
 import torch
-
+from inputs import MEDIA  # also puts the repository on sys.path
 from report import add_output_options, report
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from sadtalker_core.io.frame_size import pad_to_even
+from sadtalker_core.post.paste import FeatherPaste, restore_aspect
+from sadtalker_core.source.crop import Box
 
-from sadtalker_core.io.frame_size import pad_to_even  # noqa: E402
-from sadtalker_core.post.paste import FeatherPaste, restore_aspect  # noqa: E402
-from sadtalker_core.source.crop import Box  # noqa: E402
-
-MEDIA = REPO / "tests" / "data" / "media"
 BOX, CROP_SIZE = Box(174, 11, 633, 469), (459, 458)  # full_body_1, mode full (paste_pic golden)
 
 
@@ -77,8 +71,9 @@ def measure(picture: np.ndarray, size: int, frames: int, rounds: int, device: to
 
 
 def markdown(results: list[dict], picture: np.ndarray, threads: int) -> str:
-    lines = [f"Feather paste chain into a {picture.shape[1]}x{picture.shape[0]} picture, box "
-             f"{BOX.width}x{BOX.height}, torch threads {threads}, load average {os.getloadavg()[0]:.1f}", "",
+    title = (f"Feather paste chain into a {picture.shape[1]}x{picture.shape[0]} picture, box "
+             f"{BOX.width}x{BOX.height}, torch threads {threads}, load average {os.getloadavg()[0]:.1f}")
+    lines = [title, "",
              "| render | chain | ms per frame | / opencv | max abs difference |", "|---|---|---|---|---|"]
     for r in results:
         base = r["s_per_frame"]["opencv"]
@@ -96,8 +91,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--device", default="cpu", help="where the tensor batch is pasted")
     parser.add_argument("--picture", default="full_body_1.png")
+    parser.add_argument("--threads", type=int, default=None, help="torch's CPU threads (default: torch's own)")
     add_output_options(parser)
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     picture = cv2.imread(str(MEDIA / args.picture))
     with torch.inference_mode():
         results = [measure(picture, size, args.frames, args.rounds, torch.device(args.device)) for size in args.sizes]

@@ -226,14 +226,15 @@ class FeatherPaste:
         return out
 
 
-def paste_frames(frames: Iterable[np.ndarray], face: FaceCrop,
+def paste_frames(frames: Iterable[Frames], face: FaceCrop,
                  method: PasteMethod | str = PasteMethod.SEAMLESS, feather: float = DEFAULT_FEATHER,
-                 shape: FeatherShape | str = FeatherShape.RECT) -> Iterator[np.ndarray]:
+                 shape: FeatherShape | str = FeatherShape.RECT) -> Iterator[Frames]:
     """Full-image frames, one per rendered frame of ``face``, lazily (the blend is prepared once, here).
 
     ``face`` comes from ``crop_face`` in mode ``full`` or ``extfull``; frames are the renders (or
-    their aspect-restored versions) in the channel order of ``face.full_image``. ``feather`` and
-    ``shape`` only concern the feather method.
+    their aspect-restored versions) in the channel order of ``face.full_image``, numpy arrays or
+    tensors (the feather blend gives tensors back on their device, the seamless clone numpy
+    arrays). ``feather`` and ``shape`` only concern the feather method.
     """
     if not face.mode.pastes_back or face.info is None or face.full_image is None:
         raise InputError(f"preprocess '{face.mode.value}' does not paste back (only full / extfull do)")
