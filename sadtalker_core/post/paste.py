@@ -62,9 +62,10 @@ def _taps(source: int, target: int, device: torch.device, clamp_weights: bool) -
     """Per output position along one axis: the two source indices and their fixed-point weights,
     as ``cv::resize`` (``INTER_LINEAR``) computes them: position ``(i + 0.5) * scale - 0.5`` in
     float32, weights ``round(w * 2048)``.  Columns outside the source (``clamp_weights``) take the
-    edge pixel whole; rows keep their weights and read the edge row twice, as OpenCV does."""
+    edge pixel whole; rows keep their weights and read the edge row twice, as OpenCV does.  Computed
+    on the CPU (float64 positions, which Apple's ``mps`` lacks), then moved to ``device``."""
     scale = 1.0 / (target / source)
-    position = ((torch.arange(target, dtype=torch.float64, device=device) + 0.5) * scale - 0.5).to(torch.float32)
+    position = ((torch.arange(target, dtype=torch.float64) + 0.5) * scale - 0.5).to(torch.float32)
     first = torch.floor(position)
     fraction = position - first
     if clamp_weights:
@@ -72,7 +73,8 @@ def _taps(source: int, target: int, device: torch.device, clamp_weights: bool) -
     first = first.to(torch.int64)
     weight0 = torch.round((1.0 - fraction) * (1 << _COEF_BITS)).to(torch.int32)
     weight1 = torch.round(fraction * (1 << _COEF_BITS)).to(torch.int32)
-    return first.clamp(0, source - 1), (first + 1).clamp(0, source - 1), weight0, weight1
+    taps = first.clamp(0, source - 1), (first + 1).clamp(0, source - 1), weight0, weight1
+    return tuple(tap.to(device) for tap in taps)
 
 
 def _resize_tensor(frames: torch.Tensor, width: int, height: int) -> torch.Tensor:
