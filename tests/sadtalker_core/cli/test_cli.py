@@ -372,6 +372,19 @@ def test_fast_precision_on_a_device_without_it_is_one_error_line(inputs, checkpo
     _assert_one_error_line(code, err, r"precision 'fast' needs bfloat16 or float16 arithmetic, .*use 'exact' or 'auto'")
 
 
+@pytest.mark.parametrize(("cuda", "mps", "expected"), [(False, True, "mps"), (False, False, "cpu")])
+def test_device_auto_is_the_default_device_and_gpus_are_named_as_torch_names_them(monkeypatch, cuda, mps, expected):
+    """Stand-in availability: no Intel GPU; an Apple GPU or none. A named mps / xpu device is taken as named."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+    monkeypatch.setattr(torch.xpu, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: mps)
+    device, chosen = generate.device_and_precision(SimpleNamespace(device="auto", precision="auto"))
+    assert device == torch.device(expected)
+    assert chosen.value == ("fast" if expected == "mps" else "exact")  # auto: fast on any GPU
+    for name in ("mps", "xpu", "xpu:1"):
+        assert generate._device(parser._device_name(name)) == torch.device(name)
+
+
 # --- landmarks and reference videos -----------------------------------------------------------
 
 
