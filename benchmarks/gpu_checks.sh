@@ -7,7 +7,9 @@
 # into $SADTALKER_FAKE_WEIGHTS_DIR (default OUT/weights), then, on the repository's goldens (tests/data)
 #   1. every golden on CUDA with float32 computed in float32 (conformance's default),
 #   2. the face-render goldens again with PyTorch's default TF32 convolutions (--allow-tf32),
-#   3. face-render speed and GPU memory per precision at 256 and 512 (render_speed.py, 3 rounds).
+#   3. face-render speed and GPU memory per precision at 256 and 512 (render_speed.py, 3 rounds),
+#   4. the paste-back chain on CUDA tensors against OpenCV on the CPU (paste_back.py: time per frame,
+#      and the largest difference from the OpenCV pictures, which must be at most 1).
 set -uo pipefail
 out=$(realpath "$1")
 data=tests/data
@@ -42,3 +44,7 @@ for size in 256 512; do
   echo "render speed $size: exit $?"
   sed -n '/^Machine/,$p' "$out/render_speed_cuda_$size.log"
 done
+python3 benchmarks/paste_back.py --device cuda --frames 16 --rounds 3 --json "$out/paste_back_cuda.json" \
+  > "$out/paste_back_cuda.log" 2>&1
+echo "paste-back on cuda: exit $?"
+cat "$out/paste_back_cuda.log"

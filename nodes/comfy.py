@@ -27,6 +27,7 @@ from torch import nn
 from ..sadtalker_core.errors import CheckpointError, SettingError
 from ..sadtalker_core.io.atomic import AtomicFile
 from ..sadtalker_core.official_files import MODEL_SUFFIXES, FolderKind
+from ..sadtalker_core.precision import default_device
 
 try:
     import comfy.model_management as model_management
@@ -182,10 +183,11 @@ def preview_ui(picture: np.ndarray, prefix: str) -> dict:
 
 
 def torch_device() -> torch.device:
-    """ComfyUI's compute device (the GPU unless ComfyUI runs with --cpu); without ComfyUI, CUDA when there is one."""
+    """ComfyUI's compute device (the GPU unless ComfyUI runs with --cpu); without ComfyUI, the library's default
+    (:func:`~sadtalker_core.precision.default_device`: CUDA, XPU or MPS when there is one)."""
     if model_management is not None:
         return model_management.get_torch_device()
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return default_device()
 
 
 def free_memory(num_bytes: int, device: torch.device) -> None:

@@ -95,8 +95,8 @@ class LoadSadTalkerModels(io.ComfyNode):
                 precision_input(
                     "Face renderer number format. exact: float32, the official frames; fast: bfloat16 / float16 "
                     "convolutions where the device computes them natively (about 2-3x faster, frames differ "
-                    "slightly, PSNR > 35 dB; refused on CPUs without AVX512-BF16 / AMX); auto: fast on a CUDA GPU, "
-                    "exact elsewhere."),
+                    "slightly, PSNR > 35 dB; refused on CPUs without AVX512-BF16 / AMX); auto: fast on a GPU, "
+                    "exact on the CPU."),
                 io.Combo.Input("face_detector", options=DetectorChoice, default=DetectorChoice.AUTO, tooltip=(
                     "retinaface: the official RetinaFace + FAN files (detection_Resnet50_Final.pth, "
                     "alignment_WFLW_4HG.pth in models/facedetection or models/sadtalker); dlib: no download "

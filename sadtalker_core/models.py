@@ -32,6 +32,7 @@ from .networks.keypoint_detector import KPDetector, load_kp_detector
 from .networks.mapping import MappingNet, load_mapping
 from .networks.recon_net import ReconNet, load_recon_net
 from .official_files import MAPPING_FACE, MAPPING_STILL, RENDER_SIZES, bundle_name
+from .precision import default_device
 from .render.frames import FaceRenderModels, load_render_generator
 from .render.generator_settings import EXACT, GeneratorSettings
 from .source.crop import PreprocessMode
@@ -152,11 +153,12 @@ class SadTalkerModels:
 def load_models(folder: str | os.PathLike, size: int = 256, device: torch.device | str | None = None,
                 generator_settings: GeneratorSettings = EXACT, detector: DetectorChoice | str = DetectorChoice.AUTO,
                 detector_folders: Sequence[str | os.PathLike] = ()) -> SadTalkerModels:
-    """Find and load every network for render ``size`` from ``folder`` (on CUDA when available);
+    """Find and load every network for render ``size`` from ``folder`` (on ``device``, by default
+    :func:`~sadtalker_core.precision.default_device`: a GPU when there is one);
     the face renderer's generator is set up for ``generator_settings``
     (:mod:`sadtalker_core.render.generator_settings`); the face ``detector``'s official files are
     looked up in ``detector_folders``, then ``folder``."""
-    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    device = torch.device(device) if device else default_device()
     generator_settings = generator_settings.on(device)
     files = find_model_files(folder, size)
     face_detector = load_detector(detector, [*detector_folders, folder], device)  # its files missing: fail first

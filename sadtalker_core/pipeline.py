@@ -3,11 +3,14 @@
 
     picture --extract_face--> SourceFace --motion.make_motion(audio)--> Motion
                                           (= make_expression + make_pose, combine_motion)
-            --render_face_frames--> face crops (uint8, streamed) --clip_frames--> output frames
+            --render_face_batches--> face crops (uint8, streamed) --clip_frames--> output frames
               (padded to even sides, pasted back, enhanced)  --generate--> mp4 with the audio
 
 Every step streams: frames are rendered a batch at a time and handed on at once (enhancer,
-paste-back, video writer), so memory does not grow with the length of the audio.
+paste-back, video writer), so memory does not grow with the length of the audio.  The rendered
+frames stay on the render's device through the aspect resize, the crop enhancer, the paste-back
+and the padding to even sides (:mod:`sadtalker_core.post.paste`, in torch); they come to the CPU
+once, as the finished uint8 pictures (the seamless clone, OpenCV's, takes them there first).
 """
 from __future__ import annotations
 
@@ -26,8 +29,9 @@ from .models import SadTalkerModels
 from .motion import AudioFeatures, Motion, MotionOptions, make_motion, motion_from_coeffs, retime
 from .motion.frame_rate import check_fps
 from .post import FaceEnhancer, FaceRestorer, PasteMethod, paste_frames, restore_aspect
+from .post.paste import Frames
 from .render import auto_batch_size, coefficient_windows, frames_to_uint8, render_frames, source_image_tensor
-from .source import CropLandmarks, FaceCrop, FaceOrder, PreprocessMode, SourceFace, extract_sequence, extract_source, to_rgb_uint8
+from .source import CropLandmarks, FaceCrop, FaceOrder, PreprocessMode, SourceFace, extract_sequence, extract_source
 
 
 @dataclass(frozen=True)
@@ -105,11 +109,12 @@ def timed_motion(motion: Motion, options: RenderOptions = RenderOptions()) -> Mo
     return retime(motion, options.fps)
 
 
-def render_face_frames(models: SadTalkerModels, source: SourceFace, motion: Motion,
-                       options: RenderOptions = RenderOptions()) -> Iterator[np.ndarray]:
-    """Rendered face frames, RGB uint8, resized to the crop's aspect (official video frames),
-    ``options.batch_size`` at a time (0: as many as fit the device's memory): one (n, h, w, 3) array per batch; the motion's free-view
-    keyframes replace the head angles."""
+def render_face_batches(models: SadTalkerModels, source: SourceFace, motion: Motion,
+                        options: RenderOptions = RenderOptions()) -> Iterator[torch.Tensor]:
+    """Rendered face frames, RGB uint8 on the render's device, resized to the crop's aspect
+    (official video frames), ``options.batch_size`` at a time (0: as many as fit the device's
+    memory): one (n, h, w, 3) tensor per batch; the motion's free-view keyframes replace the head
+    angles."""
     render = models.render_models(source.crop.mode)
     windows = coefficient_windows(source.source_coeff, motion.coeff_70(), render.mapping.coeff_nc, options.still)
     image = source_image_tensor(source.crop.image, source.size)
@@ -117,8 +122,13 @@ def render_face_frames(models: SadTalkerModels, source: SourceFace, motion: Moti
     batch_size = options.batch_size or auto_batch_size(models.size, models.generator_settings.precision,
                                                        models.device)
     for batch in render_frames(render, image, windows, batch_size, view):
-        frames = frames_to_uint8(batch).cpu().numpy()
-        yield np.stack([restore_aspect(frame, source.crop.original_size) for frame in frames])
+        yield restore_aspect(frames_to_uint8(batch), source.crop.original_size)
+
+
+def render_face_frames(models: SadTalkerModels, source: SourceFace, motion: Motion,
+                       options: RenderOptions = RenderOptions()) -> Iterator[np.ndarray]:
+    """:func:`render_face_batches` as (n, h, w, 3) uint8 numpy arrays (the Render node's frames)."""
+    return (batch.cpu().numpy() for batch in render_face_batches(models, source, motion, options))
 
 
 def enhance_frames(frames: torch.Tensor, enhancer: FaceEnhancer, strength: float = 1.0,
@@ -137,42 +147,58 @@ def enhance_frames(frames: torch.Tensor, enhancer: FaceEnhancer, strength: float
     video frames after the aspect resize), so the node graph can place it where it likes and both
     paths give the same frames.
     """
+    return _enhance_on_device(frames, enhancer, strength, fidelity).float().cpu()
+
+
+def _enhance_on_device(frames: torch.Tensor, enhancer: FaceEnhancer, strength: float,
+                       fidelity: float) -> torch.Tensor:
+    """:func:`enhance_frames` left on the enhancer's device, in its dtype."""
     device = next(enhancer.model.parameters()).device
     crops = frames.to(device).permute(0, 3, 1, 2).contiguous()
-    return enhancer.enhance(crops, strength, fidelity).permute(0, 2, 3, 1).float().cpu()
+    return enhancer.enhance(crops, strength, fidelity).permute(0, 2, 3, 1)
 
 
-def paste_back(frames: Iterable[np.ndarray], crop: FaceCrop,
-               method: PasteMethod | str = PasteMethod.FEATHER) -> Iterator[np.ndarray]:
+def paste_back(frames: Iterable[Frames], crop: FaceCrop,
+               method: PasteMethod | str = PasteMethod.FEATHER) -> Iterator[Frames]:
     """Face frames (at the crop's aspect, or padded from it to even sides) pasted back into
-    ``crop.full_image``, one by one, padded to even sides for the video encoders."""
-    def exact_size(frame: np.ndarray) -> np.ndarray:
+    ``crop.full_image``, one by one, padded to even sides for the video encoders: uint8 numpy
+    arrays, or tensors on any device, which the feather blend gives back on that device (the
+    seamless clone gives numpy arrays)."""
+    def exact_size(frame: Frames) -> Frames:
         return without_padding(frame, face_frame_size(frame.shape[1], crop.original_size))
 
     return (pad_to_even(frame) for frame in paste_frames(map(exact_size, frames), crop, method))
 
 
-def compose_frames(batches: Iterable[np.ndarray], source: SourceFace,
+def _on_cpu(frames: Frames) -> np.ndarray:
+    """uint8 frames as a numpy array: a tensor's one trip to the CPU."""
+    return frames.cpu().numpy() if isinstance(frames, torch.Tensor) else frames
+
+
+def compose_frames(batches: Iterable[Frames], source: SourceFace,
                    options: RenderOptions = RenderOptions()) -> Iterator[np.ndarray]:
-    """Output frames one by one: the face frames themselves, or (``full`` / ``extfull``) pasted
-    back into the original picture (:func:`paste_back`)."""
-    frames = (frame for batch in batches for frame in batch)
+    """Output frames one by one, as numpy arrays: the face frames themselves, or (``full`` /
+    ``extfull``) pasted back into the original picture (:func:`paste_back`) on the batches'
+    device, each finished picture then brought to the CPU."""
     if source.crop.mode.pastes_back:
-        return paste_back(frames, source.crop, options.paste)
-    return frames
+        frames = (frame for batch in batches for frame in batch)
+        return map(_on_cpu, paste_back(frames, source.crop, options.paste))
+    return (frame for batch in batches for frame in _on_cpu(batch))
 
 
-#: what makes the face frames of a clip: :func:`render_face_frames`'s signature and output
-FaceFrameRenderer = Callable[[SadTalkerModels, SourceFace, Motion, RenderOptions], Iterable[np.ndarray]]
+#: what makes the face frames of a clip: :func:`render_face_batches`'s signature; its output may
+#: also be numpy arrays (:func:`render_face_frames`)
+FaceFrameRenderer = Callable[[SadTalkerModels, SourceFace, Motion, RenderOptions], Iterable[Frames]]
 
 
-def enhance_batches(batches: Iterable[np.ndarray], enhancer: FaceEnhancer,
-                    strength: float = 1.0) -> Iterator[np.ndarray]:
+def enhance_batches(batches: Iterable[Frames], enhancer: FaceEnhancer, strength: float = 1.0) -> Iterator[Frames]:
     """:func:`enhance_frames` of (n, H, W, 3) uint8 frame batches, as uint8 again (rounded as the
-    nodes round an IMAGE to 8 bits)."""
+    nodes round an IMAGE to 8 bits): numpy arrays for numpy arrays, tensors on the enhancer's
+    device for tensors."""
     for batch in batches:
-        restored = enhance_frames(torch.from_numpy(batch).float().div_(255.0), enhancer, strength)
-        yield np.stack([to_rgb_uint8(frame) for frame in restored.numpy()])
+        restored = _enhance_on_device(torch.as_tensor(batch).float().div_(255.0), enhancer, strength, 0.5)
+        uint8 = (restored.float().clamp(0.0, 1.0) * 255.0).round().to(torch.uint8)
+        yield _on_cpu(uint8) if isinstance(batch, np.ndarray) else uint8
 
 
 #: a face enhancement of :func:`clip_frames`: a :class:`FaceRestorer` (``official``: the finished
@@ -182,7 +208,7 @@ Enhancement = FaceEnhancer | FaceRestorer
 
 def clip_frames(models: SadTalkerModels, source: SourceFace, motion: Motion,
                 options: RenderOptions = RenderOptions(), enhancer: Enhancement | None = None,
-                renderer: FaceFrameRenderer = render_face_frames) -> Iterator[np.ndarray]:
+                renderer: FaceFrameRenderer = render_face_batches) -> Iterator[np.ndarray]:
     """The video frames of a clip, RGB uint8, one by one, as :func:`generate` writes them and as the
     node chain Render -> Paste back -> Face enhance makes them: face frames padded to even sides,
     composed (:func:`compose_frames`), then restored by a :class:`FaceRestorer` (the official
@@ -210,7 +236,7 @@ def generate(models: SadTalkerModels, source: SourceFace, audio: AudioFeatures, 
              motion: Motion | None = None, motion_options: MotionOptions = MotionOptions(),
              render_options: RenderOptions = RenderOptions(), enhancer: Enhancement | None = None,
              on_frame: Callable[[int, int], None] | None = None,
-             renderer: FaceFrameRenderer = render_face_frames) -> Clip:
+             renderer: FaceFrameRenderer = render_face_batches) -> Clip:
     """Render ``source`` talking with ``audio`` to an mp4 at ``out_path`` (H.264 + AAC, at
     ``render_options.fps``, 25 by default).
 
@@ -218,7 +244,7 @@ def generate(models: SadTalkerModels, source: SourceFace, audio: AudioFeatures, 
     ``motion_options``; it is retimed to the video's frame rate (:func:`timed_motion`), the video
     has one frame per retimed motion frame, and the audio is cut or padded with silence to that length.  ``on_frame(done, total)``
     is called after each frame (progress bars).  ``renderer`` makes the face frames (default
-    :func:`render_face_frames`; any function of the same signature, e.g. one reading frames
+    :func:`render_face_batches`; any function of the same signature, e.g. one reading frames
     rendered elsewhere); the frames written are :func:`clip_frames`.  An unwritable ``out_path``
     fails before any work; the file appears only when complete.
     """

@@ -2,12 +2,15 @@
 
 * ``exact``: float32, the official numbers (every conformance golden is reproduced);
 * ``fast``: the reduced precision the device computes natively, bfloat16 on CUDA GPUs from Ampere
-  on and on CPUs with AVX512-BF16 or AMX, float16 on older CUDA GPUs; refused where there is none
-  (emulated bfloat16 on a plain AVX2 CPU is many times slower than float32);
-* ``auto``: fast on a CUDA GPU, exact elsewhere.
+  on and on CPUs with AVX512-BF16 or AMX, float16 on older CUDA GPUs; float16 on Apple GPUs
+  (``mps``); on Intel GPUs (``xpu``) bfloat16 where PyTorch reports it native, else float16;
+  float16 on any other accelerator (DirectML's ``privateuseone`` ...); refused on a CPU without
+  bfloat16 arithmetic (emulated bfloat16 on a plain AVX2 CPU is many times slower than float32);
+* ``auto``: fast on any accelerator, exact on the CPU.
 
 :func:`resolve` is the one place that turns a setting into ``exact`` / ``fast`` for a device, and
-:func:`compute_dtype` into the dtype the networks run in.  Whatever the setting, float32 work is
+:func:`compute_dtype` into the dtype the networks run in; :func:`default_device` is the device
+chosen when none is named.  Whatever the setting, float32 work is
 done in float32: every network runs inside :func:`float32_arithmetic`.
 """
 from __future__ import annotations
@@ -27,16 +30,47 @@ class Precision(str, Enum):
     FAST = "fast"
 
 
+def default_device() -> torch.device:
+    """The device used when none is named: a CUDA GPU, else an Intel GPU (``xpu``), else an Apple
+    GPU (``mps``), else the CPU.  DirectML is never chosen by itself: its device comes from
+    ``torch_directml.device()``, which ComfyUI (``--directml``) or the caller hands over."""
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    xpu = getattr(torch, "xpu", None)
+    if xpu is not None and xpu.is_available():
+        return torch.device("xpu")
+    if torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def _xpu_has_bf16() -> bool:
+    """Whether PyTorch reports native bfloat16 on its Intel GPU (Arc and Data Center GPUs compute it
+    in their matrix engines; older integrated ones do not); False where it cannot say."""
+    supported = getattr(getattr(torch, "xpu", None), "is_bf16_supported", None)
+    if supported is None:
+        return False
+    try:
+        return bool(supported(including_emulation=False))
+    except TypeError:  # PyTorch before the including_emulation argument
+        return bool(supported())
+
+
 def reduced_dtype(device: torch.device | str) -> torch.dtype | None:
     """The reduced precision ``device`` computes natively: bfloat16 (CUDA compute capability >= 8,
-    CPUs with AVX512-BF16 / AMX), float16 on older CUDA GPUs, None on a CPU without bfloat16
-    arithmetic."""
+    CPUs with AVX512-BF16 / AMX, Intel GPUs that report it), float16 on older CUDA GPUs, on other
+    Intel GPUs, on Apple GPUs (``mps``, where float16 is the precision Metal computes fastest) and on
+    any other accelerator (DirectML, whose bfloat16 support depends on the driver); None on a CPU
+    without bfloat16 arithmetic."""
     device = torch.device(device)
     if device.type == "cuda":
         return torch.bfloat16 if torch.cuda.is_bf16_supported(including_emulation=False) else torch.float16
-    if device.type == "cpu" and torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported():
-        return torch.bfloat16
-    return None
+    if device.type == "xpu":
+        return torch.bfloat16 if _xpu_has_bf16() else torch.float16
+    if device.type == "cpu":
+        native = torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+        return torch.bfloat16 if native else None
+    return torch.float16
 
 
 def resolve(precision: Precision | str, device: torch.device | str) -> Precision:
@@ -44,7 +78,7 @@ def resolve(precision: Precision | str, device: torch.device | str) -> Precision
     ``fast`` on a device without native reduced precision is a :class:`SettingError`."""
     precision, device = Precision(precision), torch.device(device)
     if precision is Precision.AUTO:
-        return Precision.FAST if device.type == "cuda" else Precision.EXACT
+        return Precision.EXACT if device.type == "cpu" else Precision.FAST
     if precision is Precision.FAST and reduced_dtype(device) is None:
         raise SettingError(
             f"precision 'fast' needs bfloat16 or float16 arithmetic, which {device} does not have natively "

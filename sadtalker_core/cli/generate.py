@@ -52,17 +52,23 @@ def render_options(args: argparse.Namespace) -> RenderOptions:
 
 
 def _device(name: str, local_rank: int | None = None) -> torch.device:
-    """The device ``--device`` names; ``auto`` is CUDA when there is one, and with several GPUs the
-    one of this process's ``LOCAL_RANK`` (one GPU per process under torchrun)."""
+    """The device ``--device`` names; ``auto`` is :func:`~sadtalker_core.precision.default_device`
+    (CUDA, XPU or MPS when there is one, else the CPU), and with several CUDA GPUs the one of this
+    process's ``LOCAL_RANK`` (one GPU per process under torchrun)."""
     import torch
 
+    from ..precision import default_device
+
     if name == "auto":
-        if not torch.cuda.is_available():
-            return torch.device("cpu")
+        device = default_device()
+        if device.type != "cuda":
+            return device
         count = torch.cuda.device_count()
         return torch.device("cuda", local_rank % count if local_rank is not None and count > 1 else 0)
     device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
+    if device.type != "cuda":
+        return device
+    if not torch.cuda.is_available():
         raise SettingError(f"--device {name}: this torch has no usable CUDA; use --device cpu")
     if device.index is not None and device.index >= torch.cuda.device_count():
         raise SettingError(f"--device {name}: there are {torch.cuda.device_count()} CUDA devices (cuda:0 ...)")

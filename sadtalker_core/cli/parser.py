@@ -53,8 +53,8 @@ def _video_file(text: str) -> Path:
 
 
 def _device_name(text: str) -> str:
-    if not re.fullmatch(r"auto|cpu|cuda(:\d+)?", text):
-        raise argparse.ArgumentTypeError(f"expected auto, cpu, cuda or cuda:N, got '{text}'")
+    if not re.fullmatch(r"auto|cpu|mps|(cuda|xpu)(:\d+)?", text):
+        raise argparse.ArgumentTypeError(f"expected auto, cpu, cuda, cuda:N, xpu, xpu:N or mps, got '{text}'")
     return text
 
 
@@ -86,11 +86,13 @@ def _run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-seconds", type=number(positive=True), default=None, metavar="S",
                         help="use only the first S seconds of the audio (a quick preview)")
     parser.add_argument("--device", type=_device_name, default="auto",
-                        help="auto (CUDA when available), cpu, cuda or cuda:N")
+                        help="auto (a CUDA, Intel xpu or Apple mps GPU when there is one, else cpu), cpu, cuda, "
+                             "cuda:N, xpu, xpu:N or mps")
     parser.add_argument("--precision", choices=PRECISIONS, default="auto",
                         help="exact: float32, the official numbers; fast: the reduced precision the device computes "
                              "natively (bfloat16 on recent GPUs and CPUs with AVX512-BF16 / AMX, float16 on older "
-                             "GPUs), about 2-3x faster renders; auto: fast on a CUDA GPU, exact elsewhere (default)")
+                             "GPUs, float16 on Apple GPUs), about 2-3x faster renders; auto: fast on a GPU, exact on the CPU "
+                             "(default)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars or status lines")
 
 

@@ -9,8 +9,9 @@ The precision (:mod:`sadtalker_core.precision`):
 * ``fast``: the generator's convolution stacks (dense-motion hourglass and its mask / occlusion
   heads, the feature decoder and the SPADE image decoder) run in the reduced precision the device
   computes natively (bfloat16 on CPUs with AVX512-BF16 or AMX and on CUDA GPUs from Ampere on,
-  float16 on older CUDA GPUs); refused on a device without one.
-* ``auto``: fast on a CUDA GPU, exact elsewhere.  Everything the head motion depends on stays float32: keypoint detection, MappingNet
+  float16 on older CUDA GPUs and on Apple ``mps`` GPUs; :mod:`sadtalker_core.precision` has the
+  table); refused on a device without one.
+* ``auto``: fast on a GPU (any accelerator), exact on the CPU.  Everything the head motion depends on stays float32: keypoint detection, MappingNet
   and the keypoint transformation (outside the generator), the source encoding that gets warped,
   the sparse motions, the softmax over motions and the dense deformation, the warping, and the
   sigmoid outputs.  Keypoints are those of exact mode; frames are within 35 dB PSNR of it.

@@ -30,9 +30,11 @@ from sadtalker_core.motion import MotionOptions, make_motion
 from sadtalker_core.motion.audio import AudioError, audio_features, load_audio_features, load_wav
 from sadtalker_core.pipeline import (
     RenderOptions,
+    clip_frames,
     extract_face,
     extract_frames,
     generate,
+    render_face_batches,
     render_face_frames,
     video_motion,
 )
@@ -403,10 +405,41 @@ def test_a_face_enhancer_restores_the_rendered_faces(models, people, speech, gfp
 
 
 def test_batch_size_zero_renders_the_steps_the_device_fits(models, people, speech):
-    """On the CPU, auto is the CPU rule: one frame per step."""
+    """On the CPU, auto is the CPU rule: one frame per step; the batches stay tensors on the render's device."""
     motion = _motion(models, people, _frames(speech, 2), MotionOptions(seed=0))
-    batches = list(render_face_frames(models, people, motion, RenderOptions(batch_size=0)))
+    batches = list(render_face_batches(models, people, motion, RenderOptions(batch_size=0)))
     assert [len(batch) for batch in batches] == [CPU_BATCH_SIZE] * 2
+    width, height = _aspect_size(people.crop.original_size)
+    for batch in batches:
+        assert isinstance(batch, torch.Tensor) and batch.device == models.device and batch.dtype == torch.uint8
+        assert batch.shape[1:] == (height, width, 3)
+
+
+def _picture_faces(face: np.ndarray, as_tensors: bool):
+    """Stand-in face renderer: ``face`` once per motion frame, as numpy batches or as tensor
+    batches (as :func:`render_face_batches` hands them on)."""
+    def render(models, source, motion, options):
+        for _ in range(motion.num_frames):
+            yield torch.from_numpy(face[None].copy()) if as_tensors else face[None]
+    return render
+
+
+@pytest.mark.parametrize(("mode", "paste"), [("crop", "feather"), ("extfull", "feather"), ("full", "seamless")])
+def test_tensor_batches_are_composed_as_tensors_and_come_out_as_the_numpy_frames(models, full_body, speech,
+                                                                                  media_dir, mode, paste):
+    """The picture path takes the render's tensors through padding and paste-back and brings the
+    finished frames to numpy once: the same pictures as from numpy batches."""
+    image, landmarks = full_body
+    source = extract_source(image, models.recon, mode, 256, landmarks=landmarks, crop_landmarks="mapped")
+    motion = _motion(models, source, _frames(speech, 2), MotionOptions(seed=0))
+    face = cv2.resize(read_image(media_dir / "people_0.png"), _aspect_size(source.crop.original_size))
+    options = RenderOptions(paste=paste)
+    from_arrays = list(clip_frames(models, source, motion, options, renderer=_picture_faces(face, False)))
+    from_tensors = list(clip_frames(models, source, motion, options, renderer=_picture_faces(face, True)))
+    assert len(from_tensors) == 2
+    assert all(isinstance(frame, np.ndarray) and frame.dtype == np.uint8 for frame in from_tensors)
+    assert all(side % 2 == 0 for side in from_tensors[0].shape[:2])
+    np.testing.assert_array_equal(np.stack(from_tensors), np.stack(from_arrays))
 
 
 def test_the_official_enhancement_restores_the_pasted_back_frames_at_twice_their_size(models, full_body, speech,

@@ -7,12 +7,64 @@ from tf32_probe import tf32_seen_by
 
 from sadtalker_core import precision
 from sadtalker_core.errors import SettingError
-from sadtalker_core.precision import Precision, compute_dtype, float32_arithmetic, reduced_dtype, resolve, tf32_allowed
+from sadtalker_core.precision import (
+    Precision,
+    compute_dtype,
+    default_device,
+    float32_arithmetic,
+    reduced_dtype,
+    resolve,
+    tf32_allowed,
+)
 
 
 def test_auto_is_fast_on_a_cuda_gpu_and_exact_on_the_cpu():
     assert resolve("auto", "cpu") is Precision.EXACT
     assert resolve(Precision.AUTO, torch.device("cuda")) is Precision.FAST
+
+
+@pytest.mark.parametrize("device", ["mps", "xpu", "privateuseone", torch.device("cuda", 1)])
+def test_auto_is_fast_on_any_accelerator(device):
+    assert resolve("auto", device) is Precision.FAST
+
+
+def test_fast_is_float16_on_an_apple_gpu():
+    assert reduced_dtype(torch.device("mps")) == torch.float16
+    assert compute_dtype("auto", "mps") == compute_dtype("fast", "mps") == torch.float16
+
+
+@pytest.mark.parametrize(("reports_bf16", "expected"), [(True, torch.bfloat16), (False, torch.float16)])
+def test_fast_on_an_intel_gpu_is_bfloat16_where_torch_xpu_reports_it(monkeypatch, reports_bf16, expected):
+    asked = []
+
+    def is_bf16_supported(including_emulation=True):
+        asked.append(including_emulation)
+        return reports_bf16
+
+    monkeypatch.setattr(torch.xpu, "is_bf16_supported", is_bf16_supported)
+    assert reduced_dtype("xpu") == compute_dtype("fast", "xpu") == expected
+    assert asked and set(asked) == {False}  # emulated bfloat16 does not count
+
+
+def test_fast_on_an_intel_gpu_is_float16_where_torch_cannot_say(monkeypatch):
+    monkeypatch.delattr(torch.xpu, "is_bf16_supported")
+    assert reduced_dtype("xpu") == torch.float16
+    monkeypatch.setattr(torch.xpu, "is_bf16_supported", lambda: True, raising=False)  # before the including_emulation argument
+    assert reduced_dtype("xpu") == torch.bfloat16
+
+
+def test_fast_is_float16_on_directml_and_other_accelerators():
+    assert reduced_dtype("privateuseone") == compute_dtype("fast", "privateuseone") == torch.float16
+    assert compute_dtype("exact", "privateuseone") == torch.float32
+
+
+@pytest.mark.parametrize(("cuda", "xpu", "mps", "expected"), [
+    (True, True, True, "cuda"), (False, True, True, "xpu"), (False, False, True, "mps"), (False, False, False, "cpu")])
+def test_the_default_device_is_the_first_gpu_kind_present(monkeypatch, cuda, xpu, mps, expected):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+    monkeypatch.setattr(torch.xpu, "is_available", lambda: xpu)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: mps)
+    assert default_device() == torch.device(expected)
 
 
 def test_exact_is_float32_everywhere():

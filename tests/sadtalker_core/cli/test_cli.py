@@ -198,7 +198,7 @@ def _argument_error(capsys, argv: list) -> str:
     (["--head-motion-scale", "-1"], "argument --head-motion-scale: expected a number of at least 0, got '-1'"),
     (["--expression-scale", "nan"], "argument --expression-scale/--expression_scale: expected a finite number"),
     (["--input-yaw", "0", "inf"], "argument --input-yaw/--input_yaw: expected a finite number, got 'inf'"),
-    (["--device", "gpu"], "argument --device: expected auto, cpu, cuda or cuda:N, got 'gpu'"),
+    (["--device", "gpu"], "argument --device: expected auto, cpu, cuda, cuda:N, xpu, xpu:N or mps, got 'gpu'"),
     (["--precision", "half"], "argument --precision: invalid choice: 'half'"),
     (["--preprocess", "crop", "--no-such-option"], "unrecognized arguments: --no-such-option"),
 ])
@@ -370,6 +370,19 @@ def test_fast_precision_on_a_device_without_it_is_one_error_line(inputs, checkpo
     monkeypatch.setattr(precision, "reduced_dtype", lambda device: None)  # a CPU without bfloat16 arithmetic
     code, _, err = run(*_generate(inputs, checkpoints, "--precision", "fast"))
     _assert_one_error_line(code, err, r"precision 'fast' needs bfloat16 or float16 arithmetic, .*use 'exact' or 'auto'")
+
+
+@pytest.mark.parametrize(("cuda", "mps", "expected"), [(False, True, "mps"), (False, False, "cpu")])
+def test_device_auto_is_the_default_device_and_gpus_are_named_as_torch_names_them(monkeypatch, cuda, mps, expected):
+    """Stand-in availability: no Intel GPU; an Apple GPU or none. A named mps / xpu device is taken as named."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+    monkeypatch.setattr(torch.xpu, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: mps)
+    device, chosen = generate.device_and_precision(SimpleNamespace(device="auto", precision="auto"))
+    assert device == torch.device(expected)
+    assert chosen.value == ("fast" if expected == "mps" else "exact")  # auto: fast on any GPU
+    for name in ("mps", "xpu", "xpu:1"):
+        assert generate._device(parser._device_name(name)) == torch.device(name)
 
 
 # --- landmarks and reference videos -----------------------------------------------------------

@@ -7,9 +7,11 @@ import json
 import cv2
 import numpy as np
 import pytest
+import torch
 from safetensors import safe_open
 from safetensors.torch import load_file
 
+from sadtalker_core.io.frame_size import pad_to_even
 from sadtalker_core.post.paste import (
     FeatherPaste,
     FeatherShape,
@@ -17,6 +19,7 @@ from sadtalker_core.post.paste import (
     SeamlessPaste,
     feather_weights,
     paste_frames,
+    resize_frames,
     restore_aspect,
 )
 from sadtalker_core.source.crop import Box, FaceCrop, crop_face
@@ -91,9 +94,56 @@ def test_seamless_reproduces_the_reference_frames(goldens_dir, full_bgr, landmar
 
 def test_restore_aspect_is_the_reference_resize_and_idempotent(frames_rgb):
     once = restore_aspect(frames_rgb[0], CROP_SIZE)
-    assert once.shape == (255, 256, 3)  # int(256 * 458 / 459)
+    assert once.shape == (255, 256, 3) and isinstance(once, np.ndarray)  # int(256 * 458 / 459)
     np.testing.assert_array_equal(once, cv2.resize(frames_rgb[0], (256, 255)))
     np.testing.assert_array_equal(restore_aspect(once, CROP_SIZE), once)
+
+
+def test_restore_aspect_of_a_tensor_batch_stays_a_tensor_and_resizes_each_frame(frames_rgb):
+    batch = restore_aspect(torch.from_numpy(frames_rgb), (301, 333))
+    assert isinstance(batch, torch.Tensor) and batch.shape == (2, 283, 256, 3) and batch.dtype == torch.uint8
+    for frame, resized in zip(frames_rgb, batch.numpy()):
+        np.testing.assert_array_equal(resized, cv2.resize(frame, (256, 283)))
+
+
+@pytest.mark.parametrize("picture", ["full_body_1.png", "people_0.png", "art_0.png"])
+def test_a_tensor_is_resized_as_opencv_resizes_bit_for_bit(media_dir, picture):
+    """Down and up, odd and even sides, one side kept, exactly twice and half the size."""
+    image = cv2.imread(str(media_dir / picture))
+    for size in [(256, 255), (256, 257), (301, 333), (458, 459), (129, 301), (199, 203), (1001, 37),
+                 (image.shape[1] * 2, image.shape[0] * 2), (image.shape[1] // 2, image.shape[0] // 2)]:
+        resized = resize_frames(torch.from_numpy(image), size)
+        assert isinstance(resized, torch.Tensor)
+        np.testing.assert_array_equal(resized.numpy(), cv2.resize(image, size), err_msg=f"{picture} to {size}")
+
+
+def _render(media_dir, size: int) -> np.ndarray:
+    """A square stand-in render of ``size`` px: a photo of a face (smooth areas and sharp edges)."""
+    return cv2.resize(cv2.imread(str(media_dir / "people_0.png")), (size, size), interpolation=cv2.INTER_AREA)
+
+
+@pytest.mark.parametrize("render_size", [256, 512])
+@pytest.mark.parametrize("picture", ["full_body_1.png", "people_0.png", "art_0.png"])
+def test_the_torch_chain_is_the_opencv_chain_within_one_level(media_dir, picture, render_size):
+    """Aspect resize -> feather paste -> even padding, on the torch path (a tensor batch, as the
+    pipeline hands it on) and on the OpenCV path (numpy frames one by one, as the Paste back node
+    and the dub): at most one 8-bit level apart, for both feather shapes, boxes of odd and even
+    sides, inside the picture and past its corner."""
+    full = cv2.imread(str(media_dir / picture))
+    height, width = full.shape[:2]
+    render = _render(media_dir, render_size)
+    cases = [(Box(width // 5, height // 7, width // 5 + 301, height // 7 + 333), (301, 333)),
+             (Box(width // 3, height // 4, width // 3 + 458, height // 4 + 459), (459, 458)),
+             (Box(width - 150, height - 170, width + 151, height + 131), (301, 301))]
+    for (box, crop_size), shape in itertools.product(cases, FeatherShape):
+        faces = restore_aspect(torch.from_numpy(np.stack([render, render[::-1].copy()])), crop_size)
+        pasted = pad_to_even(FeatherPaste(full, box, 0.1, shape)(faces))
+        assert isinstance(pasted, torch.Tensor) and pasted.shape == (2, height + height % 2, width + width % 2, 3)
+        paste = FeatherPaste(full, box, 0.1, shape)
+        for frame, out in zip([render, render[::-1].copy()], pasted.numpy()):
+            expected = pad_to_even(paste(restore_aspect(frame, crop_size)))
+            assert isinstance(expected, np.ndarray) and expected.shape == out.shape
+            assert np.abs(out.astype(np.int16) - expected).max() <= 1, (picture, box, shape)
 
 
 @pytest.mark.parametrize("shape", list(FeatherShape))
@@ -115,12 +165,12 @@ def test_feather_changes_only_the_box_and_leaves_no_seam(full_bgr, frames_rgb, s
 
 
 def test_feather_weights_rise_smoothly_from_the_edge():
-    w = feather_weights(200, 100, feather=0.1)  # band of 10 px
+    w = feather_weights(200, 100, feather=0.1).numpy()  # band of 10 px
     assert w.shape == (100, 200) and w.dtype == np.float32
     assert w[0].max() < 0.01 and w[:, 0].max() < 0.01 and w[50, 100] == 1.0
     assert np.all(w[50, 10:190] == 1.0)
     assert np.abs(np.diff(w, axis=1)).max() <= 1.5 / 10 + 1e-6  # smoothstep slope <= 1.5 / band
-    ellipse = feather_weights(200, 100, feather=0.1, shape=FeatherShape.ELLIPSE)
+    ellipse = feather_weights(200, 100, feather=0.1, shape=FeatherShape.ELLIPSE).numpy()
     assert ellipse[:10, :10].max() == 0.0 and ellipse[50, 100] == 1.0
 
 
@@ -156,6 +206,8 @@ def test_bad_inputs(full_bgr, landmarks, frames_rgb):
         FeatherPaste(full_bgr, Box(900, 0, 1000, 100))
     with pytest.raises(ValueError, match="frame must be"):
         SeamlessPaste(full_bgr, QUAD_BOX, CROP_SIZE)(frames_rgb[0].astype(np.float32))
+    with pytest.raises(ValueError, match=r"frame must be \(\.\.\., H, W, 3\) uint8, got \(2, 10, 10, 3\) torch.float32"):
+        FeatherPaste(full_bgr, QUAD_BOX)(torch.zeros(2, 10, 10, 3))
     with pytest.raises(ValueError, match="full image must be"):
         FeatherPaste(full_bgr[..., 0], QUAD_BOX)
     with pytest.raises(ValueError, match="'poisson' is not a valid PasteMethod"):

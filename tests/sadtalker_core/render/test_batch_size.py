@@ -7,7 +7,15 @@ import torch
 from sadtalker_core.errors import DeviceMemoryError, InputError
 from sadtalker_core.pipeline import RenderOptions
 from sadtalker_core.precision import Precision
-from sadtalker_core.render.batch_size import CPU_BATCH_SIZE, HEADROOM, MAX_BATCH_SIZE, auto_batch_size, frame_bytes
+from sadtalker_core.render.batch_size import (
+    CPU_BATCH_SIZE,
+    HEADROOM,
+    MAX_BATCH_SIZE,
+    UNKNOWN_FREE_BYTES,
+    auto_batch_size,
+    frame_bytes,
+    free_bytes,
+)
 
 GPU = torch.device("cuda")  # named only: the sizes are computed from a given free memory, nothing runs on it
 
@@ -41,3 +49,48 @@ def test_render_options_take_zero_for_auto_and_refuse_less():
     with pytest.raises(InputError, match="batch_size must be >= 1 \\(or 0: as many as fit the device's memory\\), "
                                          "got -1"):
         RenderOptions(batch_size=-1)
+
+
+GiB = 2**30
+
+
+@pytest.fixture
+def no_cuda_calls(monkeypatch):
+    """Any CUDA memory call fails: the other devices must not make one."""
+    def refuse(*args, **kwargs):
+        raise AssertionError("a CUDA memory call for a device that is not CUDA")
+    for name in ("mem_get_info", "memory_reserved", "memory_allocated"):
+        monkeypatch.setattr(torch.cuda, name, refuse)
+
+
+def test_an_intel_gpu_reports_its_free_memory_through_torch_xpu(monkeypatch, no_cuda_calls):
+    """Stand-in xpu backend: 3 GiB free per the driver, 1 GiB cached by PyTorch of which 0.25 GiB in use."""
+    monkeypatch.setattr(torch.xpu, "mem_get_info", lambda device: (3 * GiB, 16 * GiB))
+    monkeypatch.setattr(torch.xpu, "memory_reserved", lambda device: GiB)
+    monkeypatch.setattr(torch.xpu, "memory_allocated", lambda device: GiB // 4)
+    xpu = torch.device("xpu")
+    assert free_bytes(xpu) == 3 * GiB + GiB - GiB // 4
+    per_frame = frame_bytes(256, Precision.EXACT, xpu)
+    assert auto_batch_size(256, Precision.EXACT, xpu) == int(free_bytes(xpu) * HEADROOM) // per_frame
+
+
+def test_an_apple_gpu_has_what_metal_recommends_less_what_the_tensors_hold(monkeypatch, no_cuda_calls):
+    monkeypatch.setattr(torch.mps, "recommended_max_memory", lambda: 10 * GiB)
+    monkeypatch.setattr(torch.mps, "current_allocated_memory", lambda: 4 * GiB)
+    mps = torch.device("mps")
+    assert free_bytes(mps) == 6 * GiB
+    per_frame = frame_bytes(512, Precision.FAST, mps)  # float16 on mps: half the float32 frame
+    assert per_frame == frame_bytes(512, Precision.EXACT, mps) // 2
+    assert auto_batch_size(512, Precision.FAST, mps) == int(6 * GiB * HEADROOM) // per_frame
+
+
+@pytest.mark.parametrize("device", ["privateuseone", "xpu", "mps"])
+def test_a_device_that_cannot_report_its_memory_is_taken_to_have_the_conservative_default(
+        monkeypatch, no_cuda_calls, device):
+    """DirectML (privateuseone) has no memory call; an older PyTorch lacks the xpu / mps ones."""
+    for module, name in [(torch.xpu, "mem_get_info"), (torch.mps, "recommended_max_memory")]:
+        monkeypatch.delattr(module, name, raising=False)
+    assert free_bytes(torch.device(device)) == UNKNOWN_FREE_BYTES
+    assert auto_batch_size(256, Precision.EXACT, device) == int(UNKNOWN_FREE_BYTES * HEADROOM) // frame_bytes(
+        256, Precision.EXACT, device)
+    assert auto_batch_size(512, Precision.EXACT, device) == 1  # the default fits one float32 frame at 512
