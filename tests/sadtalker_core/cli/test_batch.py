@@ -50,7 +50,7 @@ def test_a_dub_row_takes_dubs_defaults_its_columns_and_only_the_batchs_process_o
         "dub", tmp_path / "talk.mp4", tmp_path / "b.wav", tmp_path / "b.mp4")
     # dub's own defaults, not the batch's picture options ...
     assert (dub_args.length, dub_args.preprocess, dub_args.paste, dub_args.batch_size) == ("pingpong", "full",
-                                                                                          "feather", 2)
+                                                                                          "feather", 0)
     # ... but what the process loads, and how much of the speech, from the batch
     assert (dub_args.size, dub_args.device, dub_args.quiet, dub_args.max_seconds, dub_args.checkpoints) == (
         512, "cpu", True, 2.0, Path("models"))
