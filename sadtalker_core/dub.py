@@ -39,9 +39,9 @@ from .motion.audio import DEFAULT_AUDIO
 from .motion.frame_rate import check_fps, frame_count, retime
 from .motion.length import LengthPolicy, frame_indices, length_policy
 from .motion.sequences import COEFF_DIM, EXP_DIM
-from .pipeline import enhance_batches
+from .pipeline import enhance_batches, on_cpu
 from .post.enhance import FaceEnhancer
-from .post.paste import PasteMethod, paste_frames, restore_aspect
+from .post.paste import Frames, PasteMethod, paste_frames, restore_aspect
 from .render import auto_batch_size
 from .render.frames import frames_to_uint8
 from .render.video_source import VideoBatchRenderer, render_video_batch, source_images, video_windows
@@ -212,8 +212,9 @@ def dub_expression(models: SadTalkerModels, faces: VideoFaces, audio: AudioFeatu
     return split_motion(retime(motion, fps, duration))[0].scaled(expression_scale).expression
 
 
-def _paste(face: np.ndarray, crop: FaceCrop, method: PasteMethod) -> np.ndarray:
-    """``face`` (the render at the crop's aspect) pasted into the frame the crop was cut from."""
+def _paste(face: Frames, crop: FaceCrop, method: PasteMethod) -> Frames:
+    """``face`` (the render at the crop's aspect, on the render's device) pasted into the frame the
+    crop was cut from (:func:`~sadtalker_core.post.paste.paste_frames`: feather on that device)."""
     return next(paste_frames([face], crop, method))
 
 
@@ -223,7 +224,8 @@ def render_dub(models: SadTalkerModels, frames: VideoFrames, faces: VideoFaces, 
     """Output frames, RGB uint8 at the video's size, one by one: output frame t is video frame
     ``indices[t]`` with its face rendered to ``expression[t]`` (:mod:`~sadtalker_core.render.video_source`),
     restored to the crop's aspect, enhanced when an ``enhancer`` is given (as for pictures, one
-    face at a time: their sizes differ) and pasted back with the frame's own box; a frame with no
+    face at a time: their sizes differ) and pasted back with the frame's own box, all on the
+    render's device (the frame goes there, the finished frame comes back, once); a frame with no
     face comes out as it went in."""
     render = models.render_models(faces.mode)
     step = options.batch_size or auto_batch_size(models.size, models.generator_settings.precision, models.device)
@@ -238,13 +240,13 @@ def render_dub(models: SadTalkerModels, frames: VideoFrames, faces: VideoFaces, 
             index = torch.tensor([chunk[i] for i in with_face])
             batch = renderer(render, source_images([crops[i].image for i in with_face], faces.size),
                              *windows.windows(index))
-            for i, face in zip(with_face, frames_to_uint8(batch).cpu().numpy()):
+            for i, face in zip(with_face, frames_to_uint8(batch)):
                 face = restore_aspect(face, crops[i].original_size)
                 if enhancer is not None:
                     face = next(enhance_batches([face[None]], enhancer, options.enhancer_strength))[0]
                 rendered[i] = face
         for i, (image, crop) in enumerate(zip(images, crops)):
-            yield image if crop is None else _paste(rendered[i], crop, options.paste)
+            yield image if crop is None else on_cpu(_paste(rendered[i], crop, options.paste))
 
 
 @dataclass(frozen=True)

@@ -170,7 +170,7 @@ def paste_back(frames: Iterable[Frames], crop: FaceCrop,
     return (pad_to_even(frame) for frame in paste_frames(map(exact_size, frames), crop, method))
 
 
-def _on_cpu(frames: Frames) -> np.ndarray:
+def on_cpu(frames: Frames) -> np.ndarray:
     """uint8 frames as a numpy array: a tensor's one trip to the CPU."""
     return frames.cpu().numpy() if isinstance(frames, torch.Tensor) else frames
 
@@ -182,8 +182,8 @@ def compose_frames(batches: Iterable[Frames], source: SourceFace,
     device, each finished picture then brought to the CPU."""
     if source.crop.mode.pastes_back:
         frames = (frame for batch in batches for frame in batch)
-        return map(_on_cpu, paste_back(frames, source.crop, options.paste))
-    return (frame for batch in batches for frame in _on_cpu(batch))
+        return map(on_cpu, paste_back(frames, source.crop, options.paste))
+    return (frame for batch in batches for frame in on_cpu(batch))
 
 
 #: what makes the face frames of a clip: :func:`render_face_batches`'s signature; its output may
@@ -198,7 +198,7 @@ def enhance_batches(batches: Iterable[Frames], enhancer: FaceEnhancer, strength:
     for batch in batches:
         restored = _enhance_on_device(torch.as_tensor(batch).float().div_(255.0), enhancer, strength, 0.5)
         uint8 = (restored.float().clamp(0.0, 1.0) * 255.0).round().to(torch.uint8)
-        yield _on_cpu(uint8) if isinstance(batch, np.ndarray) else uint8
+        yield on_cpu(uint8) if isinstance(batch, np.ndarray) else uint8
 
 
 #: a face enhancement of :func:`clip_frames`: a :class:`FaceRestorer` (``official``: the finished
