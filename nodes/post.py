@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -10,11 +12,29 @@ from comfy_api.latest import io
 from ..sadtalker_core.errors import InputError
 from ..sadtalker_core.io.frame_size import pad_to_even
 from ..sadtalker_core.pipeline import enhance_frames, paste_back
-from ..sadtalker_core.post import OFFICIAL_UPSCALE, EnhanceMode, FaceEnhancer, PasteMethod, load_face_restorer
+from ..sadtalker_core.post import (
+    OFFICIAL_UPSCALE,
+    EnhanceMode,
+    FaceEnhancer,
+    FaceRestorer,
+    PasteMethod,
+    RestorerNetworks,
+    load_restorer_networks,
+    restorer_files,
+)
 from ..sadtalker_core.source import SourceFace, to_rgb_uint8
 from . import comfy
 from .convert import check_image, image_frames, to_image, uint8_frames
 from .types import EVEN_SIZE_NOTE, Enhancer, Face, frames_input, output, schema
+
+
+@functools.lru_cache(maxsize=2)
+def _restorer_networks(detection: Path, parser: Path | None, device: torch.device) -> RestorerNetworks:
+    """RetinaFace and the parser, loaded once per set of files (a parser added later is a new key)
+    and handed to ComfyUI's model management as the other networks are."""
+    networks = load_restorer_networks(detection, parser, device)
+    comfy.manage_models(networks, networks.networks(), device)
+    return networks
 
 
 class FaceEnhance(io.ComfyNode):
@@ -56,8 +76,9 @@ class FaceEnhance(io.ComfyNode):
         comfy.load_on_device(enhancer)
         if EnhanceMode(mode) is EnhanceMode.OFFICIAL:
             folders = [*comfy.model_folders(comfy.FACE_DETECTION), *comfy.model_folders(comfy.SADTALKER)]
-            restorer = load_face_restorer(enhancer, folders, next(enhancer.model.parameters()).device,
-                                          upscale=upscale, strength=strength)
+            networks = _restorer_networks(*restorer_files(folders), next(enhancer.model.parameters()).device)
+            comfy.load_on_device(networks)
+            restorer = FaceRestorer(networks.detector, enhancer, networks.parser, upscale=upscale, strength=strength)
             restored_frames = []
             for frame in restorer.restore_frames(uint8_frames(frames[..., :3], "frames")):
                 restored_frames.append(frame)

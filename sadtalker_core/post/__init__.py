@@ -9,11 +9,19 @@ into the whole picture).  The pipeline's ``enhance_frames`` / ``paste_back`` / `
 run them.
 """
 from .enhance import FaceEnhancer, load_face_enhancer
-from .face_restore import OFFICIAL_UPSCALE, EnhanceMode, FaceRestorer, load_face_restorer
+from .face_restore import (
+    OFFICIAL_UPSCALE,
+    EnhanceMode,
+    FaceRestorer,
+    RestorerNetworks,
+    load_face_restorer,
+    load_restorer_networks,
+    restorer_files,
+)
 from .paste import PasteMethod, paste_frames, restore_aspect
 from .upsample import BackgroundUpsampler, load_background_upsampler
 
 __all__ = [
-    "load_face_enhancer", "load_face_restorer", "load_background_upsampler", "restore_aspect", "paste_frames",
-    "FaceEnhancer", "FaceRestorer", "EnhanceMode", "OFFICIAL_UPSCALE", "BackgroundUpsampler", "PasteMethod",
+    "load_face_enhancer", "load_face_restorer", "load_restorer_networks", "restorer_files", "load_background_upsampler",
+    "restore_aspect", "paste_frames", "FaceEnhancer", "RestorerNetworks", "FaceRestorer", "EnhanceMode", "OFFICIAL_UPSCALE", "BackgroundUpsampler", "PasteMethod",
 ]

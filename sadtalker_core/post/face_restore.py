@@ -256,18 +256,41 @@ def _first_file(name: str, folders: Sequence[str | os.PathLike]) -> Path | None:
     return next((Path(folder) / name for folder in folders if (Path(folder) / name).is_file()), None)
 
 
-def load_face_restorer(enhancer: FaceEnhancer, folders: Sequence[str | os.PathLike],
-                       device: torch.device | str = "cpu", background: BackgroundUpsampler | None = None,
-                       upscale: int = OFFICIAL_UPSCALE, strength: float = 1.0) -> FaceRestorer:
-    """A :class:`FaceRestorer` around a loaded ``enhancer``: RetinaFace (``detection_Resnet50_Final.pth``)
-    and the face parser (``parsing_parsenet.pth``) from the first of ``folders`` holding each.  No
-    parser: facexlib's square mask, with a warning; no detector file: :class:`EnhancerError`."""
+@dataclass(frozen=True)
+class RestorerNetworks:
+    """The official enhancement's networks besides the restorer: RetinaFace and the face parser
+    (None: no ``parsing_parsenet.pth``), loaded once and shared by every :class:`FaceRestorer`."""
+
+    detector: RetinaFace
+    parser: ParseNet | None
+
+    def networks(self) -> dict[str, torch.nn.Module]:
+        """The loaded networks by name (for a model manager)."""
+        return {"retinaface": self.detector, **({} if self.parser is None else {"parsenet": self.parser})}
+
+
+def restorer_files(folders: Sequence[str | os.PathLike]) -> tuple[Path, Path | None]:
+    """``detection_Resnet50_Final.pth`` and ``parsing_parsenet.pth`` (None when absent) from the
+    first of ``folders`` holding each; no detector file: :class:`EnhancerError`."""
     detection = _first_file(DETECTOR_FILES[0], folders)
     if detection is None:
         raise EnhancerError(
             f"the official face enhancement finds faces with {DETECTOR_FILES[0]}, not in "
             f"{' or '.join(str(f) for f in folders)}; download it (python -m sadtalker_core download FOLDER --only "
             f"{DETECTOR_FILES[0]} {PARSER_FILE}) or use enhance mode 'crop'")
-    parser_path = _first_file(PARSER_FILE, folders)
-    parser = None if parser_path is None else load_parsenet(parser_path, device)
-    return FaceRestorer(load_retinaface(detection, device), enhancer, parser, background, upscale, strength)
+    return detection, _first_file(PARSER_FILE, folders)
+
+
+def load_restorer_networks(detection: str | os.PathLike, parser: str | os.PathLike | None,
+                           device: torch.device | str = "cpu") -> RestorerNetworks:
+    """RetinaFace from ``detection`` and the parser from ``parser`` (None: none), on ``device``."""
+    return RestorerNetworks(load_retinaface(detection, device), None if parser is None else load_parsenet(parser, device))
+
+
+def load_face_restorer(enhancer: FaceEnhancer, folders: Sequence[str | os.PathLike],
+                       device: torch.device | str = "cpu", background: BackgroundUpsampler | None = None,
+                       upscale: int = OFFICIAL_UPSCALE, strength: float = 1.0) -> FaceRestorer:
+    """A :class:`FaceRestorer` around a loaded ``enhancer``, its other networks from ``folders``
+    (:func:`restorer_files`).  No parser: facexlib's square mask, with a warning."""
+    networks = load_restorer_networks(*restorer_files(folders), device)
+    return FaceRestorer(networks.detector, enhancer, networks.parser, background, upscale, strength)

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 from comfyui_sadtalker.nodes import comfy as comfy_helpers
+from comfyui_sadtalker.nodes import post as post_nodes
 from comfyui_sadtalker.nodes.face import Extract3DMM
 from comfyui_sadtalker.nodes.models import LoadFaceEnhancer, LoadSadTalkerModels
 from comfyui_sadtalker.nodes.motion import (
@@ -392,6 +393,7 @@ def test_face_enhance_restores_frames_batch_by_batch(gfpgan_name, progress, nati
 
 def test_face_enhance_official_mode_finds_the_faces_and_upscales_the_frames(gfpgan_name, fake_checkpoints,
                                                                           native_precision, monkeypatch):
+    load = post_nodes.load_restorer_networks
     (enhancer,) = run(LoadFaceEnhancer, model_name=gfpgan_name, device="cpu", precision=native_precision)
     frames = torch.rand(2, 40, 30, 3)
     with pytest.raises(EnhancerError, match="finds faces with detection_Resnet50_Final.pth, not in .*facedetection.*"
@@ -401,8 +403,14 @@ def test_face_enhance_official_mode_finds_the_faces_and_upscales_the_frames(gfpg
     fake_checkpoints.path("detection_Resnet50_Final.pth")
     fake_checkpoints.path("parsing_parsenet.pth")
     monkeypatch.setattr(comfy_helpers, "model_folders", lambda kind: [fake_checkpoints.folder])
-    (restored,) = run(FaceEnhance, frames=frames, enhancer=enhancer, mode="official", upscale=2, strength=1.0,
-                      codeformer_fidelity=0.5, batch_size=1)
+    loads = []
+    monkeypatch.setattr(post_nodes, "load_restorer_networks", lambda *files: loads.append(files) or load(*files))
+    post_nodes._restorer_networks.cache_clear()
+    for _ in range(2):  # RetinaFace and the parser are loaded by the first run only
+        (restored,) = run(FaceEnhance, frames=frames, enhancer=enhancer, mode="official", upscale=2, strength=1.0,
+                          codeformer_fidelity=0.5, batch_size=1)
+    assert loads == [(fake_checkpoints.path("detection_Resnet50_Final.pth"),
+                      fake_checkpoints.path("parsing_parsenet.pth"), torch.device("cpu"))]
     assert restored.shape == (2, 80, 60, 3) and restored.dtype == torch.float32
     upscaled = torch.nn.functional.interpolate(frames.permute(0, 3, 1, 2), scale_factor=2).permute(0, 2, 3, 1)
     assert (restored - upscaled).abs().mean() < 0.2  # the frames themselves, twice as large
