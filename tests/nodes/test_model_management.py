@@ -13,6 +13,7 @@ from comfyui_sadtalker.nodes import comfy
 from comfyui_sadtalker.nodes import models as loaders
 from comfyui_sadtalker.nodes.face import Extract3DMM
 from comfyui_sadtalker.nodes.motion import ExpNetNode, PoseVAENode
+from comfyui_sadtalker.nodes import post as post_nodes
 from comfyui_sadtalker.nodes.post import FaceEnhance
 from comfyui_sadtalker.nodes.render import DubVideo, Render
 from talking_video import LoadedVideo, talking_video_file
@@ -148,6 +149,26 @@ def test_dub_video_brings_the_networks_onto_the_device_before_the_first_3dmm(com
     assert len(frames) == 2 and comfy_models.loads == [([patcher], True)]
     runs = comfy_models.runs()
     assert runs[0] == "load" and {"recon", "expnet", "generator"} <= set(runs[1:])
+
+
+def test_official_face_enhance_hands_retinaface_and_the_parser_to_comfyui(comfy_models, gfpgan_name,
+                                                                           fake_checkpoints, monkeypatch):
+    (enhancer,) = run(loaders.LoadFaceEnhancer, model_name=gfpgan_name, device="cpu", precision="exact")
+    monkeypatch.setattr(comfy, "model_folders", lambda kind: [fake_checkpoints.folder])
+    fake_checkpoints.path("detection_Resnet50_Final.pth")
+    fake_checkpoints.path("parsing_parsenet.pth")
+    loaded = []
+    load = post_nodes.load_restorer_networks
+    monkeypatch.setattr(post_nodes, "load_restorer_networks", lambda *args: loaded.append(load(*args)) or loaded[-1])
+    post_nodes._restorer_networks.cache_clear()
+    run(FaceEnhance, frames=torch.rand(1, 40, 30, 3), enhancer=enhancer, mode="official", upscale=2, strength=1.0,
+        codeformer_fidelity=0.5, batch_size=1)
+    (networks,) = loaded
+    patcher = comfy_models.patcher_of(networks)
+    assert set(patcher.model) == {"retinaface", "parsenet"}
+    assert comfy_models.loads == [([comfy_models.patcher_of(enhancer)], True), ([patcher], True)]
+    post_nodes._restorer_networks.cache_clear()  # its networks belong to the stand-in ComfyUI
+    post_nodes._restorer_networks.cache_clear()
 
 
 def test_without_comfyui_the_networks_stay_where_they_were_loaded(bundle):
