@@ -11,9 +11,9 @@ import pytest
 import torch
 from comfyui_sadtalker.nodes import comfy
 from comfyui_sadtalker.nodes import models as loaders
+from comfyui_sadtalker.nodes import post as post_nodes
 from comfyui_sadtalker.nodes.face import Extract3DMM
 from comfyui_sadtalker.nodes.motion import ExpNetNode, PoseVAENode
-from comfyui_sadtalker.nodes import post as post_nodes
 from comfyui_sadtalker.nodes.post import FaceEnhance
 from comfyui_sadtalker.nodes.render import DubVideo, Render
 from talking_video import LoadedVideo, talking_video_file
