@@ -9,7 +9,7 @@ The renders are stand-ins (a photo resized to the render size, flipped every oth
 into the picture at full_body_1's ``full``-mode paste box (the paste_pic golden's, 459x458).
 Chains timed, each on the same frames, the best of ``--rounds``:
 
-* ``opencv``: numpy frames one at a time, as the Paste back node and the dub give them
+* ``opencv``: numpy frames one at a time, as the Paste back node gives them
   (``cv2.resize`` twice, ``cv2.blendLinear``, numpy padding: the previous chain);
 * ``torch, one frame``: each frame a CPU tensor, pasted and padded on its own;
 * ``torch, tensor batch``: as the pipeline takes them: the batch's aspect resize at once, then the

@@ -12,8 +12,8 @@ Two blends, both prepared once per clip and applied frame by frame (memory stays
   the surroundings; this one keeps the rendered colours), but 1-4 ms per frame.
 
 Frames come as numpy arrays or as torch tensors, and leave in the kind they came: numpy frames
-(the Paste back node, the dub) are resized and blended by OpenCV on the CPU, tensors (the
-pipeline's rendered batches) by the same arithmetic in torch on their own device, so a render's
+(the Paste back node) are resized and blended by OpenCV on the CPU, tensors (the
+pipeline's and the dub's renders) by the same arithmetic in torch on their own device, so a render's
 frames stay there until the finished picture.  :func:`resize_frames` reproduces ``cv2.resize``
 (``INTER_LINEAR``) bit for bit, and the feather blend is ``cv2.blendLinear``'s formula in float32:
 the two paths give the same pictures (within one 8-bit level where float rounding differs).  Why
